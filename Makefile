@@ -1,0 +1,46 @@
+# PRAF — the two commands a newcomer needs are `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_HOME ?= $(CURDIR)/.demo-home
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-sqlite bench lint install system-deps screenshots clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	scripts/install-system-deps.sh
+
+## demo: install into .venv, build a demo home and open the dashboard on it
+demo: install
+	$(BIN)/praf-engine --home "$(DEMO_HOME)" init
+	$(BIN)/praf-engine --home "$(DEMO_HOME)" summary
+	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/praf-tui --home "$(DEMO_HOME)"; \
+	else echo "(no terminal: run '$(BIN)/praf-tui --home $(DEMO_HOME)' to open the dashboard)"; fi
+
+## test: install what the tests need and run the whole suite on SQLite and a disposable PostgreSQL
+test: install system-deps
+	env -u NO_COLOR -u TEXTUAL_THEME PRAF_TEST_REQUIRE_POSTGRES=1 \
+	  scripts/with-postgres.sh $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+## test-sqlite: the suite without PostgreSQL (its PostgreSQL cases are skipped)
+test-sqlite: install
+	env -u NO_COLOR -u TEXTUAL_THEME -u DATABASE_URL $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/lake_write.py
+
+lint: install
+	$(BIN)/ruff check praf_engine praf_tui tests bench
+
+clean:
+	rm -rf $(VENV) .demo-home .pytest_cache build *.egg-info

@@ -1,0 +1,153 @@
+"""Benchmark: PRAF lake writes against a plain one-write_table-per-partition baseline (prints JSON).
+
+    .venv/bin/python bench/lake_write.py [--symbols 6000] [--out-dir DIR]
+
+Data: N symbols x business days 2023-01-02 .. 2024-12-30 (a seeded random walk, float prices, int64
+volume), built as pandas frames before any timing. Then, in one run:
+  (a) baseline    per symbol and year: Table.from_pandas(year slice) + pq.write_table, default options,
+                  no merge, no fsync, no validation (year slices are cut before timing);
+  (b) praf_full   Lake.write_many in batches of 100 into a fresh lake (validation, zstd, atomic, fsync);
+  (c) append      one new day (2024-12-31) per symbol through Lake.write_many in batches of 100: read,
+                  merge and rewrite each symbol's 2024 partition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from praf_engine.lake import Lake  # noqa: E402
+
+BATCH = 100
+RATIO_TARGET = 1.5
+APPEND_TARGET_S = 30.0
+
+
+def make_frames(n: int, seed: int = 20240101) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2023-01-02", "2024-12-30")
+    frames: dict[str, pd.DataFrame] = {}
+    for i in range(n):
+        close = 20.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, len(dates) + 1)))
+        spread = np.abs(rng.normal(0.0, 0.01, len(dates)))
+        frames[f"S{i:05d}"] = pd.DataFrame({
+            "date": dates,
+            "open": close[:-1],
+            "high": close[1:] * (1 + spread),
+            "low": close[1:] * (1 - spread),
+            "close": close[1:],
+            "adj_close": close[1:] * 0.98,
+            "volume": rng.integers(1_000, 5_000_000, len(dates)),
+        })
+    new_day = pd.Timestamp("2024-12-31")
+    appends = {
+        sym: pd.DataFrame({"date": [new_day], "open": [f["close"].iat[-1]], "high": [f["close"].iat[-1] * 1.01],
+                           "low": [f["close"].iat[-1] * 0.99], "close": [f["close"].iat[-1]],
+                           "adj_close": [f["close"].iat[-1] * 0.98], "volume": [123_456]})
+        for sym, f in frames.items()
+    }
+    return frames, appends
+
+
+def dir_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*.parquet"))
+
+
+def batches(items: dict, size: int):
+    keys = list(items)
+    for i in range(0, len(keys), size):
+        yield {k: items[k] for k in keys[i:i + size]}
+
+
+def run(n: int, out: Path) -> dict:
+    t0 = time.perf_counter()
+    frames, appends = make_frames(n)
+    slices = []
+    for sym, f in frames.items():
+        years = f["date"].dt.year.to_numpy()
+        for y in np.unique(years):
+            slices.append((sym, int(y), f[years == y]))
+    gen_s = time.perf_counter() - t0
+    rows = sum(len(f) for f in frames.values())
+
+    base = out / "baseline"
+    t0 = time.perf_counter()
+    for sym, y, part in slices:
+        d = base / f"symbol={sym}" / f"year={y}"
+        os.makedirs(d, exist_ok=True)
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), d / "part-000.parquet")
+    baseline_s = time.perf_counter() - t0
+
+    lake = Lake(out / "lake")
+    t0 = time.perf_counter()
+    written = 0
+    for batch in batches(frames, BATCH):
+        written += sum(r.rows_written for r in lake.write_many(batch).values())
+    praf_full_s = time.perf_counter() - t0
+    assert written == rows, (written, rows)
+
+    t0 = time.perf_counter()
+    appended = 0
+    for batch in batches(appends, BATCH):
+        appended += sum(r.rows_written for r in lake.write_many(batch).values())
+    append_s = time.perf_counter() - t0
+    assert appended == n
+
+    ratio = praf_full_s / baseline_s
+    return {
+        "symbols": n,
+        "years": sorted({y for _, y, _ in slices}),
+        "rows": rows,
+        "partitions": len(slices),
+        "generate_s": round(gen_s, 2),
+        "baseline_s": round(baseline_s, 3),
+        "praf_full_s": round(praf_full_s, 3),
+        "ratio": round(ratio, 3),
+        "append_s": round(append_s, 3),
+        "targets_met": {"ratio_le_1_5": ratio <= RATIO_TARGET, "append_le_30s": append_s <= APPEND_TARGET_S},
+        "baseline_bytes": dir_bytes(base),
+        "lake_bytes": dir_bytes(out / "lake"),
+        "fsync": lake.fsync,
+        "env": {"python": platform.python_version(), "pyarrow": pa.__version__, "pandas": pd.__version__,
+                "cpus": os.cpu_count()},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--symbols", type=int, default=6000)
+    ap.add_argument("--out-dir", type=Path, default=None, help="kept afterwards (default: a temp dir, removed)")
+    args = ap.parse_args(argv)
+    if args.out_dir is None:
+        out = Path(tempfile.mkdtemp(prefix="praf-lake-bench-"))
+        try:
+            result = run(args.symbols, out)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+    else:
+        out = args.out_dir
+        if (out / "baseline").exists() or (out / "lake").exists():
+            ap.error(f"{out} already holds baseline/ or lake/; pick an empty directory")
+        out.mkdir(parents=True, exist_ok=True)
+        result = run(args.symbols, out)
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""`praf-engine`: the command line of the headless engine."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from praf_engine import __version__
+from praf_engine.config import Settings, describe_settings, load_settings, parse_overrides
+from praf_engine.errors import PipelineError, stack_excerpt
+from praf_engine.logs import configure_logging, get_logger, redact
+
+log = get_logger(__name__)
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--home", default=default, help="data home (default $PRAF_HOME or ~/.local/share/praf)")
+    parser.add_argument("--set", dest="overrides", action="append", metavar="SECTION.KEY=VALUE",
+                        default=argparse.SUPPRESS if suppress else [], help="override a setting (repeatable)")
+    parser.add_argument("--log-level", default=default, choices=["debug", "info", "warning", "error"],
+                        help="lowest level written to logs/app.jsonl")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="praf-engine", description="PRAF engine: scrape, fetch, QA and alert on daily OHLCV data.")
+    parser.add_argument("--version", action="version", version=f"praf-engine {__version__}")
+    _global_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("init", parents=[common], help="create the data home and database schema (idempotent, upgrades)")
+    p = sub.add_parser("summary", parents=[common], help="the 7 KPI counts (the seed's /api/summary document)")
+    p.add_argument("--json", action="store_true", help="print the JSON document")
+    p.add_argument("--as-of", type=dt.date.fromisoformat, help="as-of date YYYY-MM-DD (default today, UTC)")
+    p = sub.add_parser("sql", parents=[common], help="ad-hoc SQL: DuckDB over the lake (view prices) and the metadata tables")
+    p.add_argument("query", help='e.g. "select symbol, max(date) from prices group by 1"')
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--max-rows", type=int, default=200, help="rows shown in table format (csv/json print all)")
+    p = sub.add_parser("run", parents=[common], help="run one job by name: " + ", ".join(_job_names()))
+    p.add_argument("job", choices=_job_names())
+    p = sub.add_parser("config", parents=[common], help="show the settings in force (secrets hidden)")
+    p.add_argument("--reference", action="store_true", help="print every setting with its default, as Markdown")
+    return parser
+
+
+def _job_names() -> list[str]:
+    from praf_engine.jobs.registry import JOBS
+
+    return sorted(JOBS)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = parse_overrides(getattr(args, "overrides", []) or [])
+    if getattr(args, "log_level", None):
+        overrides[("log_level",)] = args.log_level
+    return load_settings(home=getattr(args, "home", None), overrides=overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    console = Console(stderr=True)
+    logging_on = False
+    try:
+        settings = _settings(args)
+        if args.command == "config":
+            return _cmd_config(settings, args)
+        configure_logging(settings.logs_dir, secrets=settings.secrets(), level=settings.log_level,
+                          keep_days=settings.retention.log_keep_days)
+        logging_on = True
+        return COMMANDS[args.command](settings, args)
+    except PipelineError as exc:
+        if logging_on:  # the log's console handler prints it to stderr once, redacted
+            log.error(exc.msg, error_code=exc.error_code, detail=exc.detail)
+        else:
+            console.print(f"error: [{exc.error_code}] {redact(exc.msg)}", markup=False, highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.print("interrupted", markup=False)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: logged with a stack, code INTERNAL
+        if logging_on:
+            log.error(f"{type(exc).__name__}: {exc} (stack in logs/app.jsonl)", error_code="INTERNAL", stack=stack_excerpt(exc))
+        else:
+            console.print(f"error: [INTERNAL] {redact(f'{type(exc).__name__}: {exc}')}", markup=False, highlight=False)
+        return 1
+
+
+def _service(settings: Settings, init: bool = True) -> Any:
+    from praf_engine.service import EngineService
+
+    return EngineService.open(settings, init=init)
+
+
+def _cmd_init(settings: Settings, args: argparse.Namespace) -> int:
+    service = _service(settings, init=False)
+    try:
+        info = service.init()
+    finally:
+        service.close()
+    out = Console()
+    out.print(f"PRAF home [bold]{info['home']}[/] ready: {info['database']}, schema version {info['schema_version']}")
+    if info["created_tables"]:
+        out.print(f"  created tables: {', '.join(info['created_tables'])}")
+    for table, rows in info["rebuilt_tables"].items():
+        out.print(f"  upgraded table {table}: {rows} rows kept")
+    return 0
+
+
+def _cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
+    service = _service(settings)
+    try:
+        summary = service.summary(args.as_of)
+    finally:
+        service.close()
+    doc = summary.to_dict()
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    table = Table(title=f"PRAF summary as of {doc['as_of']}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in doc.items():
+        if key != "as_of":
+            table.add_row(key, "-" if value is None else str(value))
+    Console().print(table)
+    return 0
+
+
+def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
+    from praf_engine.analytics import run_query
+
+    service = _service(settings)  # binds the models for the metadata tables
+    try:
+        result = run_query(settings.lake_dir, args.query)
+    finally:
+        service.close()
+    rows = result.to_pylist()
+    if args.format == "json":
+        print(json.dumps(rows, default=str, indent=1))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.column_names)
+        writer.writerows([[r[c] for c in result.column_names] for r in rows])
+    else:
+        table = Table(show_lines=False)
+        for name in result.column_names:
+            table.add_column(name)
+        for r in rows[: args.max_rows]:
+            table.add_row(*["" if r[c] is None else str(r[c]) for c in result.column_names])
+        out = Console()
+        out.print(table)
+        if len(rows) > args.max_rows:
+            out.print(f"({len(rows)} rows, {args.max_rows} shown; --format csv prints all)")
+    return 0
+
+
+def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from praf_engine.jobs.registry import JOBS
+    from praf_engine.jobs.runner import JobRunner
+
+    service = _service(settings)
+    try:
+        code = JobRunner(settings, service.db).run(args.job, JOBS[args.job].load())
+    finally:
+        service.close()
+    Console(stderr=True).print(f"job {args.job} finished with exit code {code}")
+    return code
+
+
+def _cmd_config(settings: Settings, args: argparse.Namespace) -> int:
+    if args.reference:
+        print(settings_reference())
+        return 0
+    print(json.dumps(json.loads(settings.model_dump_json()), indent=2))
+    return 0
+
+
+def settings_reference() -> str:
+    """docs/configuration.md's table: every setting, its environment variable and default."""
+    lines = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+    for row in describe_settings():
+        default = row["default"]
+        shown = "(none)" if default is None or default == [] else json.dumps(default, default=str) if not isinstance(default, str) else f"`{default}`"
+        lines.append(f"| `{row['key']}` | `{row['env']}` | {shown} | {row['description']} |")
+    return "\n".join(lines)
+
+
+COMMANDS = {"init": _cmd_init, "summary": _cmd_summary, "sql": _cmd_sql, "run": _cmd_run}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

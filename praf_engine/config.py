@@ -1,0 +1,406 @@
+"""Settings: one object loaded from defaults, settings.toml, .env, PRAF_* variables and CLI flags, in that order.
+
+Every value remembers which source gave it, so a wrong value is rejected at start with a message that names
+the setting and where it came from (``CONFIGBAD``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from dotenv import dotenv_values
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from praf_engine.errors import PipelineError
+
+ENV_PREFIX = "PRAF_"
+DEFAULT_HOME = Path("~/.local/share/praf")
+
+
+def _check_hhmm(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError("must be a 24-hour time HH:MM, e.g. 01:45")
+    return value
+
+
+HHMM = Annotated[str, AfterValidator(_check_hhmm)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _split_lists(cls, value: Any, info: Any) -> Any:
+        """Environment variables and --set give strings: accept '10,30,120' for list settings."""
+        field = cls.model_fields.get(info.field_name)
+        if isinstance(value, str) and field is not None and "list" in str(field.annotation):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+
+class ScrapeSettings(_Section):
+    """Monthly universe scrape (SPEC §2)."""
+
+    nasdaq_url: str = Field("https://www.nasdaqtrader.com/dynamic/SymDir/nasdaqlisted.txt", description="nasdaqlisted.txt, https:// or ftp://")
+    otherlisted_url: str = Field("https://www.nasdaqtrader.com/dynamic/SymDir/otherlisted.txt", description="otherlisted.txt (NYSE Arca rows), https:// or ftp://")
+    ftse100_url: str = Field("https://www.londonstockexchange.com/indices/ftse-100/constituents/table", description="FTSE 100 constituents page")
+    ftse250_url: str = Field("https://www.londonstockexchange.com/indices/ftse-250/constituents/table", description="FTSE 250 constituents page")
+    dax_url: str = Field("https://www.boerse-frankfurt.de/index/dax/constituents", description="First page of the paginated DAX listing")
+    euronext_url: str = Field("https://live.euronext.com/en/products/equities/list", description="Euronext equities list page (JavaScript download)")
+    user_agent: str = Field("PRAF/0.1 (+https://github.com/praf; daily data pipeline)", description="User-Agent sent to exchange sites")
+    delay_min_s: float = Field(1.0, ge=0, description="Politeness delay between requests, lower bound")
+    delay_max_s: float = Field(3.0, ge=0, description="Politeness delay between requests, upper bound")
+    retries: int = Field(3, ge=0, le=10, description="Retries per request before SCRAPEHTTP")
+    timeout_s: float = Field(30.0, gt=0, description="HTTP/FTP timeout per request")
+    js_timeout_s: float = Field(20.0, gt=0, description="Selenium wait for the Euronext download (SCRAPEJS)")
+    row_floor_ratio: float = Field(0.5, ge=0, le=1, description="Fewer rows than this share of last month = structure_error")
+    chromedriver_path: str = Field("/usr/bin/chromedriver", description="ChromeDriver binary for Selenium")
+    chromium_path: str = Field("/usr/bin/chromium", description="Chromium binary for Selenium")
+
+    @model_validator(mode="after")
+    def _delays_ordered(self) -> ScrapeSettings:
+        if self.delay_min_s > self.delay_max_s:
+            raise ValueError("delay_min_s must not exceed delay_max_s")
+        return self
+
+
+class FetchSettings(_Section):
+    """Nightly OHLCV fetch (SPEC §3)."""
+
+    batch_size: int = Field(100, gt=0, le=1000, description="Symbols per yfinance batch")
+    workers: int = Field(6, gt=0, le=64, description="Threads in the fetch pool")
+    full_history_after_days: int = Field(5, ge=1, description="Further behind than this = full-history download")
+    full_history_cap: int = Field(500, ge=0, description="Most full-history symbols per night")
+    backoff_s: list[float] = Field([10, 30, 120, 600], description="Back-off ladder on 429 / empty batch (seconds)")
+    request_timeout_s: float = Field(30.0, gt=0, description="Per-request timeout")
+    dlq_after_nights: int = Field(3, ge=1, description="Consecutive failed nights before the dead-letter queue")
+    delist_after_failures: int = Field(7, ge=1, description="Failures (symbol absent from last scrape) before delisted")
+    breaker_first_batches: int = Field(5, ge=1, description="Batches the circuit breaker looks at")
+    breaker_failure_ratio: float = Field(0.8, gt=0, le=1, description="Share of failed first batches that means API down")
+    universe_max_age_days: int = Field(35, ge=1, description="Freshness guard: refuse to fetch on an older universe")
+    adj_ratio_change: float = Field(0.10, gt=0, description="adj_close/close ratio change that triggers a full re-download")
+    yahoo_base_url: str = Field("https://query2.finance.yahoo.com", description="Yahoo endpoint (the sandbox rewrites it)")
+
+    @field_validator("backoff_s")
+    @classmethod
+    def _non_negative(cls, value: list[float]) -> list[float]:
+        if not value or any(v < 0 for v in value):
+            raise ValueError("must be a non-empty list of non-negative seconds")
+        return value
+
+
+class ExitSettings(_Section):
+    """Egress for the fetcher: direct, a proxy list, NordVPN SOCKS5 service, or the NordVPN CLI (SPEC §3)."""
+
+    kind: Literal["direct", "proxies", "nordvpn", "nordvpn-cli"] = Field("direct", description="Exit kind")
+    proxies: list[str] = Field([], description="socks5h:// or http:// proxy URLs for kind=proxies")
+    rotate_every: int = Field(400, gt=0, description="Tickers per exit before rotating")
+    cooldown_s: float = Field(300.0, ge=0, description="Rest time of an exit after a 429 storm")
+    max_connect_failures: int = Field(3, ge=1, description="Failed connects before falling back to direct")
+    nordvpn_api_url: str = Field(
+        "https://api.nordvpn.com/v1/servers?filters[servers_technologies][identifier]=socks&limit=50",
+        description="NordVPN server list",
+    )
+    nordvpn_port: int = Field(1080, gt=0, lt=65536, description="NordVPN SOCKS5 port")
+
+    @field_validator("proxies")
+    @classmethod
+    def _proxy_schemes(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not re.match(r"^(socks5h?|socks4a?|https?)://", url):
+                raise ValueError("each proxy must start with socks5h://, socks5://, http:// or https://")
+        return value
+
+
+class QASettings(_Section):
+    """Seed defaults for qa_checks (the table is the live copy, editable without a deploy; SPEC §5)."""
+
+    lag_days: int = Field(2, ge=0, description="lag_check: trading days behind")
+    missing_window_sessions: int = Field(30, ge=1, description="missing_dates: sessions looked at")
+    price_jump: float = Field(0.75, gt=0, description="price_jump: |close/prev_close - 1| above this")
+    fetch_error_nights: int = Field(3, ge=1, description="fetch_error: consecutive failed nights")
+    latency_p95_s: float = Field(10.0, gt=0, description="api_latency: batch p95 in seconds")
+    latency_nights: int = Field(3, ge=1, description="api_latency: nights running")
+    volume_z: float = Field(5.0, gt=0, description="Heuristic volume z-score (info)")
+    iqr_k: float = Field(3.0, gt=0, description="Heuristic IQR jump guard multiplier (info)")
+
+
+class DashboardSettings(_Section):
+    """KPI colour thresholds (seed §5.6): value <= green is green, <= yellow is yellow, above is red."""
+
+    lag_pct_green: float = Field(1.0, ge=0, description="Lag > 2 d, % of universe, green up to")
+    lag_pct_yellow: float = Field(5.0, ge=0, description="Lag > 2 d, % of universe, yellow up to")
+    rows_green: int = Field(200, ge=0, description="Missing dates / nulls / volume / jumps rows, green up to")
+    rows_yellow: int = Field(500, ge=0, description="... yellow up to")
+    fetch_errors_green: int = Field(50, ge=0, description="Fetch errors last night, green up to")
+    fetch_errors_yellow: int = Field(100, ge=0, description="... yellow up to")
+    refresh_s: float = Field(5.0, gt=0, description="Dashboard refresh interval")
+
+
+class AlertSettings(_Section):
+    """Telegram alerts (SPEC §6); token and chat id are secrets, see .env.example."""
+
+    max_per_night: int = Field(3, ge=0, description="Alerts sent per night before folding into a digest")
+    lag_universe_ratio: float = Field(0.05, ge=0, le=1, description="Lag alert when lag_check failures exceed this share")
+    telegram_api_url: str = Field("https://api.telegram.org", description="Bot API base URL (the sandbox replaces it)")
+    retry_s: float = Field(60.0, gt=0, description="Outbox retry interval")
+
+
+class ScheduleSettings(_Section):
+    """Embedded scheduler times, UTC (seed §8.2)."""
+
+    timezone: str = Field("UTC", description="Time zone of the times below")
+    scrape_day: int = Field(1, ge=1, le=28, description="Day of month of the universe scrape")
+    scrape_time: HHMM = Field("00:05", description="Monthly scrape")
+    fetch_time: HHMM = Field("01:00", description="Nightly fetch")
+    qa_time: HHMM = Field("01:45", description="QA after a successful fetch")
+    alerts_time: HHMM = Field("02:00", description="Alert dispatcher")
+    vacuum_weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = Field("monday", description="Weekly VACUUM day")
+    vacuum_time: HHMM = Field("02:30", description="Weekly VACUUM")
+    archival_time: HHMM = Field("03:00", description="Archival and retention")
+
+
+class RetentionSettings(_Section):
+    """House-keeping (seed §3.4)."""
+
+    raw_cache_days: int = Field(7, ge=0, description="Raw Yahoo CSV cache kept for")
+    qa_autoresolve_days: int = Field(90, ge=1, description="QA failures auto-resolved after")
+    delisted_archive_months: int = Field(24, ge=1, description="Delisted tickers archived after")
+    log_keep_days: int = Field(14, ge=1, description="Daily log files kept")
+
+
+class Settings(BaseModel):
+    """All of PRAF's settings. Build with ``load_settings``; pass it down, never read it from a global."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+
+    home: Path = Field(DEFAULT_HOME, description="Data home: praf.db, lake/, cache/, scrapes_raw/, archive/, logs/")
+    database_url: SecretStr | None = Field(None, description="postgresql://… to use PostgreSQL; default SQLite praf.db in the home")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Lowest level written to logs/app.jsonl")
+    telegram_token: SecretStr | None = Field(None, description="Telegram bot token (secret)")
+    telegram_chat_id: str | None = Field(None, description="Telegram chat id for alerts")
+    nordvpn_user: SecretStr | None = Field(None, description="NordVPN service username (secret)")
+    nordvpn_password: SecretStr | None = Field(None, description="NordVPN service password (secret)")
+    scrape: ScrapeSettings = ScrapeSettings()
+    fetch: FetchSettings = FetchSettings()
+    exits: ExitSettings = ExitSettings()
+    qa: QASettings = QASettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    alerts: AlertSettings = AlertSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    retention: RetentionSettings = RetentionSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.match(r"^(sqlite|postgres(ql)?|psycopg3?)://", value.get_secret_value()):
+            raise ValueError("must start with postgresql:// or sqlite://")
+        return value
+
+    # Derived locations -------------------------------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return self.home / "praf.db"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def scrapes_dir(self) -> Path:
+        return self.home / "scrapes_raw"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    def secrets(self) -> list[str]:
+        """Every secret value in force, for the log redactor."""
+        found = [s.get_secret_value() for s in (self.telegram_token, self.nordvpn_user, self.nordvpn_password) if s]
+        if self.database_url is not None:
+            password = re.search(r"://[^:/@]+:([^@]+)@", self.database_url.get_secret_value())
+            if password:
+                found.append(password.group(1))
+        return [s for s in found if len(s) >= 4]
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    name: field.annotation  # type: ignore[misc]
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, _Section)
+}
+# Variables outside the PRAF_ prefix that operators expect to work (12-factor names).
+_ALIASES = {"DATABASE_URL": "database_url", "TELEGRAM_BOT_TOKEN": "telegram_token", "TELEGRAM_CHAT_ID": "telegram_chat_id"}
+
+Key = tuple[str, ...]
+
+
+def _flatten(data: Mapping[str, Any], prefix: Key = ()) -> dict[Key, Any]:
+    flat: dict[Key, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping) and (prefix or key in SECTIONS):
+            flat.update(_flatten(value, prefix + (key,)))
+        else:
+            flat[prefix + (key,)] = value
+    return flat
+
+
+def _env_key(name: str) -> Key:
+    """PRAF_FETCH__BATCH_SIZE -> ('fetch', 'batch_size'); PRAF_LOG_LEVEL -> ('log_level',)."""
+    return tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))
+
+
+def _parse_cli_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_overrides(pairs: list[str]) -> dict[Key, Any]:
+    """``--set fetch.batch_size=50`` pairs -> {('fetch', 'batch_size'): 50}."""
+    out: dict[Key, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise PipelineError("CONFIGBAD", f"--set expects SECTION.KEY=VALUE, got {pair!r}", {"source": "command line"})
+        key, _, value = pair.partition("=")
+        out[tuple(key.strip().lower().split("."))] = _parse_cli_value(value.strip())
+    return out
+
+
+def _nest(flat: dict[Key, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = nested
+        for part in key[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[key[-1]] = value
+    return nested
+
+
+def _describe(loc: Key, sources: dict[Key, str]) -> str:
+    """The source of the value at ``loc``: the key itself, an enclosing one, or the keys set inside it."""
+    for cut in range(len(loc), 0, -1):
+        if loc[:cut] in sources:
+            return sources[loc[:cut]]
+    inside = sorted({f"{'.'.join(k)} from {src}" for k, src in sources.items() if k[: len(loc)] == loc})
+    return "; ".join(inside) or "defaults"
+
+
+def load_settings(
+    home: str | os.PathLike[str] | None = None,
+    overrides: Mapping[Key, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Load settings: defaults < settings.toml (home) < .env (home, then cwd) < PRAF_* env < CLI flags.
+
+    ``home`` is the ``--home`` flag; else ``PRAF_HOME`` (environment, then .env of the cwd); else the default.
+    """
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    layers: list[tuple[str, dict[Key, Any]]] = []
+
+    cwd_env = {k: v for k, v in dotenv_values(cwd / ".env").items() if v is not None} if (cwd / ".env").is_file() else {}
+    if home is not None:
+        home_path, home_source = Path(home), "command line --home"
+    elif environ.get("PRAF_HOME"):
+        home_path, home_source = Path(environ["PRAF_HOME"]), "environment variable PRAF_HOME"
+    elif cwd_env.get("PRAF_HOME"):
+        home_path, home_source = Path(cwd_env["PRAF_HOME"]), f"{cwd / '.env'} (PRAF_HOME)"
+    else:
+        home_path, home_source = DEFAULT_HOME, "defaults"
+    home_path = home_path.expanduser()
+
+    toml_path = home_path / "settings.toml"
+    if toml_path.is_file():
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise PipelineError("CONFIGBAD", f"{toml_path} is not valid TOML: {exc}", {"source": str(toml_path)}) from None
+        if "home" in data:
+            raise PipelineError("CONFIGBAD", "home cannot be set inside settings.toml (it locates the file)", {"source": str(toml_path)})
+        layers.append((str(toml_path), _flatten(data)))
+
+    for env_file, values in ((home_path / ".env", None), (cwd / ".env", cwd_env)):
+        if values is None:
+            values = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file.is_file() else {}
+        layers.append((str(env_file), _env_layer(values)))
+    layers.append(("environment variable", _env_layer(environ)))
+    layers.append(("command line", dict(overrides or {})))
+
+    merged: dict[Key, Any] = {}
+    sources: dict[Key, str] = {}
+    for source, layer in layers:
+        for key, value in layer.items():
+            if key == ("home",):
+                continue
+            merged[key] = value
+            sources[key] = source if not source.startswith("environment") else f"environment variable {_env_name(key)}"
+    merged[("home",)] = home_path
+    sources[("home",)] = home_source
+    try:
+        return Settings.model_validate(_nest(merged))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(str(p) for p in err["loc"])
+            name = ".".join(loc)
+            if err["type"] == "extra_forbidden":
+                problems.append(f"unknown setting {name} (from {_describe(loc, sources)})")
+            else:
+                shown = "***" if any(s in name for s in ("token", "password", "user", "database_url")) else repr(err.get("input"))[:80]
+                problems.append(f"invalid setting {name} = {shown} (from {_describe(loc, sources)}): {err['msg']}")
+        raise PipelineError("CONFIGBAD", "; ".join(problems), {"settings": [p for p in problems]}) from None
+
+
+def _env_name(key: Key) -> str:
+    for alias, target in _ALIASES.items():
+        if key == (target,):
+            return f"{ENV_PREFIX}{target.upper()} or {alias}"
+    return ENV_PREFIX + "__".join(part.upper() for part in key)
+
+
+def _env_layer(values: Mapping[str, str]) -> dict[Key, Any]:
+    layer: dict[Key, Any] = {}
+    for alias, target in _ALIASES.items():
+        if values.get(alias):
+            layer[(target,)] = values[alias]
+    for name, value in values.items():
+        if name.startswith(ENV_PREFIX) and name != "PRAF_HOME":
+            layer[_env_key(name)] = value
+    return layer
+
+
+def describe_settings() -> list[dict[str, Any]]:
+    """Every setting with its default and description, for docs/configuration.md and `praf-engine config`."""
+    rows: list[dict[str, Any]] = []
+    for name, field in Settings.model_fields.items():
+        if name in SECTIONS:
+            for sub, subfield in SECTIONS[name].model_fields.items():
+                rows.append({"key": f"{name}.{sub}", "env": _env_name((name, sub)), "default": subfield.default, "description": subfield.description or ""})
+        else:
+            default = field.default
+            rows.append({"key": name, "env": _env_name((name,)), "default": None if isinstance(default, SecretStr) else default, "description": field.description or ""})
+    return rows

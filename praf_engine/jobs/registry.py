@@ -1,0 +1,33 @@
+"""The jobs PRAF can run by name (`praf-engine run JOB`, the scheduler, the TUI's rerun screen)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from praf_engine.jobs.runner import JobFunction
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    summary: str
+    load: Callable[[], JobFunction]  # imported lazily: `praf-engine init` never imports Selenium or yfinance
+
+
+def _housekeeping(name: str) -> Callable[[], JobFunction]:
+    def load() -> JobFunction:
+        from praf_engine import housekeeping
+
+        return getattr(housekeeping, name)
+
+    return load
+
+
+JOBS: dict[str, JobSpec] = {
+    spec.name: spec
+    for spec in (
+        JobSpec("vacuum", "Weekly VACUUM of the metadata database", _housekeeping("vacuum_job")),
+        JobSpec("retention", "Purge the raw cache, auto-resolve old QA failures, clean lake temp files", _housekeeping("retention_job")),
+    )
+}

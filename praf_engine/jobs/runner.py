@@ -1,0 +1,163 @@
+"""Run one job: lock it, give it a run_id bound to every log line, record it in cron_status even when it crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from peewee import Database, IntegrityError
+
+from praf_engine.config import Settings
+from praf_engine.db.models import CronStatus, JobLock, utcnow
+from praf_engine.errors import PipelineError, stack_excerpt, wrap
+from praf_engine.logs import bound_run, get_logger, new_run_id
+
+log = get_logger(__name__)
+HOST = socket.gethostname()[:64]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class JobContext:
+    """What a job function receives: its identity, settings, database, clock and a stop flag."""
+
+    job: str
+    run_id: str
+    settings: Settings
+    db: Database
+    clock: Callable[[], Any] = utcnow
+    stop: threading.Event = field(default_factory=threading.Event)
+    detail: dict[str, Any] = field(default_factory=dict)  # written to cron_status.detail at the end
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop.is_set()
+
+
+JobFunction = Callable[[JobContext], int | None]
+
+
+def reap_killed_runs(db: Database) -> int:
+    """Mark runs of this host whose process is gone (SIGKILL, power cut) as JOBKILLED, and free their locks."""
+    reaped = 0
+    for row in CronStatus.select().where(CronStatus.finished_at.is_null(), CronStatus.host == HOST):
+        if row.pid is not None and not pid_alive(row.pid):
+            CronStatus.update(finished_at=utcnow(), exit_code=137, error_code="JOBKILLED",
+                              detail={**(row.detail or {}), "reaped": True}).where(CronStatus.id == row.id).execute()
+            log.warning("job run ended without recording its finish", error_code="JOBKILLED",
+                        detail={"job": row.job, "run_id": row.run_id, "pid": row.pid})
+            reaped += 1
+    JobLock.delete().where(JobLock.host == HOST, JobLock.pid.not_in([p for p in _live_pids()])).execute()
+    return reaped
+
+
+def _live_pids() -> list[int]:
+    return [int(lock.pid) for lock in JobLock.select(JobLock.pid).where(JobLock.host == HOST) if pid_alive(int(lock.pid))]
+
+
+def acquire_lock(job: str, run_id: str) -> None:
+    """Take the job's lock or raise JOBLOCKED; a lock left by a dead process of this host is taken over."""
+    holder = f"{os.getpid()}@{HOST}"
+    for _attempt in range(2):
+        try:
+            JobLock.create(job=job, run_id=run_id, holder=holder, pid=os.getpid(), host=HOST)
+            return
+        except IntegrityError:
+            current = JobLock.get_or_none(JobLock.job == job)
+            if current is None:
+                continue
+            if current.host == HOST and not pid_alive(current.pid):
+                JobLock.delete().where(JobLock.job == job, JobLock.run_id == current.run_id).execute()
+                log.warning("took over a stale job lock", detail={"job": job, "stale_holder": current.holder})
+                continue
+            raise PipelineError("JOBLOCKED", f"job {job} is already running ({current.holder}, since {current.acquired_at:%Y-%m-%d %H:%M} UTC)",
+                                {"job": job, "holder": current.holder, "run_id": current.run_id}) from None
+    raise PipelineError("JOBLOCKED", f"could not take the lock of job {job}", {"job": job})
+
+
+def release_lock(job: str, run_id: str) -> None:
+    JobLock.delete().where(JobLock.job == job, JobLock.run_id == run_id).execute()
+
+
+@contextmanager
+def graceful_stop(stop: threading.Event) -> Iterator[None]:
+    """First SIGINT/SIGTERM sets ``stop`` (the job finishes its current batch); a second SIGINT interrupts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _handler(signum: int, _frame: Any) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        log.warning("stop requested; finishing the current batch", detail={"signal": signal.Signals(signum).name})
+
+    previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class JobRunner:
+    """Runs job functions with the bookkeeping every job shares (seed §8: status row, exit-code gating)."""
+
+    def __init__(self, settings: Settings, db: Database, *, trigger: str = "cli", clock: Callable[[], Any] = utcnow) -> None:
+        self.settings = settings
+        self.db = db
+        self.trigger = trigger
+        self.clock = clock
+
+    def run(self, job: str, fn: JobFunction, *, run_id: str | None = None, stop: threading.Event | None = None) -> int:
+        """Run ``fn`` as ``job``; returns the exit code, which cron_status also records."""
+        run_id = run_id or new_run_id()
+        ctx = JobContext(job=job, run_id=run_id, settings=self.settings, db=self.db, clock=self.clock,
+                         stop=stop or threading.Event())
+        with bound_run(run_id, job):
+            reap_killed_runs(self.db)
+            CronStatus.create(job=job, run_id=run_id, started_at=self.clock(), trigger=self.trigger,
+                              pid=os.getpid(), host=HOST, detail={})
+            exit_code, error_code = 1, None
+            try:
+                acquire_lock(job, run_id)
+                try:
+                    log.info("job started", detail={"trigger": self.trigger})
+                    with graceful_stop(ctx.stop):
+                        result = fn(ctx)
+                    exit_code = int(result or 0)
+                    if ctx.stopping and exit_code == 0:
+                        exit_code, error_code = 130, "INTERRUPTED"
+                finally:
+                    release_lock(job, run_id)
+            except KeyboardInterrupt:
+                exit_code, error_code = 130, "INTERRUPTED"
+                log.warning("job interrupted", error_code=error_code)
+            except BaseException as exc:  # noqa: BLE001 - every failure must be recorded
+                err = wrap(exc)
+                exit_code, error_code = err.exit_code, err.error_code
+                ctx.detail.setdefault("error", err.to_dict())
+                log.error(err.msg, error_code=err.error_code, detail=err.detail,
+                          stack=stack_excerpt(exc) if err.error_code == "INTERNAL" else None)
+                if not isinstance(exc, Exception):
+                    raise
+            finally:
+                CronStatus.update(finished_at=self.clock(), exit_code=exit_code, error_code=error_code,
+                                  detail=ctx.detail).where(CronStatus.run_id == run_id).execute()
+                log.info("job finished", detail={"exit_code": exit_code})
+        return exit_code

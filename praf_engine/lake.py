@@ -1,0 +1,717 @@
+"""The Parquet lake: validated, atomic, merge-on-write storage of daily OHLCV bars per symbol and year."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import structlog
+
+from praf_engine.errors import PipelineError
+from praf_engine.universe.symbols import is_valid_symbol, validate_symbol
+
+log = structlog.get_logger(__name__)
+
+PRICE = pa.decimal128(18, 6)
+TS = pa.timestamp("ms", tz="UTC")
+PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
+REQUIRED_COLUMNS = ("date", *PRICE_COLUMNS, "volume")
+LAKE_SCHEMA = pa.schema(
+    [("date", pa.date32()), *[(c, PRICE) for c in PRICE_COLUMNS], ("volume", pa.int64()),
+     ("source_ts", TS), ("provider", pa.string())]
+)
+PART_NAME = "part-000.parquet"
+DEFAULT_PROVIDER = "yfinance"
+SAMPLE_SIZE = 20
+MIN_YEAR, MAX_YEAR = 1800, 2199  # a bar dated outside this range is treated as having no usable date
+_MAX_PRICE = Decimal("999999999999.999999")
+_Q6 = Decimal("0.000001")
+_DEC_CTX = Context(prec=200)
+_INT64_MAX = 2**63 - 1
+_PARTITION_SCHEMA = pa.schema([("symbol", pa.string()), ("year", pa.int32())])
+
+
+@dataclass
+class WriteResult:
+    """What one write did; rows_in == rows_written + duplicates_dropped + rejected_rows, always."""
+
+    symbol: str
+    rows_in: int
+    rows_written: int  # rows of the incoming frame that are now stored
+    years: list[int] = field(default_factory=list)  # partitions rewritten
+    null_prices: int = 0  # stored price cells that arrived as NaN/inf/None
+    volume_nulled: int = 0  # stored volumes that arrived negative, NaN or missing
+    duplicates_dropped: int = 0  # duplicate dates inside the incoming frame (the last one wins)
+    rejected_rows: int = 0  # no usable date, or a price beyond decimal(18,6): not stored
+    rejected_sample: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _type_error(name: str, type_name: str, sample: list[Any]) -> PipelineError:
+    return PipelineError(
+        "LAKETYPE", f"column {name!r} ({type_name}) cannot be stored in the lake",
+        {"column": name, "type": type_name, "sample": [repr(v)[:60] for v in sample[:5]]},
+    )
+
+
+def _is_pandas(obj: object) -> bool:
+    pd = sys.modules.get("pandas")  # pandas is never imported here: a frame of it implies it is loaded
+    return pd is not None and isinstance(obj, pd.Series | pd.Index | pd.DataFrame)
+
+
+def _to_array(col: Any) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    if isinstance(col, pa.Array):
+        return col
+    dtype = getattr(col, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiubM":  # plain numpy storage: skip pandas' protocol probing
+        return pa.array(col.to_numpy(), from_pandas=True)
+    return pa.array(col, from_pandas=True)
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float | np.floating):
+        return bool(np.isnan(v))
+    return type(v).__name__ in ("NAType", "NaTType")
+
+
+def _bad_sample(arr: pa.Array) -> list[Any]:
+    return arr.drop_null().slice(0, 5).to_pylist()
+
+
+# ---------------------------------------------------------------------------------------- column casts
+def _prices_py(name: str, values: list[Any]) -> tuple[pa.Array, np.ndarray | None]:
+    """Decimal / mixed object prices, one by one: exact Decimal rounding half-even to 6 places."""
+    out: list[Decimal | None] = []
+    over = np.zeros(len(values), dtype=bool)
+    bad: list[Any] = []
+    for i, v in enumerate(values):
+        if isinstance(v, bool | np.bool_) or not isinstance(v, Decimal | int | float | np.number):
+            if _is_missing(v):
+                out.append(None)
+                continue
+            bad.append(v)
+            out.append(None)
+            continue
+        d = v if isinstance(v, Decimal) else Decimal(int(v)) if isinstance(v, int | np.integer) else Decimal(float(v))
+        if not d.is_finite():
+            out.append(None)
+            continue
+        try:
+            q = d.quantize(_Q6, rounding=ROUND_HALF_EVEN, context=_DEC_CTX)
+        except InvalidOperation:
+            q = None
+        if q is None or abs(q) > _MAX_PRICE:
+            over[i] = True
+            out.append(None)
+        else:
+            out.append(q)
+    if bad:
+        raise _type_error(name, "object", bad)
+    return pa.array(out, type=PRICE), (over if over.any() else None)
+
+
+def _prices(name: str, col: Any) -> tuple[pa.Array, np.ndarray | None]:
+    """A price column as decimal128(18,6) plus the mask of rows beyond its range (None when none)."""
+    if _is_pandas(col) and col.dtype == object:
+        return _prices_py(name, col.tolist())
+    try:
+        arr = _to_array(col)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise _type_error(name, str(getattr(col, "dtype", type(col).__name__)), [str(exc)]) from exc
+    t = arr.type
+    if t == PRICE:
+        return arr, None
+    if pa.types.is_decimal(t):
+        return _prices_py(name, arr.to_pylist())
+    if not (pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_null(t)):
+        raise _type_error(name, str(t), _bad_sample(arr))
+    rounded = pc.round(arr.cast(pa.float64()), 6).to_numpy(zero_copy_only=False)  # nulls -> NaN
+    finite = np.isfinite(rounded)
+    over = finite & (np.abs(rounded) >= 1e12)
+    ok = finite & ~over
+    # NaN/inf/overflow become null before the cast (an unsafe cast would turn NaN into 0)
+    floats = pa.array(rounded) if ok.all() else pa.array(np.where(ok, rounded, 0.0), mask=~ok)
+    try:
+        dec = floats.cast(PRICE)
+    except pa.ArrowInvalid:  # in range (checked above); only the exactness check can object
+        dec = floats.cast(PRICE, safe=False)
+    return dec, (over if over.any() else None)
+
+
+def _volume_py(values: list[Any]) -> pa.Array:
+    out: list[int | None] = []
+    bad: list[Any] = []
+    for v in values:
+        n: int | None = None
+        if isinstance(v, bool | np.bool_) or not isinstance(v, Decimal | int | float | np.number):
+            if not _is_missing(v):
+                bad.append(v)
+        elif isinstance(v, int | np.integer):
+            n = int(v)
+        elif isinstance(v, Decimal):
+            n = int(v.to_integral_value(ROUND_HALF_EVEN)) if v.is_finite() else None
+        elif math.isfinite(float(v)):
+            n = round(float(v))
+        out.append(n if n is not None and 0 <= n <= _INT64_MAX else None)
+    if bad:
+        raise _type_error("volume", "object", bad)
+    return pa.array(out, type=pa.int64())
+
+
+def _volume(col: Any) -> pa.Array:
+    """Volume as int64; negative, NaN, inf or beyond int64 becomes null (counted by the caller)."""
+    if _is_pandas(col) and col.dtype == object:
+        return _volume_py(col.tolist())
+    try:
+        arr = _to_array(col)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise _type_error("volume", str(getattr(col, "dtype", "?")), [str(exc)]) from exc
+    t = arr.type
+    if pa.types.is_integer(t):
+        if t == pa.uint64():
+            arr = pc.if_else(pc.greater(arr, _INT64_MAX), pa.scalar(None, t), arr)
+        arr = arr.cast(pa.int64())
+        neg = pc.less(arr, 0)
+        return pc.if_else(neg, pa.scalar(None, pa.int64()), arr) if pc.any(neg).as_py() else arr
+    if pa.types.is_floating(t) or pa.types.is_null(t):
+        vals = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(vals) & (vals >= 0) & (vals < 9.2e18)
+        return pa.array(np.where(ok, np.rint(np.where(ok, vals, 0.0)), 0).astype(np.int64), mask=~ok)
+    if pa.types.is_decimal(t):
+        return _volume_py(arr.to_pylist())
+    raise _type_error("volume", str(t), _bad_sample(arr))
+
+
+def _dates_py(values: list[Any]) -> pa.Array:
+    out: list[date | None] = []
+    bad: list[Any] = []
+    for v in values:
+        if _is_missing(v):
+            out.append(None)
+        elif isinstance(v, datetime):  # also pandas.Timestamp: the wall-clock (exchange) date
+            out.append(v.date())
+        elif isinstance(v, date):
+            out.append(v)
+        elif isinstance(v, np.datetime64):
+            out.append(None if np.isnat(v) else v.astype("datetime64[D]").item())
+        else:
+            bad.append(v)
+            out.append(None)
+    if bad:
+        raise _type_error("date", "object", bad)
+    return pa.array(out, type=pa.date32())
+
+
+def _dates(col: Any) -> pa.Array:
+    """Dates as date32; a tz-aware timestamp gives its local calendar date (no conversion to UTC)."""
+    try:
+        arr = _to_array(col)
+    except (pa.ArrowException, TypeError, ValueError):
+        if _is_pandas(col):
+            return _dates_py(col.tolist())
+        raise
+    t = arr.type
+    if pa.types.is_timestamp(t):
+        if t.tz is not None:
+            arr = pc.local_timestamp(arr)
+        return arr.cast(pa.date32())
+    if pa.types.is_date(t) or pa.types.is_null(t):
+        return arr.cast(pa.date32())
+    raise _type_error("date", str(t), _bad_sample(arr))
+
+
+def _source_ts(col: Any, default: pa.Scalar) -> pa.Array:
+    try:
+        arr = _to_array(col)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise _type_error("source_ts", str(getattr(col, "dtype", "?")), [str(exc)]) from exc
+    t = arr.type
+    if not (pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_null(t)):
+        raise _type_error("source_ts", str(t), _bad_sample(arr))
+    arr = arr.cast(TS, safe=False)  # naive timestamps are taken as UTC; sub-ms precision is dropped
+    return pc.fill_null(arr, default) if arr.null_count else arr
+
+
+def _provider(col: Any, default: str) -> pa.Array:
+    try:
+        arr = _to_array(col)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise _type_error("provider", str(getattr(col, "dtype", "?")), [str(exc)]) from exc
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr, t = arr.dictionary_decode(), t.value_type
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
+        raise _type_error("provider", str(t), _bad_sample(arr))
+    arr = arr.cast(pa.string())
+    return pc.fill_null(arr, default) if arr.null_count else arr
+
+
+def _frame_columns(frame: Any) -> tuple[dict[str, Any], int]:
+    """The lake's columns of ``frame`` (date from a column, a DatetimeIndex or an index named date)."""
+    if isinstance(frame, pa.Table | pa.RecordBatch):
+        names = frame.schema.names
+        get = frame.column
+        index = None
+    elif _is_pandas(frame) and hasattr(frame, "columns"):
+        names = list(frame.columns)
+        get = frame.__getitem__
+        index = frame.index
+    else:
+        raise PipelineError("LAKESCHEMA", "not a data frame", {"type": type(frame).__name__})
+    cols: dict[str, Any] = {}
+    for name in (*REQUIRED_COLUMNS, "source_ts", "provider"):
+        n = names.count(name)
+        if n > 1:
+            raise PipelineError("LAKESCHEMA", f"column {name!r} appears {n} times", {"columns": names[:40]})
+        if n == 1:
+            cols[name] = get(name)
+    if "date" not in cols and index is not None:
+        pd = sys.modules["pandas"]
+        if isinstance(index, pd.DatetimeIndex) or index.name == "date":
+            cols["date"] = index
+    missing = [c for c in REQUIRED_COLUMNS if c not in cols]
+    if missing:
+        raise PipelineError(
+            "LAKESCHEMA", f"frame lacks required column(s) {', '.join(missing)}",
+            {"missing": missing, "columns": [str(c) for c in names[:40]]},
+        )
+    return cols, len(frame)
+
+
+def _raw(col: Any, i: int) -> str:
+    v = col.iloc[i] if hasattr(col, "iloc") else col[i]
+    v = v.as_py() if isinstance(v, pa.Scalar) else v
+    return str(v)[:60]
+
+
+def _years_of(days: np.ndarray) -> np.ndarray:
+    return days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+
+
+def _last_wins(days: np.ndarray) -> np.ndarray | None:
+    """Row indices keeping the last occurrence of each date, sorted by date; None if already so."""
+    if len(days) < 2 or bool(np.all(days[1:] > days[:-1])):
+        return None
+    order = np.argsort(days, kind="stable")
+    sd = days[order]
+    keep = np.empty(len(sd), dtype=bool)
+    keep[:-1] = sd[1:] != sd[:-1]
+    keep[-1] = True
+    return order[keep]
+
+
+def _day_numbers(table: pa.Table) -> np.ndarray:
+    col = table.column("date")
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    return arr.view(pa.int32()).to_numpy(zero_copy_only=False)
+
+
+def _write_all(fd: int, data: pa.Buffer) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _as_date(d: date | None) -> date | None:
+    return d.date() if isinstance(d, datetime) else d
+
+
+# ---------------------------------------------------------------------------------------- the lake
+class Lake:
+    """``<root>/symbol=<SYM>/year=<YYYY>/part-000.parquet``; hive-partitioned, one file per symbol-year."""
+
+    def __init__(self, root: Path, *, fsync: bool = True, workers: int | None = None) -> None:
+        self.root = Path(root)
+        self.fsync = fsync
+        # write_many threads: Parquet encoding, fsync and file creation release the GIL
+        self.workers = max(1, workers if workers is not None else min(4, 2 * (os.cpu_count() or 1)))
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    # --------------------------------------------------------------------------------- writing
+    def write(self, symbol: str, frame: Any, *, provider: str = DEFAULT_PROVIDER,
+              source_ts: datetime | None = None) -> WriteResult:
+        """Merge ``frame`` into the symbol's year partitions (incoming rows win on equal dates)."""
+        pending: set[Path] = set()
+        try:
+            return self._write(symbol, frame, provider, source_ts, pending)
+        finally:
+            self._sync_dirs(pending)
+
+    def write_many(self, frames: Mapping[str, Any], **kw: Any) -> dict[str, WriteResult]:
+        """Write every frame (result keyed like ``frames``) on ``workers`` threads; dir fsyncs batched.
+
+        Keys naming the same symbol are written in the given order (the later one wins). A symbol
+        that fails does not stop the others, except LAKEIO (disk trouble), which stops the batch.
+        If any failed, a PipelineError is raised once the rest are written and durable (code:
+        LAKEIO, else LAKECORRUPT, else the first failure's); its detail holds ``failed``
+        (key -> error), ``results`` (key -> WriteResult as dict) and ``not_attempted`` (keys).
+        """
+        provider = kw.pop("provider", DEFAULT_PROVIDER)
+        source_ts = kw.pop("source_ts", None)
+        if kw:
+            raise TypeError(f"unexpected keyword(s) {sorted(kw)}")
+        keys = list(frames)
+        outcome: dict[Any, WriteResult | PipelineError | None] = dict.fromkeys(keys)
+        groups: dict[str, list[Any]] = {}
+        for key in keys:
+            try:
+                groups.setdefault(validate_symbol(key), []).append(key)
+            except PipelineError as exc:
+                outcome[key] = exc
+        stop = threading.Event()
+        pending: set[Path] = set()
+        pending_guard = threading.Lock()
+
+        def run(group: list[Any]) -> None:
+            mine: set[Path] = set()
+            try:
+                for key in group:
+                    if stop.is_set():
+                        return
+                    try:
+                        outcome[key] = self._write(key, frames[key], provider, source_ts, mine)
+                    except PipelineError as exc:
+                        outcome[key] = exc
+                        if exc.error_code == "LAKEIO":
+                            stop.set()
+            finally:
+                with pending_guard:
+                    pending.update(mine)
+
+        try:
+            workers = min(self.workers, len(groups))
+            if workers <= 1:
+                for group in groups.values():
+                    run(group)
+            else:
+                with ThreadPoolExecutor(workers, thread_name_prefix="lake") as pool:
+                    for _ in pool.map(run, groups.values()):
+                        pass
+        finally:
+            self._sync_dirs(pending)
+        results = {k: v for k, v in outcome.items() if isinstance(v, WriteResult)}
+        failed = {k: v for k, v in outcome.items() if isinstance(v, PipelineError)}
+        if not failed:
+            return results
+        for key, exc in failed.items():
+            log.error("lake write failed", error_code=exc.error_code, symbol=str(key)[:40], detail=exc.detail)
+        codes = {e.error_code for e in failed.values()}
+        code = next((c for c in ("LAKEIO", "LAKECORRUPT") if c in codes), next(iter(failed.values())).error_code)
+        first = next(e for e in failed.values() if e.error_code == code)
+        raise PipelineError(
+            code, f"{len(failed)} of {len(keys)} symbol writes failed; first {code}: {first.msg}",
+            {"failed": {str(k): e.to_dict() for k, e in failed.items()},
+             "results": {str(k): r.as_dict() for k, r in results.items()},
+             "not_attempted": [str(k) for k, v in outcome.items() if v is None]},
+        )
+
+    def _lock(self, symbol: str) -> threading.Lock:
+        with self._guard:
+            lock = self._locks.get(symbol)
+            if lock is None:
+                lock = self._locks[symbol] = threading.Lock()
+            return lock
+
+    def _write(self, symbol: Any, frame: Any, provider: str, source_ts: datetime | None,
+               pending: set[Path]) -> WriteResult:
+        sym = validate_symbol(symbol)
+        table, result = self._normalize(sym, frame, provider, source_ts)
+        if table.num_rows == 0:
+            return result
+        days = _day_numbers(table)
+        years = _years_of(days)
+        cuts = np.flatnonzero(years[1:] != years[:-1]) + 1
+        bounds = [0, *cuts.tolist(), len(days)]
+        sdir = self.root / f"symbol={sym}"
+        with self._lock(sym):
+            merged: list[tuple[int, Path, pa.Table]] = []
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True):  # read all first: LAKECORRUPT writes nothing
+                year = int(years[a])
+                path = sdir / f"year={year}" / PART_NAME
+                merged.append((year, path, self._merge(path, table.slice(a, b - a), days[a:b])))
+            for year, path, part in merged:
+                sink = pa.BufferOutputStream()
+                pq.write_table(part, sink, compression="zstd", use_dictionary=True)
+                try:
+                    self._ensure_dir(path.parent, pending)
+                    self._atomic_write(path, sink.getvalue())
+                except OSError as exc:
+                    raise PipelineError(
+                        "LAKEIO", f"could not write {path}: {exc.strerror or exc}",
+                        {"symbol": sym, "path": str(path), "errno": exc.errno, "years_written": result.years},
+                    ) from exc
+                result.years.append(year)
+                pending.add(path.parent)
+        return result
+
+    def _normalize(self, sym: str, frame: Any, provider: str,
+                   source_ts: datetime | None) -> tuple[pa.Table, WriteResult]:
+        cols, n = _frame_columns(frame)
+        if not isinstance(provider, str) or not provider:
+            raise PipelineError("LAKESCHEMA", "provider must be a non-empty string", {"provider": repr(provider)})
+        ts = source_ts or datetime.now(UTC)
+        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+        default_ts = pa.scalar(ts.replace(microsecond=ts.microsecond // 1000 * 1000), TS)
+        dates = _dates(cols["date"])
+        prices: list[pa.Array] = []
+        over: dict[str, np.ndarray] = {}
+        for c in PRICE_COLUMNS:
+            arr, mask = _prices(c, cols[c])
+            prices.append(arr)
+            if mask is not None:
+                over[c] = mask
+        volume = _volume(cols["volume"])
+        src = _source_ts(cols["source_ts"], default_ts) if "source_ts" in cols else pa.repeat(default_ts, n)
+        prov = _provider(cols["provider"], provider) if "provider" in cols else pa.repeat(provider, n)
+        table = pa.Table.from_arrays([dates, *prices, volume, src, prov], schema=LAKE_SCHEMA)
+        reject = np.zeros(n, dtype=bool)
+        reasons: dict[int, str] = {}
+        if dates.null_count:
+            reject |= dates.is_null().to_numpy(zero_copy_only=False)
+        if n:
+            yrs = _years_of(dates.fill_null(date(2000, 1, 1)).view(pa.int32()).to_numpy(zero_copy_only=False))
+            bad_year = (yrs < MIN_YEAR) | (yrs > MAX_YEAR)
+            reject |= bad_year
+            for i in np.flatnonzero(reject)[:SAMPLE_SIZE]:
+                reasons[int(i)] = "no usable date"
+        for c, mask in over.items():
+            reject |= mask
+            for i in np.flatnonzero(mask)[:SAMPLE_SIZE]:
+                reasons.setdefault(int(i), f"{c} beyond decimal(18,6)")
+        sample: list[dict] = []
+        rejected = int(reject.sum())
+        if rejected:
+            for i in sorted(reasons)[:SAMPLE_SIZE]:
+                row = {"row": i, "reason": reasons[i], "date": _raw(cols["date"], i)}
+                row.update({c: _raw(cols[c], i) for c in PRICE_COLUMNS})
+                sample.append(row)
+            table = table.filter(pa.array(~reject))
+            log.warning("rows rejected", error_code="LAKEBADROW", symbol=sym,
+                        detail={"rejected": rejected, "rows_in": n, "sample": sample})
+        dup = 0
+        if table.num_rows:
+            keep = _last_wins(_day_numbers(table))
+            if keep is not None:
+                dup = table.num_rows - len(keep)
+                table = table.take(pa.array(keep))
+        result = WriteResult(
+            symbol=sym, rows_in=n, rows_written=table.num_rows, years=[],
+            null_prices=sum(table.column(c).null_count for c in PRICE_COLUMNS),
+            volume_nulled=table.column("volume").null_count,
+            duplicates_dropped=dup, rejected_rows=rejected, rejected_sample=sample,
+        )
+        return table, result
+
+    def _merge(self, path: Path, incoming: pa.Table, days: np.ndarray) -> pa.Table:
+        existing = self._read_partition(path, None, missing_ok=True)
+        if existing is None or existing.num_rows == 0:
+            return incoming
+        old = _day_numbers(existing)
+        if old[-1] < days[0] and (len(old) < 2 or bool(np.all(old[1:] > old[:-1]))):
+            return pa.concat_tables([existing, incoming])
+        combined = pa.concat_tables([existing, incoming])  # incoming rows come last, so they win
+        keep = _last_wins(np.concatenate([old, days]))
+        return combined if keep is None else combined.take(pa.array(keep))
+
+    def _read_partition(self, path: Path, columns: list[str] | None, *, missing_ok: bool = False) -> pa.Table | None:
+        try:
+            table = pq.ParquetFile(path).read(columns=columns, use_threads=False)
+        except FileNotFoundError:
+            if missing_ok:
+                return None
+            raise PipelineError("LAKECORRUPT", f"partition vanished: {path}", {"path": str(path)}) from None
+        except (OSError, pa.ArrowException, ValueError) as exc:
+            raise PipelineError("LAKECORRUPT", f"partition cannot be read: {path}",
+                                {"path": str(path), "error": str(exc)[:300]}) from exc
+        want = LAKE_SCHEMA if columns is None else pa.schema([LAKE_SCHEMA.field(c) for c in columns])
+        if not table.schema.equals(want, check_metadata=False):
+            try:
+                table = table.select(want.names).cast(want)
+            except (pa.ArrowException, KeyError, ValueError) as exc:
+                raise PipelineError("LAKECORRUPT", f"partition has a foreign schema: {path}",
+                                    {"path": str(path), "schema": str(table.schema)[:300]}) from exc
+        return table.replace_schema_metadata(None)
+
+    def _ensure_dir(self, path: Path, pending: set[Path]) -> None:
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            return
+        except FileNotFoundError:
+            self._ensure_dir(path.parent, pending)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(path)
+        pending.add(path.parent)  # the new entry is durable once its parent is fsynced
+
+    def _atomic_write(self, final: Path, data: pa.Buffer) -> None:
+        """Temp file beside ``final`` (hidden: starts with '.'), fsync, then rename over it."""
+        tmp = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                _write_all(fd, data)
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def _sync_dirs(self, dirs: set[Path]) -> None:
+        if not self.fsync:
+            dirs.clear()
+            return
+        for d in sorted(dirs, key=lambda p: -len(p.parts)):
+            try:
+                fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise PipelineError("LAKEIO", f"could not fsync directory {d}: {exc.strerror or exc}",
+                                    {"path": str(d), "errno": exc.errno}) from exc
+        dirs.clear()
+
+    # --------------------------------------------------------------------------------- reading
+    def _years(self, sym: str) -> list[int]:
+        sdir = self.root / f"symbol={sym}"
+        years = []
+        try:
+            with os.scandir(sdir) as it:
+                for e in it:
+                    if e.name.startswith("year=") and e.name[5:].isdigit() and os.path.isfile(
+                            os.path.join(e.path, PART_NAME)):
+                        years.append(int(e.name[5:]))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(years)
+
+    @staticmethod
+    def _columns(columns: Iterable[str] | None) -> list[str]:
+        cols = list(LAKE_SCHEMA.names if columns is None else columns)
+        unknown = [c for c in cols if c not in LAKE_SCHEMA.names]
+        if unknown or not cols:
+            raise PipelineError("LAKESCHEMA", f"unknown lake column(s) {unknown}",
+                                {"unknown": unknown, "columns": LAKE_SCHEMA.names})
+        return cols
+
+    def read_symbol(self, symbol: str, start: date | None = None, end: date | None = None,
+                    columns: Iterable[str] | None = None) -> pa.Table:
+        """The symbol's rows with start <= date <= end (either bound optional), sorted by date."""
+        sym = validate_symbol(symbol)
+        cols = self._columns(columns)
+        start, end = _as_date(start), _as_date(end)
+        years = [y for y in self._years(sym)
+                 if (start is None or y >= start.year) and (end is None or y <= end.year)]
+        filtered = start is not None or end is not None
+        read_cols = ["date", *[c for c in cols if c != "date"]] if filtered else cols
+        parts = [self._read_partition(self.root / f"symbol={sym}" / f"year={y}" / PART_NAME, read_cols)
+                 for y in years]
+        want = pa.schema([LAKE_SCHEMA.field(c) for c in read_cols])
+        table = pa.concat_tables(parts) if parts else want.empty_table()
+        if filtered and table.num_rows:
+            mask = None
+            if start is not None:
+                mask = pc.greater_equal(table["date"], pa.scalar(start, pa.date32()))
+            if end is not None:
+                m = pc.less_equal(table["date"], pa.scalar(end, pa.date32()))
+                mask = m if mask is None else pc.and_(mask, m)
+            table = table.filter(mask)
+        return table.select(cols)
+
+    def read_window(self, start: date, end: date, symbols: Iterable[str] | None = None,
+                    columns: Iterable[str] | None = None) -> pa.Table:
+        """Rows of many symbols with start <= date <= end, plus a ``symbol`` column; sorted by symbol, date."""
+        import pyarrow.dataset as ds
+
+        cols = self._columns(columns)
+        start, end = _as_date(start), _as_date(end)
+        out_schema = pa.schema([("symbol", pa.string()), *[LAKE_SCHEMA.field(c) for c in cols]])
+        part = ds.partitioning(_PARTITION_SCHEMA, flavor="hive")
+        full = pa.schema([*LAKE_SCHEMA, *_PARTITION_SCHEMA])
+        if symbols is None:
+            if not self.root.is_dir():
+                return out_schema.empty_table()
+            source: Any = str(self.root)
+        else:
+            wanted = sorted({validate_symbol(s) for s in ([symbols] if isinstance(symbols, str) else symbols)})
+            source = [str(self.root / f"symbol={s}" / f"year={y}" / PART_NAME)
+                      for s in wanted for y in self._years(s) if start.year <= y <= end.year]
+            if not source:
+                return out_schema.empty_table()
+        flt = ((ds.field("year") >= start.year) & (ds.field("year") <= end.year)
+               & (ds.field("date") >= pa.scalar(start, pa.date32()))
+               & (ds.field("date") <= pa.scalar(end, pa.date32())))
+        try:
+            dataset = ds.dataset(source, format="parquet", schema=full, partitioning=part,
+                                 partition_base_dir=str(self.root))
+            table = dataset.to_table(columns=out_schema.names, filter=flt)
+        except FileNotFoundError:
+            return out_schema.empty_table()
+        except (OSError, pa.ArrowException) as exc:
+            raise PipelineError("LAKECORRUPT", "the lake could not be scanned",
+                                {"root": str(self.root), "error": str(exc)[:300]}) from exc
+        keys = [("symbol", "ascending")] + ([("date", "ascending")] if "date" in cols else [])
+        return table.sort_by(keys).cast(out_schema)
+
+    def symbols(self) -> list[str]:
+        """Symbols with at least one partition file, sorted."""
+        try:
+            entries = [e.name[7:] for e in os.scandir(self.root) if e.name.startswith("symbol=") and e.is_dir()]
+        except FileNotFoundError:
+            return []
+        return sorted(s for s in entries if is_valid_symbol(s) and validate_symbol(s) == s and self._years(s))
+
+    def last_date(self, symbol: str) -> date | None:
+        sym = validate_symbol(symbol)
+        for y in reversed(self._years(sym)):
+            dates = self._read_partition(self.root / f"symbol={sym}" / f"year={y}" / PART_NAME, ["date"])
+            if dates.num_rows:
+                return pc.max(dates["date"]).as_py()
+        return None
+
+    def cleanup_temp(self, older_than_s: float = 3600) -> int:
+        """Remove temp files older than ``older_than_s`` left behind by killed writers; return the count."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for tmp in self.root.glob("symbol=*/year=*/.*.tmp"):
+            try:
+                if tmp.stat().st_mtime <= cutoff:
+                    tmp.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        if removed:
+            log.info("lake temp files removed", count=removed, root=str(self.root))
+        return removed
+
+    def parquet_glob(self) -> str:
+        return f"{os.path.abspath(self.root)}/*/*/*.parquet"

@@ -1,0 +1,128 @@
+"""The engine's API for the TUI and `summary --json`: DTOs in, DTOs out; the only module praf_tui imports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from peewee import fn
+
+from praf_engine.config import Settings, load_settings
+from praf_engine.db.database import describe, open_database
+from praf_engine.db.models import CronStatus, FetchError, QAFailure, QASummary, Ticker
+from praf_engine.db.schema import current_version, migrate
+
+__all__ = ["EngineService", "JobRun", "Summary", "load_settings"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The seed's `/api/summary` document (seed §6.2): the 7 KPI counts for an as-of date."""
+
+    as_of: dt.date
+    total_active: int
+    new_30d: int
+    delisted_30d: int
+    lag_2d: int
+    missing_dates: int
+    fetch_errors: int
+    price_jumps: int
+    qa_date: dt.date | None = None  # the QA run the QA counts come from (latest on or before as_of)
+    fetch_night: dt.date | None = None  # the fetch night the error count comes from
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("as_of", "qa_date", "fetch_night"):
+            out[key] = out[key].isoformat() if out[key] else None
+        return out
+
+
+@dataclass(frozen=True)
+class JobRun:
+    job: str
+    run_id: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    exit_code: int | None
+    error_code: str | None
+    trigger: str
+
+
+class EngineService:
+    """One per process. Built from settings at an entry point; every call is a short, blocking query."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = open_database(settings.database_url.get_secret_value() if settings.database_url else None, settings.db_path)
+
+    @classmethod
+    def open(cls, settings: Settings, *, init: bool = True) -> EngineService:
+        service = cls(settings)
+        if init:
+            service.init()
+        return service
+
+    def init(self) -> dict[str, Any]:
+        """Create the home's folders and bring the schema up to date (idempotent)."""
+        s = self.settings
+        for path in (s.home, s.lake_dir, s.cache_dir, s.scrapes_dir, s.archive_dir, s.logs_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        report = migrate(self.db)
+        return {"home": str(s.home), "database": describe(self.db), "schema_version": current_version(self.db),
+                "created_tables": report.created, "rebuilt_tables": report.rebuilt, "steps": report.steps}
+
+    def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()
+
+    # Read side -----------------------------------------------------------------------------------
+    def summary(self, as_of: dt.date | None = None) -> Summary:
+        as_of = as_of or dt.datetime.now(dt.UTC).date()
+        window = as_of - dt.timedelta(days=30)
+        total_active = Ticker.select().where(Ticker.status == "active").count()
+        new_30d = Ticker.select().where(Ticker.first_seen > window, Ticker.first_seen <= as_of).count()
+        delisted_30d = (
+            Ticker.select()
+            .where(Ticker.status == "delisted", Ticker.status_changed > window, Ticker.status_changed <= as_of)
+            .count()
+        )
+        qa_date = QASummary.select(fn.MAX(QASummary.date)).where(QASummary.date <= as_of).scalar()
+        fetch_night = FetchError.select(fn.MAX(FetchError.night)).where(FetchError.night <= as_of).scalar()
+        return Summary(
+            as_of=as_of,
+            total_active=total_active,
+            new_30d=new_30d,
+            delisted_30d=delisted_30d,
+            lag_2d=self._failing_symbols("lag_check", qa_date, qa_date),
+            missing_dates=self._failing_symbols("missing_dates", qa_date, qa_date),
+            fetch_errors=(
+                FetchError.select(fn.COUNT(FetchError.symbol.distinct())).where(FetchError.night == fetch_night).scalar() or 0
+                if fetch_night else 0
+            ),
+            price_jumps=self._failing_symbols("price_jump", as_of - dt.timedelta(days=6), as_of),
+            qa_date=_as_date(qa_date),
+            fetch_night=_as_date(fetch_night),
+        )
+
+    @staticmethod
+    def _failing_symbols(check: str, start: dt.date | None, end: dt.date | None) -> int:
+        """Distinct symbols failing ``check`` between two dates, false positives excluded."""
+        if start is None or end is None:
+            return 0
+        query = QAFailure.select(fn.COUNT(QAFailure.symbol.distinct())).where(
+            QAFailure.check_name == check,
+            QAFailure.date.between(start, end),
+            (QAFailure.resolution.is_null()) | (QAFailure.resolution != "false_positive"),
+        )
+        return query.scalar() or 0
+
+    def last_runs(self, limit: int = 20) -> list[JobRun]:
+        rows = CronStatus.select().order_by(CronStatus.started_at.desc(), CronStatus.id.desc()).limit(limit)
+        return [JobRun(r.job, r.run_id, r.started_at, r.finished_at, r.exit_code, r.error_code, r.trigger) for r in rows]
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])

@@ -1,0 +1,1 @@
+"""The ticker universe: exchange scrapers, Yahoo symbol mapping and the symbol validator."""

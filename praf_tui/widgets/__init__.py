@@ -1,0 +1,1 @@
+"""Widgets that render engine DTOs; they run no queries."""
