@@ -147,9 +147,14 @@ def _prices(name: str, col: Any) -> tuple[pa.Array, np.ndarray | None]:
         return _prices_py(name, arr.to_pylist())
     if not (pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_null(t)):
         raise _type_error(name, str(t), _bad_sample(arr))
-    rounded = pc.round(arr.cast(pa.float64()), 6).to_numpy(zero_copy_only=False)  # nulls -> NaN
+    return _floats_to_price(arr.cast(pa.float64()).to_numpy(zero_copy_only=False))
+
+
+def _floats_to_price(values: np.ndarray) -> tuple[pa.Array, np.ndarray | None]:
+    """float64 (NaN for missing) -> decimal128(18,6), rounded half-even; NaN/inf -> null; |x| >= 1e12 flagged."""
+    rounded = pc.round(pa.array(values, from_pandas=False), 6).to_numpy(zero_copy_only=False)
     finite = np.isfinite(rounded)
-    over = finite & (np.abs(rounded) >= 1e12)
+    over = finite & (np.abs(rounded) >= 1e12)  # every float below 1e12 fits decimal(18,6) after rounding
     ok = finite & ~over
     # NaN/inf/overflow become null before the cast (an unsafe cast would turn NaN into 0)
     floats = pa.array(rounded) if ok.all() else pa.array(np.where(ok, rounded, 0.0), mask=~ok)
@@ -158,6 +163,39 @@ def _prices(name: str, col: Any) -> tuple[pa.Array, np.ndarray | None]:
     except pa.ArrowInvalid:  # in range (checked above); only the exactness check can object
         dec = floats.cast(PRICE, safe=False)
     return dec, (over if over.any() else None)
+
+
+def _plain_floats(col: Any) -> np.ndarray | None:
+    """``col`` as float64 numpy when it is plain numeric (float/int) storage, else None."""
+    if isinstance(col, pa.ChunkedArray | pa.Array):
+        t = col.type
+        if pa.types.is_floating(t) or pa.types.is_integer(t):
+            return col.to_numpy().astype(np.float64, copy=False) if col.null_count == 0 else None
+        return None
+    dtype = getattr(col, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiu":
+        return col.to_numpy().astype(np.float64, copy=False)
+    return None
+
+
+def _all_prices(cols: dict[str, Any]) -> tuple[list[pa.Array], dict[str, np.ndarray]]:
+    """The five price columns; plain numeric frames are converted in one vectorised pass."""
+    plain = [_plain_floats(cols[c]) for c in PRICE_COLUMNS]
+    over: dict[str, np.ndarray] = {}
+    if all(p is not None for p in plain):
+        n = len(plain[0])
+        dec, mask = _floats_to_price(np.concatenate(plain))
+        arrays = [dec.slice(i * n, n) for i in range(len(PRICE_COLUMNS))]
+        if mask is not None:
+            over = {c: mask[i * n:(i + 1) * n] for i, c in enumerate(PRICE_COLUMNS) if mask[i * n:(i + 1) * n].any()}
+        return arrays, over
+    arrays = []
+    for c in PRICE_COLUMNS:
+        arr, m = _prices(c, cols[c])
+        arrays.append(arr)
+        if m is not None:
+            over[c] = m
+    return arrays, over
 
 
 def _volume_py(values: list[Any]) -> pa.Array:
@@ -477,13 +515,7 @@ class Lake:
         ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
         default_ts = pa.scalar(ts.replace(microsecond=ts.microsecond // 1000 * 1000), TS)
         dates = _dates(cols["date"])
-        prices: list[pa.Array] = []
-        over: dict[str, np.ndarray] = {}
-        for c in PRICE_COLUMNS:
-            arr, mask = _prices(c, cols[c])
-            prices.append(arr)
-            if mask is not None:
-                over[c] = mask
+        prices, over = _all_prices(cols)
         volume = _volume(cols["volume"])
         src = _source_ts(cols["source_ts"], default_ts) if "source_ts" in cols else pa.repeat(default_ts, n)
         prov = _provider(cols["provider"], provider) if "provider" in cols else pa.repeat(provider, n)
@@ -493,7 +525,8 @@ class Lake:
         if dates.null_count:
             reject |= dates.is_null().to_numpy(zero_copy_only=False)
         if n:
-            yrs = _years_of(dates.fill_null(date(2000, 1, 1)).view(pa.int32()).to_numpy(zero_copy_only=False))
+            known = dates.fill_null(date(2000, 1, 1)) if dates.null_count else dates
+            yrs = _years_of(known.view(pa.int32()).to_numpy(zero_copy_only=False))
             bad_year = (yrs < MIN_YEAR) | (yrs > MAX_YEAR)
             reject |= bad_year
             for i in np.flatnonzero(reject)[:SAMPLE_SIZE]:

@@ -11,15 +11,17 @@ from praf_engine.service import Summary
 CARDS = (
     ("total_active", "Active"),
     ("new_30d", "New 30d"),
-    ("delisted_30d", "Delisted 30d"),
+    ("delisted_30d", "Gone 30d"),
     ("lag_2d", "Lag >2d"),
-    ("missing_dates", "Missing"),
-    ("fetch_errors", "Fetch err"),
+    ("missing_dates", "Gaps"),
+    ("fetch_errors", "Errors"),
     ("price_jumps", "Jumps 7d"),
 )
 
 
 class KpiBar(Horizontal):
+    """Seven cards; labels fit in 9 columns so the bar reads at 80x24."""
+
     def compose(self) -> ComposeResult:
         for key, label in CARDS:
             yield Static(f"{label}\n–", id=f"kpi-{key}", classes="kpi")
