@@ -29,7 +29,7 @@ demo: install
 
 ## test: install what the tests need and run the whole suite on SQLite and a disposable PostgreSQL
 test: install system-deps
-	env -u NO_COLOR -u TEXTUAL_THEME PRAF_TEST_REQUIRE_POSTGRES=1 \
+	env -u NO_COLOR -u TEXTUAL_THEME REQUIRE_POSTGRES_TESTS=1 \
 	  scripts/with-postgres.sh $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 ## test-sqlite: the suite without PostgreSQL (its PostgreSQL cases are skipped)

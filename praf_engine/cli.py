@@ -74,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     console = Console(stderr=True)
     logging_on = False
+    if args.command == "config" and args.reference:  # needs no valid settings
+        print(settings_reference())
+        return 0
     try:
         settings = _settings(args)
         if args.command == "config":
@@ -182,9 +185,6 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_config(settings: Settings, args: argparse.Namespace) -> int:
-    if args.reference:
-        print(settings_reference())
-        return 0
     print(json.dumps(json.loads(settings.model_dump_json()), indent=2))
     return 0
 

@@ -6,6 +6,7 @@ the setting and where it came from (``CONFIGBAD``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -15,9 +16,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from praf_engine.errors import PipelineError
+from praf_engine.logs import redact
 
 ENV_PREFIX = "PRAF_"
 DEFAULT_HOME = Path("~/.local/share/praf")
@@ -53,8 +64,8 @@ class ScrapeSettings(_Section):
 
     nasdaq_url: str = Field("https://www.nasdaqtrader.com/dynamic/SymDir/nasdaqlisted.txt", description="nasdaqlisted.txt, https:// or ftp://")
     otherlisted_url: str = Field("https://www.nasdaqtrader.com/dynamic/SymDir/otherlisted.txt", description="otherlisted.txt (NYSE Arca rows), https:// or ftp://")
-    ftse100_url: str = Field("https://www.londonstockexchange.com/indices/ftse-100/constituents/table", description="FTSE 100 constituents page")
-    ftse250_url: str = Field("https://www.londonstockexchange.com/indices/ftse-250/constituents/table", description="FTSE 250 constituents page")
+    ftse100_url: str = Field("https://en.wikipedia.org/wiki/FTSE_100_Index", description="FTSE 100 constituents page (table#constituents)")
+    ftse250_url: str = Field("https://en.wikipedia.org/wiki/FTSE_250_Index", description="FTSE 250 constituents page (table#constituents)")
     dax_url: str = Field("https://www.boerse-frankfurt.de/index/dax/constituents", description="First page of the paginated DAX listing")
     euronext_url: str = Field("https://live.euronext.com/en/products/equities/list", description="Euronext equities list page (JavaScript download)")
     user_agent: str = Field("PRAF/0.1 (+https://github.com/praf; daily data pipeline)", description="User-Agent sent to exchange sites")
@@ -179,6 +190,23 @@ class RetentionSettings(_Section):
     log_keep_days: int = Field(14, ge=1, description="Daily log files kept")
 
 
+class SandboxSettings(_Section):
+    """The offline market sandbox (SPEC §10): where it listens and what market it plays."""
+
+    seed: int = Field(42, description="Seed of the synthetic market (same seed, same data)")
+    size: int = Field(300, ge=10, le=50_000, description="Listings in the synthetic universe")
+    today: dt.date | None = Field(None, description="The sandbox's current date (default: today, UTC)")
+    faults: Literal["none", "demo"] = Field("demo", description="Fault profile: none, or demo (a few % of every fault)")
+    http_url: str = Field("http://127.0.0.1:8765", description="Exchange sites and the NordVPN server list")
+    yahoo_url: str = Field("http://127.0.0.1:8766", description="Yahoo emulator")
+    ftp_url: str = Field("ftp://127.0.0.1:8767", description="Nasdaq Trader FTP emulator")
+    telegram_url: str = Field("http://127.0.0.1:8768", description="Telegram Bot API stub")
+    exits: int = Field(4, ge=0, le=64, description="SOCKS5 exits on 127.0.0.2, 127.0.0.3, …")
+    exit_port: int = Field(8769, gt=0, lt=65536, description="Port of every SOCKS5 exit")
+    rate_limit_requests: int = Field(950, gt=0, description="Yahoo emulator: requests per window per client address")
+    rate_limit_window_s: float = Field(600.0, gt=0, description="Yahoo emulator: rate-limit window")
+
+
 class Settings(BaseModel):
     """All of PRAF's settings. Build with ``load_settings``; pass it down, never read it from a global."""
 
@@ -187,8 +215,15 @@ class Settings(BaseModel):
     home: Path = Field(DEFAULT_HOME, description="Data home: praf.db, lake/, cache/, scrapes_raw/, archive/, logs/")
     database_url: SecretStr | None = Field(None, description="postgresql://… to use PostgreSQL; default SQLite praf.db in the home")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Lowest level written to logs/app.jsonl")
+    sources: Literal["live", "sandbox"] = Field("live", description="live: the real sites; sandbox: every source URL points at the sandbox")
     telegram_token: SecretStr | None = Field(None, description="Telegram bot token (secret)")
     telegram_chat_id: str | None = Field(None, description="Telegram chat id for alerts")
+
+    @field_validator("telegram_chat_id", mode="before")
+    @classmethod
+    def _chat_id_text(cls, value: Any) -> Any:
+        """Chat ids are numbers in Telegram; TOML and --set give ints, keep them as text."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     nordvpn_user: SecretStr | None = Field(None, description="NordVPN service username (secret)")
     nordvpn_password: SecretStr | None = Field(None, description="NordVPN service password (secret)")
     scrape: ScrapeSettings = ScrapeSettings()
@@ -199,6 +234,7 @@ class Settings(BaseModel):
     alerts: AlertSettings = AlertSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     retention: RetentionSettings = RetentionSettings()
+    sandbox: SandboxSettings = SandboxSettings()
 
     @field_validator("database_url")
     @classmethod
@@ -251,6 +287,7 @@ SECTIONS: dict[str, type[_Section]] = {
 _ALIASES = {"DATABASE_URL": "database_url", "TELEGRAM_BOT_TOKEN": "telegram_token", "TELEGRAM_CHAT_ID": "telegram_chat_id"}
 
 Key = tuple[str, ...]
+_SECRET_NAMES = ("token", "password", "user", "database_url", "proxies")
 
 
 def _flatten(data: Mapping[str, Any], prefix: Key = ()) -> dict[Key, Any]:
@@ -340,7 +377,7 @@ def load_settings(
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise PipelineError("CONFIGBAD", f"{toml_path} is not valid TOML: {exc}", {"source": str(toml_path)}) from None
         if "home" in data:
-            raise PipelineError("CONFIGBAD", "home cannot be set inside settings.toml (it locates the file)", {"source": str(toml_path)})
+            raise PipelineError("CONFIGBAD", f"home cannot be set inside {toml_path} (the file lives in the home)", {"source": str(toml_path)})
         layers.append((str(toml_path), _flatten(data)))
 
     for env_file, values in ((home_path / ".env", None), (cwd / ".env", cwd_env)):
@@ -360,6 +397,11 @@ def load_settings(
             sources[key] = source if not source.startswith("environment") else f"environment variable {_env_name(key)}"
     merged[("home",)] = home_path
     sources[("home",)] = home_source
+    if str(merged.get(("sources",), "live")).strip().lower() == "sandbox":
+        for key, value in sandbox_profile(merged).items():
+            if key not in merged:
+                merged[key] = value
+                sources[key] = f"the sandbox profile (sources = sandbox, from {sources[('sources',)]})"
     try:
         return Settings.model_validate(_nest(merged))
     except ValidationError as exc:
@@ -370,9 +412,33 @@ def load_settings(
             if err["type"] == "extra_forbidden":
                 problems.append(f"unknown setting {name} (from {_describe(loc, sources)})")
             else:
-                shown = "***" if any(s in name for s in ("token", "password", "user", "database_url")) else repr(err.get("input"))[:80]
+                shown = "***" if any(s in name for s in _SECRET_NAMES) else redact(repr(err.get("input"))[:80])
                 problems.append(f"invalid setting {name} = {shown} (from {_describe(loc, sources)}): {err['msg']}")
         raise PipelineError("CONFIGBAD", "; ".join(problems), {"settings": [p for p in problems]}) from None
+
+
+def sandbox_profile(merged: Mapping[Key, Any]) -> dict[Key, Any]:
+    """Every source URL pointed at the sandbox, politeness delays off and back-offs scaled to milliseconds."""
+    def url(name: str) -> str:
+        value = merged.get(("sandbox", name), SandboxSettings.model_fields[name].default)
+        return str(value).rstrip("/")
+
+    http, yahoo, telegram = url("http_url"), url("yahoo_url"), url("telegram_url")
+    return {
+        ("scrape", "nasdaq_url"): f"{http}/dynamic/SymDir/nasdaqlisted.txt",
+        ("scrape", "otherlisted_url"): f"{http}/dynamic/SymDir/otherlisted.txt",
+        ("scrape", "ftse100_url"): f"{http}/wiki/FTSE_100_Index",
+        ("scrape", "ftse250_url"): f"{http}/wiki/FTSE_250_Index",
+        ("scrape", "dax_url"): f"{http}/index/dax/constituents",
+        ("scrape", "euronext_url"): f"{http}/en/products/equities/list",
+        ("scrape", "delay_min_s"): 0.0,
+        ("scrape", "delay_max_s"): 0.0,
+        ("fetch", "yahoo_base_url"): yahoo,
+        ("fetch", "backoff_s"): [0.01, 0.03, 0.12, 0.6],
+        ("exits", "nordvpn_api_url"): f"{http}/v1/servers?filters[servers_technologies][identifier]=socks&limit=50",
+        ("exits", "nordvpn_port"): merged.get(("sandbox", "exit_port"), SandboxSettings.model_fields["exit_port"].default),
+        ("alerts", "telegram_api_url"): telegram,
+    }
 
 
 def _env_name(key: Key) -> str:

@@ -511,6 +511,8 @@ class Lake:
         cols, n = _frame_columns(frame)
         if not isinstance(provider, str) or not provider:
             raise PipelineError("LAKESCHEMA", "provider must be a non-empty string", {"provider": repr(provider)})
+        if n == 0:  # an empty frame (often with untyped columns) writes nothing
+            return LAKE_SCHEMA.empty_table(), WriteResult(symbol=sym, rows_in=0, rows_written=0)
         ts = source_ts or datetime.now(UTC)
         ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
         default_ts = pa.scalar(ts.replace(microsecond=ts.microsecond // 1000 * 1000), TS)

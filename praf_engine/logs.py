@@ -21,6 +21,7 @@ _ROOT = "praf_engine"
 # Shapes that are secrets whatever the settings say: credentials in URLs, Telegram bot tokens.
 _PATTERNS = (
     (re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@\"']+:)[^@\s/\"']+@"), r"\1***@"),
+    (re.compile(r"(?<![\w/:])([\w.%-]+:)[^@\s/\"':]+@(?=[\w.-]+)"), r"\1***@"),
     (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"), "***"),
     (re.compile(r"(?i)(\bbot)\d{6,12}:[A-Za-z0-9_-]+"), r"\1***"),
 )

@@ -14,7 +14,7 @@ from praf_engine.config import Settings, load_settings
 from praf_engine.logs import configure_logging
 
 PG_URL = os.environ.get("DATABASE_URL", "")
-REQUIRE_PG = os.environ.get("PRAF_TEST_REQUIRE_POSTGRES") == "1"
+REQUIRE_PG = os.environ.get("REQUIRE_POSTGRES_TESTS") == "1"
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -44,7 +44,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
         return
     if not PG_URL.startswith("postgres"):
         if REQUIRE_PG:
-            pytest.fail("PRAF_TEST_REQUIRE_POSTGRES=1 but DATABASE_URL is not a PostgreSQL URL")
+            pytest.fail("REQUIRE_POSTGRES_TESTS=1 but DATABASE_URL is not a PostgreSQL URL")
         pytest.skip("no PostgreSQL (run `make test`, which starts one)")
     yield from _pg_schema_url(PG_URL)
 

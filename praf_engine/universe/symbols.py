@@ -18,6 +18,8 @@ def validate_symbol(raw: object) -> str:
     """Return the canonical (upper-case, trimmed) symbol or raise ``PipelineError('SCRAPEBAD')``."""
     if not isinstance(raw, str):
         raise PipelineError("SCRAPEBAD", "symbol is not a string", {"symbol": repr(raw)[:60]})
+    if not raw.isascii():  # before upper(): 'ı'.upper() == 'I', 'ß'.upper() == 'SS' would forge another ticker
+        raise PipelineError("SCRAPEBAD", "symbol has non-ASCII characters", {"symbol": repr(raw)[:60]})
     candidate = raw.strip(" ").upper()
     if not candidate:
         raise PipelineError("SCRAPEBAD", "empty symbol", {"symbol": repr(raw)[:60]})

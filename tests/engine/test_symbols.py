@@ -185,3 +185,10 @@ def test_inserting_an_unsafe_character_inside_a_symbol_is_rejected(raw: str, bad
     with pytest.raises(PipelineError) as info:
         validate_symbol(hostile)
     assert info.value.error_code == "SCRAPEBAD"
+
+
+@pytest.mark.parametrize("raw", ["ıbm", "AAPſ", "straße", "ﬀ"])
+def test_non_ascii_letters_are_not_folded_into_another_ticker(raw: str) -> None:
+    with pytest.raises(PipelineError) as info:
+        validate_symbol(raw)
+    assert info.value.error_code == "SCRAPEBAD"
