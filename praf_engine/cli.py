@@ -28,6 +28,8 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         default=argparse.SUPPRESS if suppress else [], help="override a setting (repeatable)")
     parser.add_argument("--log-level", default=default, choices=["debug", "info", "warning", "error"],
                         help="lowest level written to logs/app.jsonl")
+    parser.add_argument("--sandbox", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="point every source at the offline sandbox (same as PRAF_SOURCES=sandbox)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-rows", type=int, default=200, help="rows shown in table format (csv/json print all)")
     p = sub.add_parser("run", parents=[common], help="run one job by name: " + ", ".join(_job_names()))
     p.add_argument("job", choices=_job_names())
+    p.add_argument("--unlock", action="store_true", help="remove the job's lock (left by a crashed run on another host) instead of running it")
+    p = sub.add_parser("sandbox", parents=[common], help="the offline market sandbox (exchanges, Yahoo, Telegram, exits)")
+    sandbox_sub = p.add_subparsers(dest="sandbox_command", metavar="SANDBOX_COMMAND", required=True)
+    serve = sandbox_sub.add_parser("serve", parents=[common], help="serve the sandbox until Ctrl-C; prints a settings.toml snippet")
+    serve.add_argument("--free-ports", action="store_true", help="take free ports instead of the [sandbox] URLs' ports")
+    sub.add_parser("demo", parents=[common], help="start the sandbox and run every pipeline step into the home")
     p = sub.add_parser("config", parents=[common], help="show the settings in force (secrets hidden)")
     p.add_argument("--reference", action="store_true", help="print every setting with its default, as Markdown")
     return parser
@@ -63,6 +71,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides = parse_overrides(getattr(args, "overrides", []) or [])
     if getattr(args, "log_level", None):
         overrides[("log_level",)] = args.log_level
+    if getattr(args, "sandbox", False):
+        overrides[("sources",)] = "sandbox"
     return load_settings(home=getattr(args, "home", None), overrides=overrides)
 
 
@@ -94,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted", markup=False)
         return 130
+    except BrokenPipeError:  # `praf-engine sql … | head`
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # noqa: BLE001 - the last line of defence: logged with a stack, code INTERNAL
         if logging_on:
             log.error(f"{type(exc).__name__}: {exc} (stack in logs/app.jsonl)", error_code="INTERNAL", stack=stack_excerpt(exc))
@@ -102,20 +115,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _service(settings: Settings, init: bool = True) -> Any:
+def _service(settings: Settings, init: bool = True, *, existing: bool = False) -> Any:
+    """Open the home's database; ``existing``: refuse a home that was never initialised (a mistyped --home)."""
     from praf_engine.service import EngineService
 
+    if existing and settings.database_url is None and not settings.db_path.exists():
+        raise PipelineError("CONFIGBAD", f"no PRAF home at {settings.home} (no praf.db): check --home / PRAF_HOME, "
+                            f"or create it with `praf-engine --home {settings.home} init`", {"home": str(settings.home)})
     return EngineService.open(settings, init=init)
 
 
 def _cmd_init(settings: Settings, args: argparse.Namespace) -> int:
-    service = _service(settings, init=False)
+    from praf_engine.service import EngineService
+
+    service = EngineService(settings)  # no schema check: init is what upgrades
     try:
         info = service.init()
     finally:
         service.close()
     out = Console()
     out.print(f"PRAF home [bold]{info['home']}[/] ready: {info['database']}, schema version {info['schema_version']}")
+    if info.get("backup"):
+        out.print(f"  backed up the database before upgrading it: {info['backup']}")
     if info["created_tables"]:
         out.print(f"  created tables: {', '.join(info['created_tables'])}")
     for table, rows in info["rebuilt_tables"].items():
@@ -124,7 +145,7 @@ def _cmd_init(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
-    service = _service(settings)
+    service = _service(settings, existing=True)
     try:
         summary = service.summary(args.as_of)
     finally:
@@ -146,7 +167,7 @@ def _cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     from praf_engine.analytics import run_query
 
-    service = _service(settings)  # binds the models for the metadata tables
+    service = _service(settings, existing=True)  # binds the models for the metadata tables
     try:
         result = run_query(settings.lake_dir, args.query)
     finally:
@@ -155,7 +176,7 @@ def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(rows, default=str, indent=1))
     elif args.format == "csv":
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(result.column_names)
         writer.writerows([[r[c] for c in result.column_names] for r in rows])
     else:
@@ -177,6 +198,13 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     service = _service(settings)
     try:
+        if args.unlock:
+            from praf_engine.db.models import JobLock
+
+            removed = JobLock.delete().where(JobLock.job == args.job).execute()
+            log.warning("job lock removed by hand", detail={"job": args.job, "locks_removed": removed})
+            Console(stderr=True).print(f"job {args.job}: {removed} lock(s) removed")
+            return 0
         code = JobRunner(settings, service.db).run(args.job, JOBS[args.job].load())
     finally:
         service.close()
@@ -199,7 +227,45 @@ def settings_reference() -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"init": _cmd_init, "summary": _cmd_summary, "sql": _cmd_sql, "run": _cmd_run}
+def _cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from praf_engine.sandbox.serve import Sandbox
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    out = Console()
+    try:
+        with Sandbox.from_settings(settings, fixed_ports=not args.free_ports) as sandbox:
+            e = sandbox.endpoints
+            out.print(f"PRAF sandbox: {len(sandbox.market.universe())} listings, market date {sandbox.market.today}")
+            out.print(f"  exchange sites + NordVPN list  {e.http_url}")
+            out.print(f"  Nasdaq Trader FTP              {e.ftp_url}")
+            out.print(f"  Yahoo emulator                 {e.yahoo_url}")
+            out.print(f"  Telegram Bot API               {e.telegram_url}")
+            for url in e.exit_urls:
+                out.print(f"  SOCKS5 exit                    {url}")
+            out.print("\nsettings.toml for a PRAF home that uses it:\n")
+            out.print(sandbox.settings_toml(), markup=False, highlight=False)
+            out.print("Ctrl-C stops the sandbox.", style="dim")
+            stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    out.print("sandbox stopped")
+    return 0
+
+
+def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from praf_engine.demo import run_demo
+
+    overrides = parse_overrides(getattr(args, "overrides", []) or [])
+    return run_demo(getattr(args, "home", None), overrides, Console())
+
+
+COMMANDS = {"init": _cmd_init, "summary": _cmd_summary, "sql": _cmd_sql, "run": _cmd_run,
+            "sandbox": _cmd_sandbox, "demo": _cmd_demo}
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ class ExitSettings(_Section):
     def _proxy_schemes(cls, value: list[str]) -> list[str]:
         for url in value:
             if not re.match(r"^(socks5h?|socks4a?|https?)://", url):
-                raise ValueError("each proxy must start with socks5h://, socks5://, http:// or https://")
+                raise ValueError("each proxy must start with socks5h://, socks5://, socks4://, socks4a://, http:// or https://")
         return value
 
 

@@ -6,14 +6,19 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from peewee import fn
+import sqlite3
+
+from peewee import SqliteDatabase, fn
 
 from praf_engine.config import Settings, load_settings
 from praf_engine.db.database import describe, open_database
 from praf_engine.db.models import CronStatus, FetchError, QAFailure, QASummary, Ticker
-from praf_engine.db.schema import current_version, migrate
+from praf_engine.db.schema import SCHEMA_VERSION, current_version, migrate
+from praf_engine.errors import PipelineError
 
-__all__ = ["EngineService", "JobRun", "Summary", "load_settings"]
+from praf_engine.logs import redact
+
+__all__ = ["EngineService", "JobRun", "PipelineError", "Summary", "load_settings", "redact"]
 
 
 @dataclass(frozen=True)
@@ -58,19 +63,41 @@ class EngineService:
 
     @classmethod
     def open(cls, settings: Settings, *, init: bool = True) -> EngineService:
+        """Open the home's database. ``init``: create the schema of a fresh database. An older schema is never
+        upgraded implicitly (only `praf-engine init` does that, after a backup): it raises DBSCHEMA."""
         service = cls(settings)
-        if init:
-            service.init()
-        return service
+        try:
+            version = current_version(service.db)
+            if version == SCHEMA_VERSION:
+                return service
+            if version == 0 and not service.db.get_tables():
+                if init:
+                    service.init()
+                return service
+            if version > SCHEMA_VERSION:
+                migrate(service.db)  # raises the DBSCHEMA "newer than this PRAF" error
+            raise PipelineError("DBSCHEMA", f"the database schema (version {version}) is older than this PRAF "
+                                f"({SCHEMA_VERSION}): run `praf-engine --home {settings.home} init` to upgrade it (it backs up first)",
+                                {"database_version": version, "code_version": SCHEMA_VERSION})
+        except BaseException:
+            service.close()
+            raise
 
     def init(self) -> dict[str, Any]:
-        """Create the home's folders and bring the schema up to date (idempotent)."""
+        """Create the home's folders and bring the schema up to date (idempotent); back up before upgrading."""
         s = self.settings
         for path in (s.home, s.lake_dir, s.cache_dir, s.scrapes_dir, s.archive_dir, s.logs_dir):
             path.mkdir(parents=True, exist_ok=True)
+        backup = None
+        version = current_version(self.db)
+        if version < SCHEMA_VERSION and self.db.get_tables() and isinstance(self.db, SqliteDatabase):
+            backup = s.home / "backups" / f"praf-v{version}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.db"
+            backup.parent.mkdir(exist_ok=True)
+            self.db.connection().backup(sqlite3.connect(backup))
         report = migrate(self.db)
         return {"home": str(s.home), "database": describe(self.db), "schema_version": current_version(self.db),
-                "created_tables": report.created, "rebuilt_tables": report.rebuilt, "steps": report.steps}
+                "created_tables": report.created, "rebuilt_tables": report.rebuilt, "steps": report.steps,
+                "backup": str(backup) if backup else None}
 
     def close(self) -> None:
         if not self.db.is_closed():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from textual import work
@@ -10,7 +11,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, Static
 
-from praf_engine.service import EngineService, Summary, load_settings
+from praf_engine.service import EngineService, PipelineError, Summary, load_settings, redact
 from praf_tui.messages import SummaryLoaded
 from praf_tui.widgets.kpi_bar import KpiBar
 
@@ -58,7 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="praf-tui", description="PRAF terminal dashboard")
     parser.add_argument("--home", help="data home (default $PRAF_HOME or ~/.local/share/praf)")
     args = parser.parse_args(argv)
-    service = EngineService.open(load_settings(home=args.home))
+    try:
+        service = EngineService.open(load_settings(home=args.home))
+    except PipelineError as exc:
+        print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
+        return exc.exit_code
     try:
         PrafApp(service).run()
     finally:

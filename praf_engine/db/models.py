@@ -17,7 +17,7 @@ from peewee import (
     DatabaseProxy,
     DateField,
     DateTimeField,
-    FloatField,
+    DoubleField,
     ForeignKeyField,
     IntegerField,
     JSONField,
@@ -85,10 +85,10 @@ class TickerFetchMeta(BaseModel):
     fetch_status = CharField(max_length=16, default="pending", constraints=[_in("fetch_status", FETCH_STATUSES)])
     last_error_code = CharField(max_length=16, null=True)
     last_attempt_at = DateTimeField(null=True)
-    latency_ms = FloatField(null=True)  # median latency of its last successful batches
+    latency_ms = DoubleField(null=True)  # median latency of its last successful batches
     raw_hash = CharField(max_length=64, null=True)  # SHA-256 of the raw CSV cached for the last fetch
     last_exit = CharField(max_length=64, null=True)
-    adj_ratio = FloatField(null=True)  # last adj_close/close, to detect upstream history rewrites
+    adj_ratio = DoubleField(null=True)  # last adj_close/close, to detect upstream history rewrites
     full_history_pending = BooleanField(default=True)
 
     class Meta:
@@ -229,7 +229,7 @@ class CorporateAction(BaseModel):
     symbol = CharField(max_length=32, index=True)
     action_date = DateField()
     action_type = CharField(max_length=16)  # split, dividend, merger, spinoff
-    ratio = FloatField(null=True)  # split ratio (3.0 = 3-for-1) or dividend amount
+    ratio = DoubleField(null=True)  # split ratio (3.0 = 3-for-1) or dividend amount
     source = CharField(max_length=16, default="yahoo")  # yahoo, manual
     raw_blob = JSONField(default=dict)
     created_at = DateTimeField(default=utcnow)
@@ -249,7 +249,7 @@ class BatchLatency(BaseModel):
     exit_name = CharField(max_length=64, null=True)
     symbols = IntegerField()
     ok = IntegerField(default=0)
-    latency_ms = FloatField()
+    latency_ms = DoubleField()
     started_at = DateTimeField(default=utcnow)
 
     class Meta:

@@ -54,6 +54,8 @@ def _normalise_seed_rows(db: Database) -> None:
     """Seed-era rows: upper-case symbols had no validator; statuses could be NULL."""
     db.execute_sql("UPDATE tickers SET status = 'active' WHERE status IS NULL")
     db.execute_sql("UPDATE ticker_fetch_meta SET full_history_pending = (last_fetched_date IS NULL)")
+    # seed-era cron rows were written once, at the end of a run: they are finished runs, not running ones
+    db.execute_sql("UPDATE cron_status SET finished_at = started_at WHERE finished_at IS NULL AND exit_code IS NOT NULL")
 
 
 # Versioned steps: (version, description, function(db)). Append only; never edit a released step.
@@ -109,7 +111,7 @@ def _copy_expr(db: Database, model: type[Model], fname: str, old_cols: set[str])
 
 def _fallback(f: Any) -> Any:
     """A value for a NOT NULL column that has no default and no old value (dates: today)."""
-    return {"DATE": dt.date.today(), "DATETIME": utcnow()}.get(f.field_type, "" if f.field_type in ("VARCHAR", "TEXT") else 0)
+    return {"DATE": utcnow().date(), "DATETIME": utcnow()}.get(f.field_type, "" if f.field_type in ("VARCHAR", "TEXT") else 0)
 
 
 def _rebuild(db: Database, model: type[Model], report: MigrationReport) -> None:

@@ -1,5 +1,5 @@
 -- The seed plan's hand-written SQLite DDL (seed §3.2, §8.7), as an operator following it would have built it.
--- Used by tests/engine/test_schema.py: `praf-engine init` must upgrade it in place without losing rows.
+-- Used by tests/engine/test_db.py: `praf-engine init` must upgrade it in place without losing rows.
 CREATE TABLE tickers (
   symbol TEXT PRIMARY KEY,
   exchange_code TEXT,

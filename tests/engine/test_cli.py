@@ -83,6 +83,7 @@ def test_sql_joins_the_metadata_tables(tmp_path: Path, backend: str | None) -> N
 
 def test_bad_sql_is_sqlbad(tmp_path: Path) -> None:
     home = tmp_path / "home"
+    assert praf(home, "init").returncode == 0
     out = praf(home, "sql", "selec nothing")
     assert out.returncode == 1
     assert "[SQLBAD]" in out.stderr and "syntax error" in out.stderr
@@ -134,7 +135,52 @@ def test_secrets_never_reach_logs_or_errors(tmp_path: Path) -> None:
     assert "hunter2secret" not in (home / "logs" / "app.jsonl").read_text()
 
 
+def test_a_mistyped_home_is_not_created(tmp_path: Path) -> None:
+    for args in (("summary", "--json"), ("sql", "select 1")):
+        out = praf(tmp_path / "hmoe", *args)
+        assert out.returncode == 2 and "no PRAF home" in out.stderr
+    assert not (tmp_path / "hmoe" / "praf.db").exists()
+
+
+def test_an_older_schema_is_upgraded_only_by_init_with_a_backup(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tests.conftest import REPO
+
+    home = tmp_path / "home"
+    home.mkdir()
+    conn = sqlite3.connect(home / "praf.db")
+    conn.executescript((REPO / "tests" / "data" / "seed_schema_v0.sql").read_text())
+    conn.close()
+    refused = praf(home, "summary", "--json")
+    assert refused.returncode == 1 and "[DBSCHEMA]" in refused.stderr and "init" in refused.stderr
+    upgraded = praf(home, "init")
+    assert upgraded.returncode == 0, upgraded.stderr
+    backups = list((home / "backups").glob("praf-v0-*.db"))
+    assert len(backups) == 1 and "backed up" in upgraded.stdout
+    kept = sqlite3.connect(backups[0]).execute("select count(*) from tickers").fetchone()[0]
+    assert kept == 4
+    assert praf(home, "summary", "--json").returncode == 0
+
+
+def test_unlock_removes_a_stale_lock(tmp_path: Path) -> None:
+    import sqlite3
+
+    home = tmp_path / "home"
+    assert praf(home, "init").returncode == 0
+    conn = sqlite3.connect(home / "praf.db")
+    conn.execute("insert into job_locks (job, run_id, holder, pid, host, acquired_at, heartbeat_at) "
+                 "values ('vacuum', 'r1', '1@elsewhere', 1, 'elsewhere', '2025-06-06 01:00:00', '2025-06-06 01:00:00')")
+    conn.commit()
+    conn.close()
+    locked = praf(home, "run", "vacuum")
+    assert locked.returncode == 1 and "[JOBLOCKED]" in locked.stderr
+    assert praf(home, "run", "vacuum", "--unlock").returncode == 0
+    assert praf(home, "run", "vacuum").returncode == 0
+
+
 def test_summary_as_of_default_is_today(tmp_path: Path) -> None:
+    assert praf(tmp_path / "home", "init").returncode == 0
     out = praf(tmp_path / "home", "summary", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["as_of"] == dt.datetime.now(dt.UTC).date().isoformat()

@@ -111,9 +111,14 @@ def _load_seed_schema(settings, backend) -> None:
 
 def test_init_upgrades_the_seed_schema_without_losing_rows(settings, backend) -> None:
     _load_seed_schema(settings, backend)
-    service = EngineService.open(settings, init=False)
+    with pytest.raises(PipelineError) as refused:  # only `init` upgrades
+        EngineService.open(settings)
+    assert refused.value.error_code == "DBSCHEMA"
+    service = EngineService(settings)
     try:
         info = service.init()
+        if not backend:
+            assert info["backup"] and "praf-v0-" in info["backup"]
         assert info["rebuilt_tables"] == {"tickers": 4, "ticker_fetch_meta": 2, "qa_failures": 2, "cron_status": 1}
         assert {t.symbol: t.status for t in Ticker.select()} == {
             "AAPL": "active", "BRK-B": "active", "VOD.L": "delisted", "SAP.DE": "active"}

@@ -1,0 +1,1 @@
+"""Offline market sandbox: loopback servers emulating everything the engine talks to."""

@@ -1,0 +1,578 @@
+"""Emulated VPN/proxy exits for the offline sandbox: SOCKS5 servers on 127.0.0.x, each egressing from its own address."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import ipaddress
+import json
+import selectors
+import socket
+import struct
+import threading
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+FAILURE_MODES = ("none", "refuse", "auth", "drop")
+CHUNK = 64 * 1024
+MAX_PENDING = 4 * CHUNK  # stop reading one side while this much is still queued for the other
+# SOCKS5 reply codes (RFC 1928 §6)
+OK, GENERAL_FAILURE, NOT_ALLOWED, HOST_UNREACHABLE, CONN_REFUSED, BAD_COMMAND, BAD_ATYP = 0, 1, 2, 4, 5, 7, 8
+_READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+
+def _loopback(address: str) -> str:
+    """``address`` if it is an IPv4 address in 127.0.0.0/8, else ValueError (nothing here leaves loopback)."""
+    if ipaddress.ip_address(address) not in LOOPBACK:
+        raise ValueError(f"{address} is not in 127.0.0.0/8")
+    return address
+
+
+class _ClientGone(Exception):
+    """The client closed (or sent garbage) during the SOCKS handshake."""
+
+
+class _Conn:
+    """One client connection and, once connected, its upstream; ``kill`` may be called from any thread."""
+
+    def __init__(self, client: socket.socket) -> None:
+        self.client = client
+        self.upstream: socket.socket | None = None
+        self.killed = self.closed = False
+        self.lock = threading.Lock()
+
+    def attach(self, upstream: socket.socket) -> bool:
+        with self.lock:
+            if self.killed:
+                return False
+            self.upstream = upstream
+            return True
+
+    def kill(self) -> None:
+        """Shut both sockets down (wakes the owning thread); only the owner closes them (no fd-reuse race)."""
+        with self.lock:
+            self.killed = True
+            if self.closed:
+                return
+            for sock in (self.client, self.upstream):
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            for sock in (self.client, self.upstream):
+                if sock is None:
+                    continue
+                if self.killed:  # abortive close: RST, no TIME_WAIT left on the exit's port
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+
+
+class SocksExitServer:
+    """A threaded SOCKS5 server (RFC 1928 CONNECT, RFC 1929 user/password) whose upstream leaves from
+    ``source_address``, so the server behind it sees a distinct client IP per exit.
+
+    Only destinations in 127.0.0.0/8 are allowed (others get reply 0x02 and are never connected); domain
+    names resolve without DNS: IP literals, ``localhost``/``*.localhost`` and the optional ``hosts`` map.
+    """
+
+    def __init__(self, listen_host: str | None, port: int, source_address: str, *,
+                 username: str | None = None, password: str | None = None, failure: str = "none",
+                 drop_after: int = 512, hosts: dict[str, str] | None = None,
+                 connect_timeout: float = 5.0, handshake_timeout: float = 10.0) -> None:
+        if (username is None) != (password is None):
+            raise ValueError("give both username and password, or neither")
+        self.source_address = _loopback(source_address)
+        self.listen_host = _loopback(listen_host or source_address)
+        self._port = port
+        self._creds = (username.encode(), password.encode()) if username is not None and password is not None else None
+        self._failure = self._check_mode(failure)
+        self.drop_after = drop_after
+        self.hosts = {k.lower(): _loopback(v) for k, v in (hosts or {}).items()}
+        self.connect_timeout, self.handshake_timeout = connect_timeout, handshake_timeout
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._live: set[_Conn] = set()
+        self._threads: set[threading.Thread] = set()
+        self._acceptor: threading.Thread | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        self._started = self._stopped = False
+        self._stats = dict.fromkeys(("connections", "active", "bytes_up", "bytes_down", "auth_failures",
+                                     "refused", "not_allowed", "upstream_connects", "dropped"), 0)
+
+    # -- public API ---------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def address(self) -> str:
+        return self.listen_host
+
+    @property
+    def failure(self) -> str:
+        return self._failure
+
+    @property
+    def url(self) -> str:
+        auth = ""
+        if self._creds:
+            auth = f"{quote(self._creds[0].decode(), safe='')}:{quote(self._creds[1].decode(), safe='')}@"
+        return f"socks5h://{auth}{self.listen_host}:{self._port}"
+
+    @property
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._stats)
+
+    def __repr__(self) -> str:  # never shows the credentials
+        return f"<SocksExitServer {self.listen_host}:{self._port} via {self.source_address} failure={self._failure}>"
+
+    def start(self) -> SocksExitServer:
+        if self._started:
+            return self
+        listener = self._bind()
+        self._started = True
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        with self._lock:
+            self._listener = listener
+        self._acceptor = threading.Thread(target=self._accept_loop, name=f"socks-exit-{self.listen_host}", daemon=True)
+        self._acceptor.start()
+        if self._failure == "refuse":
+            self._close_listener()
+        log.debug("socks_exit.started", address=self.listen_host, port=self._port, source=self.source_address)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close the listener and every live relay, join all threads. Idempotent."""
+        if not self._started or self._stopped:
+            return
+        self._stopped = True
+        self._close_listener()
+        if self._acceptor is not None:
+            self._acceptor.join(timeout)
+        with self._lock:
+            live, threads = list(self._live), list(self._threads)
+        for conn in live:
+            conn.kill()
+        for thread in threads:
+            thread.join(timeout)
+        for sock in (self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()
+        log.debug("socks_exit.stopped", address=self.listen_host, port=self._port)
+
+    def set_failure(self, mode: str, *, cut_live: bool = True) -> None:
+        """Switch the failure mode: none | refuse (listener closed: connection refused) | auth (every
+        authentication fails, 0x01) | drop (each new relay closes after ``drop_after`` bytes downstream).
+        Entering a failure mode also cuts the live relays (a kept-alive client connection would otherwise
+        never notice) unless ``cut_live`` is False."""
+        mode = self._check_mode(mode)
+        with self._lock:
+            previous, self._failure = self._failure, mode
+            live = list(self._live) if cut_live and mode != "none" else []
+        log.debug("socks_exit.failure", address=self.listen_host, mode=mode)
+        if self._started and not self._stopped:
+            if mode == "refuse" and previous != "refuse":
+                self._close_listener()
+            elif mode != "refuse" and previous == "refuse":
+                listener = self._bind()
+                with self._lock:
+                    self._listener = listener
+                self._wake()
+        for conn in live:
+            conn.kill()
+
+    def __enter__(self) -> SocksExitServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- listener -----------------------------------------------------------------------------------
+    @staticmethod
+    def _check_mode(mode: str) -> str:
+        if mode not in FAILURE_MODES:
+            raise ValueError(f"failure mode must be one of {FAILURE_MODES}, not {mode!r}")
+        return mode
+
+    def _bind(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.listen_host, self._port))
+            sock.listen(128)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self._port = sock.getsockname()[1]
+        return sock
+
+    def _close_listener(self) -> None:
+        """Stop listening now (new connects are refused at once); the accept thread closes the socket."""
+        with self._lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # Linux: leaves LISTEN state immediately
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            if self._wake_w is not None:
+                self._wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def _accept_loop(self) -> None:
+        current: socket.socket | None = None
+        assert self._wake_r is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._wake_r, _READ)
+            while True:
+                with self._lock:
+                    wanted = self._listener
+                if wanted is not current:
+                    if current is not None:
+                        sel.unregister(current)
+                        current.close()
+                    current = wanted
+                    if current is not None:
+                        sel.register(current, _READ)
+                if self._stopped and current is None:
+                    return
+                for key, _ in sel.select():
+                    if key.fileobj is self._wake_r:
+                        with contextlib.suppress(OSError):
+                            self._wake_r.recv(4096)
+                    elif key.fileobj is current:
+                        self._accept(current)
+
+    def _accept(self, listener: socket.socket) -> None:
+        try:
+            client, _ = listener.accept()
+        except OSError:  # shut down under us, or the client already went away
+            return
+        client.setblocking(True)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = _Conn(client)
+        thread = threading.Thread(target=self._handle, args=(conn,), daemon=True,
+                                  name=f"socks-exit-{self.listen_host}-conn")
+        with self._lock:
+            self._stats["connections"] += 1
+            self._stats["active"] += 1
+            self._live.add(conn)
+            self._threads.add(thread)
+        thread.start()
+
+    # -- one connection -----------------------------------------------------------------------------
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self._stats[key] += n
+
+    def _handle(self, conn: _Conn) -> None:
+        try:
+            self._serve(conn)
+        except (_ClientGone, OSError):
+            pass
+        except Exception as exc:  # a bug must not print a traceback from a worker thread
+            log.debug("socks_exit.error", address=self.listen_host, error=repr(exc))
+        finally:
+            conn.close()
+            with self._lock:
+                self._stats["active"] -= 1
+                self._live.discard(conn)
+                self._threads.discard(threading.current_thread())
+
+    def _serve(self, conn: _Conn) -> None:
+        client = conn.client
+        client.settimeout(self.handshake_timeout)
+        mode = self._failure
+        version, nmethods = _recv_exact(client, 2)
+        if version != 5 or not self._negotiate(client, _recv_exact(client, nmethods), mode):
+            return
+        version, cmd, _, atyp = _recv_exact(client, 4)
+        if version != 5:
+            return
+        if atyp == 1:
+            host = socket.inet_ntoa(_recv_exact(client, 4))
+        elif atyp == 3:
+            host = _recv_exact(client, _recv_exact(client, 1)[0]).decode("ascii", "replace")
+        elif atyp == 4:
+            host = socket.inet_ntop(socket.AF_INET6, _recv_exact(client, 16))
+        else:
+            return self._reply(client, BAD_ATYP)
+        port = struct.unpack("!H", _recv_exact(client, 2))[0]
+        if cmd != 1:
+            return self._reply(client, BAD_COMMAND)
+        if atyp == 4:
+            return self._reply(client, BAD_ATYP)
+        target = self._resolve(host)
+        if target is None:
+            self._count("not_allowed")
+            log.debug("socks_exit.not_allowed", address=self.listen_host, destination=host[:255], port=port)
+            return self._reply(client, NOT_ALLOWED)
+        self._count("upstream_connects")
+        try:
+            upstream = socket.create_connection((target, port), timeout=self.connect_timeout,
+                                                source_address=(self.source_address, 0))
+        except ConnectionRefusedError:
+            return self._reply(client, CONN_REFUSED)
+        except TimeoutError:
+            return self._reply(client, HOST_UNREACHABLE)
+        except OSError:
+            return self._reply(client, GENERAL_FAILURE)
+        if not conn.attach(upstream):
+            upstream.close()
+            return
+        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._reply(client, OK, upstream.getsockname())
+        self._relay(conn, client, upstream, self.drop_after if mode == "drop" else None)
+
+    def _negotiate(self, client: socket.socket, methods: bytes, mode: str) -> bool:
+        need_auth = mode == "auth" or self._creds is not None
+        if 0 in methods and not need_auth:
+            client.sendall(b"\x05\x00")
+            return True
+        if 2 not in methods:
+            if need_auth:
+                self._count("auth_failures")
+            client.sendall(b"\x05\xff")
+            return False
+        client.sendall(b"\x05\x02")
+        version, ulen = _recv_exact(client, 2)
+        user = _recv_exact(client, ulen)
+        password = _recv_exact(client, _recv_exact(client, 1)[0])
+        ok = version == 1 and mode != "auth"
+        if ok and self._creds is not None:
+            ok = hmac.compare_digest(user, self._creds[0]) & hmac.compare_digest(password, self._creds[1])
+        if not ok:
+            self._count("auth_failures")  # before the reply, so a client that saw it sees the count too
+        client.sendall(b"\x01\x00" if ok else b"\x01\x01")
+        return ok
+
+    def _resolve(self, host: str) -> str | None:
+        """A loopback IPv4 address for ``host``, or None when not allowed. Never asks DNS."""
+        name = host.lower().rstrip(".")
+        if name == "localhost" or name.endswith(".localhost"):
+            return "127.0.0.1"
+        name = self.hosts.get(name, name)
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            return None
+        return str(address) if address.version == 4 and address in LOOPBACK else None
+
+    def _reply(self, client: socket.socket, code: int, bound: tuple[str, int] = ("0.0.0.0", 0)) -> None:
+        if code != OK:
+            self._count("refused")
+        client.sendall(struct.pack("!BBBB4sH", 5, code, 0, 1, socket.inet_aton(bound[0]), bound[1]))
+
+    def _relay(self, conn: _Conn, client: socket.socket, upstream: socket.socket, drop_after: int | None) -> None:
+        """Copy both ways until both sides have closed (half-closes are forwarded), or a side fails."""
+        peer = {client: upstream, upstream: client}
+        pending = {client: bytearray(), upstream: bytearray()}  # bytes waiting to be sent TO the socket
+        eof = {client: False, upstream: False}
+        registered: dict[socket.socket, int] = {}
+        down, dropping = 0, False
+        for sock in (client, upstream):
+            sock.setblocking(False)
+        with selectors.DefaultSelector() as sel:
+            while not conn.killed:
+                if dropping and not pending[client]:
+                    self._count("dropped")
+                    client.shutdown(socket.SHUT_WR)  # FIN after the truncated bytes, then close both
+                    return
+                if all(eof.values()) and not any(pending.values()):
+                    return
+                for sock in (client, upstream):
+                    want_read = not eof[sock] and not dropping and len(pending[peer[sock]]) < MAX_PENDING
+                    events, old = (_WRITE if pending[sock] else 0) | (_READ if want_read else 0), registered.get(sock, 0)
+                    if events != old:
+                        (sel.modify if old else sel.register)(sock, events) if events else sel.unregister(sock)
+                        registered[sock] = events
+                for key, mask in sel.select():
+                    ready: socket.socket = key.fileobj  # type: ignore[assignment]
+                    if mask & _WRITE and pending[ready]:
+                        _flush(ready, pending[ready], eof[peer[ready]])
+                    if not mask & _READ or eof[ready]:
+                        continue
+                    try:
+                        data = ready.recv(CHUNK)
+                    except BlockingIOError:
+                        continue
+                    other = peer[ready]
+                    if not data:
+                        eof[ready] = True
+                        if not pending[other]:
+                            other.shutdown(socket.SHUT_WR)
+                        continue
+                    if ready is upstream:
+                        if drop_after is not None and down + len(data) >= drop_after:
+                            data, dropping = data[: max(drop_after - down, 0)], True
+                        down += len(data)
+                    self._count("bytes_down" if ready is upstream else "bytes_up", len(data))
+                    pending[other] += data
+                    if len(pending[other]) == len(data):  # nothing was queued: try to send right away
+                        _flush(other, pending[other], False)
+
+
+def _flush(sock: socket.socket, buf: bytearray, then_shutdown: bool) -> None:
+    try:
+        sent = sock.send(buf)
+    except BlockingIOError:
+        return
+    del buf[:sent]
+    if not buf and then_shutdown:
+        sock.shutdown(socket.SHUT_WR)
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise _ClientGone
+        data += chunk
+    return bytes(data)
+
+
+class ExitPool:
+    """``count`` exits on consecutive loopback addresses (127.0.0.2, 127.0.0.3, …), all on one port."""
+
+    def __init__(self, count: int, port: int = 0, *, username: str | None = None, password: str | None = None,
+                 first_address: str = "127.0.0.2", attempts: int = 20, **options: Any) -> None:
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        first = ipaddress.ip_address(_loopback(first_address))
+        self.addresses = [_loopback(str(first + i)) for i in range(count)]
+        if self.addresses[-1] == "127.255.255.255":
+            raise ValueError("the pool runs past 127.255.255.254")
+        for attempt in range(attempts):
+            self.exits: list[SocksExitServer] = []
+            try:
+                chosen = port
+                for address in self.addresses:  # the first bind picks the port; the others must get it too
+                    server = SocksExitServer(address, chosen, address, username=username, password=password, **options)
+                    self.exits.append(server.start())
+                    chosen = server.port
+                break
+            except OSError:
+                self.stop()
+                if port or attempt == attempts - 1:
+                    raise
+        self.port = self.exits[0].port
+
+    @property
+    def urls(self) -> list[str]:
+        return [e.url for e in self.exits]
+
+    @property
+    def stats(self) -> list[dict[str, int]]:
+        return [e.stats for e in self.exits]
+
+    def exit(self, index_or_address: int | str) -> SocksExitServer:
+        if isinstance(index_or_address, int):
+            return self.exits[index_or_address]
+        return self.exits[self.addresses.index(index_or_address)]
+
+    def set_failure(self, index_or_address: int | str, mode: str, **kwargs: Any) -> None:
+        self.exit(index_or_address).set_failure(mode, **kwargs)
+
+    def stop(self) -> None:
+        for server in self.exits:
+            server.stop()
+
+    def __len__(self) -> int:
+        return len(self.exits)
+
+    def __enter__(self) -> ExitPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- NordVPN-style server list ----------------------------------------------------------------------
+_COUNTRIES = {  # code: (NordVPN country id, name, city, latitude, longitude)
+    "nl": (153, "Netherlands", "Amsterdam", 52.374, 4.89), "de": (81, "Germany", "Frankfurt", 50.116, 8.684),
+    "gb": (227, "United Kingdom", "London", 51.514, -0.093), "fr": (74, "France", "Paris", 48.853, 2.349),
+    "us": (228, "United States", "New York", 40.714, -74.006), "se": (208, "Sweden", "Stockholm", 59.333, 18.05),
+    "ch": (209, "Switzerland", "Zurich", 47.367, 8.55), "be": (21, "Belgium", "Brussels", 50.833, 4.333),
+}
+_STAMP = "2024-01-15 10:00:00"
+SOCKS_TECHNOLOGY_ID = 7
+
+
+def nordvpn_servers_json(pool: ExitPool, country_codes: tuple[str, ...] = ("nl", "de", "gb", "fr", "us", "se", "ch", "be"),
+                         ) -> list[dict[str, Any]]:
+    """The pool as the body of NordVPN's ``GET /v1/servers?filters[servers_technologies][identifier]=socks``:
+    one record per exit, ``station`` = the exit's loopback address (deterministic ids, names and loads)."""
+    servers = []
+    for i, exit_ in enumerate(pool.exits):
+        cc = country_codes[i % len(country_codes)].lower()
+        country_id, country, city, lat, lon = _COUNTRIES.get(cc, (1000 + i, cc.upper(), cc.upper(), 0.0, 0.0))
+        number, server_id = 100 + i, 900000 + i
+        servers.append({
+            "id": server_id, "created_at": _STAMP, "updated_at": _STAMP,
+            "name": f"{country} #{number}", "station": exit_.address, "ipv6_station": "",
+            "hostname": f"{cc}{number}.nordvpn.com", "load": (17 + 29 * i) % 80 + 5, "status": "online",
+            "locations": [{
+                "id": 100 + i, "created_at": _STAMP, "updated_at": _STAMP, "latitude": lat, "longitude": lon,
+                "country": {"id": country_id, "name": country, "code": cc.upper(), "city": {
+                    "id": country_id * 1000, "name": city, "latitude": lat, "longitude": lon,
+                    "dns_name": city.lower().replace(" ", "-"), "hub_score": 0}},
+            }],
+            "services": [{"id": 1, "name": "VPN", "identifier": "vpn", "created_at": _STAMP, "updated_at": _STAMP}],
+            "technologies": [{
+                "id": SOCKS_TECHNOLOGY_ID, "name": "Socks 5", "identifier": "socks", "created_at": _STAMP,
+                "updated_at": _STAMP, "metadata": [],
+                "pivot": {"technology_id": SOCKS_TECHNOLOGY_ID, "server_id": server_id, "status": "online"},
+            }],
+            "groups": [{"id": 11, "created_at": _STAMP, "updated_at": _STAMP, "title": "Standard VPN servers",
+                        "identifier": "legacy_standard", "type": {"id": 3, "title": "Legacy category",
+                                                                   "identifier": "legacy_group_category"}}],
+            "specifications": [],
+            "ips": [{"id": server_id, "ip": {"id": server_id, "ip": exit_.address, "version": 4}, "type": "entry"}],
+        })
+    return servers
+
+
+def serve_nordvpn_path(path_and_query: str, pool: ExitPool, **kwargs: Any) -> tuple[int, bytes]:
+    """Answer ``/v1/servers`` (and ``/v1/servers/recommendations``, sorted by load) like api.nordvpn.com:
+    ``limit`` (default 100, 0 = all), ``filters[servers_technologies][identifier|id]``, ``filters[country_id]``."""
+    parts = urlsplit(path_and_query)
+    path = parts.path.rstrip("/")
+    if path not in ("/v1/servers", "/v1/servers/recommendations"):
+        return 404, json.dumps({"errors": {"code": 404, "message": "Not Found"}}).encode()
+    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    try:
+        limit = int(query.get("limit", "100"))
+    except ValueError:
+        return 400, json.dumps({"errors": {"code": 400, "message": "limit must be an integer"}}).encode()
+    servers = nordvpn_servers_json(pool, **kwargs)
+    if "filters[servers_technologies][identifier]" in query:
+        wanted = query["filters[servers_technologies][identifier]"]
+        servers = [s for s in servers if any(t["identifier"] == wanted for t in s["technologies"])]
+    if "filters[servers_technologies][id]" in query:
+        wanted = query["filters[servers_technologies][id]"]
+        servers = [s for s in servers if any(str(t["id"]) == wanted for t in s["technologies"])]
+    if "filters[country_id]" in query:
+        wanted = query["filters[country_id]"]
+        servers = [s for s in servers if any(str(loc["country"]["id"]) == wanted for loc in s["locations"])]
+    if path.endswith("recommendations"):
+        servers.sort(key=lambda s: s["load"])
+    if limit > 0:
+        servers = servers[:limit]
+    return 200, json.dumps(servers).encode()
