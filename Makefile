@@ -20,10 +20,9 @@ install: $(VENV)/.installed
 system-deps:
 	scripts/install-system-deps.sh
 
-## demo: install into .venv, build a demo home and open the dashboard on it
+## demo: install into .venv, run the whole chain on the offline sandbox into a demo home, open the dashboard
 demo: install
-	$(BIN)/praf-engine --home "$(DEMO_HOME)" init
-	$(BIN)/praf-engine --home "$(DEMO_HOME)" summary
+	$(BIN)/praf-engine --home "$(DEMO_HOME)" demo
 	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/praf-tui --home "$(DEMO_HOME)"; \
 	else echo "(no terminal: run '$(BIN)/praf-tui --home $(DEMO_HOME)' to open the dashboard)"; fi
 
@@ -38,6 +37,7 @@ test-sqlite: install
 
 bench: install
 	$(BIN)/python bench/lake_write.py
+	$(BIN)/python bench/sandbox.py
 
 lint: install
 	$(BIN)/ruff check praf_engine praf_tui tests bench

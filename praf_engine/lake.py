@@ -88,12 +88,15 @@ def _to_array(col: Any) -> pa.Array:
     return pa.array(col, from_pandas=True)
 
 
-def _is_missing(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, float | np.floating):
-        return bool(np.isnan(v))
-    return type(v).__name__ in ("NAType", "NaTType")
+def _arrow(name: str, col: Any) -> pa.Array:
+    try:
+        return _to_array(col)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise _type_error(name, str(getattr(col, "dtype", type(col).__name__)), [str(exc)]) from exc
+
+
+def _is_object(col: Any) -> bool:
+    return _is_pandas(col) and col.dtype == object
 
 
 def _bad_sample(arr: pa.Array) -> list[Any]:
@@ -101,45 +104,43 @@ def _bad_sample(arr: pa.Array) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------------------- column casts
-def _prices_py(name: str, values: list[Any]) -> tuple[pa.Array, np.ndarray | None]:
-    """Decimal / mixed object prices, one by one: exact Decimal rounding half-even to 6 places."""
+def _py_decimals(name: str, values: list[Any]) -> list[Decimal | None]:
+    """Python numbers (Decimal, int, float, numpy) as exact Decimals, None for missing/NaN/inf; else LAKETYPE."""
     out: list[Decimal | None] = []
-    over = np.zeros(len(values), dtype=bool)
     bad: list[Any] = []
-    for i, v in enumerate(values):
+    for v in values:
         if isinstance(v, bool | np.bool_) or not isinstance(v, Decimal | int | float | np.number):
-            if _is_missing(v):
-                out.append(None)
-                continue
-            bad.append(v)
+            if not (v is None or type(v).__name__ in ("NAType", "NaTType")):
+                bad.append(v)
             out.append(None)
             continue
         d = v if isinstance(v, Decimal) else Decimal(int(v)) if isinstance(v, int | np.integer) else Decimal(float(v))
-        if not d.is_finite():
-            out.append(None)
-            continue
-        try:
-            q = d.quantize(_Q6, rounding=ROUND_HALF_EVEN, context=_DEC_CTX)
-        except InvalidOperation:
-            q = None
-        if q is None or abs(q) > _MAX_PRICE:
-            over[i] = True
-            out.append(None)
-        else:
-            out.append(q)
+        out.append(d if d.is_finite() else None)
     if bad:
         raise _type_error(name, "object", bad)
+    return out
+
+
+def _prices_py(name: str, values: list[Any]) -> tuple[pa.Array, np.ndarray | None]:
+    """Decimal / object prices one by one: exact, rounded half-even to 6 places."""
+    out: list[Decimal | None] = []
+    over = np.zeros(len(values), dtype=bool)
+    for i, d in enumerate(_py_decimals(name, values)):
+        try:
+            q = None if d is None else d.quantize(_Q6, rounding=ROUND_HALF_EVEN, context=_DEC_CTX)
+        except InvalidOperation:  # more digits than even a 200-digit context holds
+            q = _MAX_PRICE * 10
+        if q is not None and abs(q) > _MAX_PRICE:
+            over[i], q = True, None
+        out.append(q)
     return pa.array(out, type=PRICE), (over if over.any() else None)
 
 
 def _prices(name: str, col: Any) -> tuple[pa.Array, np.ndarray | None]:
     """A price column as decimal128(18,6) plus the mask of rows beyond its range (None when none)."""
-    if _is_pandas(col) and col.dtype == object:
+    if _is_object(col):
         return _prices_py(name, col.tolist())
-    try:
-        arr = _to_array(col)
-    except (pa.ArrowException, TypeError, ValueError) as exc:
-        raise _type_error(name, str(getattr(col, "dtype", type(col).__name__)), [str(exc)]) from exc
+    arr = _arrow(name, col)
     t = arr.type
     if t == PRICE:
         return arr, None
@@ -165,67 +166,26 @@ def _floats_to_price(values: np.ndarray) -> tuple[pa.Array, np.ndarray | None]:
     return dec, (over if over.any() else None)
 
 
-def _plain_floats(col: Any) -> np.ndarray | None:
-    """``col`` as float64 numpy when it is plain numeric (float/int) storage, else None."""
-    if isinstance(col, pa.ChunkedArray | pa.Array):
-        t = col.type
-        if pa.types.is_floating(t) or pa.types.is_integer(t):
-            return col.to_numpy().astype(np.float64, copy=False) if col.null_count == 0 else None
-        return None
-    dtype = getattr(col, "dtype", None)
-    if isinstance(dtype, np.dtype) and dtype.kind in "fiu":
-        return col.to_numpy().astype(np.float64, copy=False)
-    return None
-
-
 def _all_prices(cols: dict[str, Any]) -> tuple[list[pa.Array], dict[str, np.ndarray]]:
-    """The five price columns; plain numeric frames are converted in one vectorised pass."""
-    plain = [_plain_floats(cols[c]) for c in PRICE_COLUMNS]
-    over: dict[str, np.ndarray] = {}
-    if all(p is not None for p in plain):
-        n = len(plain[0])
-        dec, mask = _floats_to_price(np.concatenate(plain))
+    """The five price columns; plain numpy float/int columns are converted in one vectorised pass."""
+    plain = [getattr(cols[c], "dtype", None) for c in PRICE_COLUMNS]
+    if all(isinstance(d, np.dtype) and d.kind in "fiu" for d in plain):
+        n = len(cols["open"])
+        dec, mask = _floats_to_price(np.concatenate([cols[c].to_numpy().astype(np.float64) for c in PRICE_COLUMNS]))
         arrays = [dec.slice(i * n, n) for i in range(len(PRICE_COLUMNS))]
-        if mask is not None:
-            over = {c: mask[i * n:(i + 1) * n] for i, c in enumerate(PRICE_COLUMNS) if mask[i * n:(i + 1) * n].any()}
-        return arrays, over
-    arrays = []
-    for c in PRICE_COLUMNS:
-        arr, m = _prices(c, cols[c])
-        arrays.append(arr)
-        if m is not None:
-            over[c] = m
-    return arrays, over
-
-
-def _volume_py(values: list[Any]) -> pa.Array:
-    out: list[int | None] = []
-    bad: list[Any] = []
-    for v in values:
-        n: int | None = None
-        if isinstance(v, bool | np.bool_) or not isinstance(v, Decimal | int | float | np.number):
-            if not _is_missing(v):
-                bad.append(v)
-        elif isinstance(v, int | np.integer):
-            n = int(v)
-        elif isinstance(v, Decimal):
-            n = int(v.to_integral_value(ROUND_HALF_EVEN)) if v.is_finite() else None
-        elif math.isfinite(float(v)):
-            n = round(float(v))
-        out.append(n if n is not None and 0 <= n <= _INT64_MAX else None)
-    if bad:
-        raise _type_error("volume", "object", bad)
-    return pa.array(out, type=pa.int64())
+        masks = [None if mask is None else mask[i * n:(i + 1) * n] for i in range(len(PRICE_COLUMNS))]
+    else:
+        arrays, masks = map(list, zip(*(_prices(c, cols[c]) for c in PRICE_COLUMNS), strict=True))
+    return arrays, {c: m for c, m in zip(PRICE_COLUMNS, masks, strict=True) if m is not None and m.any()}
 
 
 def _volume(col: Any) -> pa.Array:
     """Volume as int64; negative, NaN, inf or beyond int64 becomes null (counted by the caller)."""
-    if _is_pandas(col) and col.dtype == object:
-        return _volume_py(col.tolist())
-    try:
-        arr = _to_array(col)
-    except (pa.ArrowException, TypeError, ValueError) as exc:
-        raise _type_error("volume", str(getattr(col, "dtype", "?")), [str(exc)]) from exc
+    arr = None if _is_object(col) else _arrow("volume", col)
+    if arr is None or pa.types.is_decimal(arr.type):
+        ints = [None if d is None else int(d.to_integral_value(ROUND_HALF_EVEN))
+                for d in _py_decimals("volume", col.tolist() if arr is None else arr.to_pylist())]
+        return pa.array([v if v is not None and 0 <= v <= _INT64_MAX else None for v in ints], pa.int64())
     t = arr.type
     if pa.types.is_integer(t):
         if t == pa.uint64():
@@ -237,9 +197,7 @@ def _volume(col: Any) -> pa.Array:
         vals = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
         with np.errstate(invalid="ignore"):
             ok = np.isfinite(vals) & (vals >= 0) & (vals < 9.2e18)
-        return pa.array(np.where(ok, np.rint(np.where(ok, vals, 0.0)), 0).astype(np.int64), mask=~ok)
-    if pa.types.is_decimal(t):
-        return _volume_py(arr.to_pylist())
+        return pa.array(np.rint(np.where(ok, vals, 0.0)).astype(np.int64), mask=~ok)
     raise _type_error("volume", str(t), _bad_sample(arr))
 
 
@@ -247,7 +205,7 @@ def _dates_py(values: list[Any]) -> pa.Array:
     out: list[date | None] = []
     bad: list[Any] = []
     for v in values:
-        if _is_missing(v):
+        if v is None or (isinstance(v, float) and math.isnan(v)) or type(v).__name__ in ("NAType", "NaTType"):
             out.append(None)
         elif isinstance(v, datetime):  # also pandas.Timestamp: the wall-clock (exchange) date
             out.append(v.date())
@@ -282,10 +240,7 @@ def _dates(col: Any) -> pa.Array:
 
 
 def _source_ts(col: Any, default: pa.Scalar) -> pa.Array:
-    try:
-        arr = _to_array(col)
-    except (pa.ArrowException, TypeError, ValueError) as exc:
-        raise _type_error("source_ts", str(getattr(col, "dtype", "?")), [str(exc)]) from exc
+    arr = _arrow("source_ts", col)
     t = arr.type
     if not (pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_null(t)):
         raise _type_error("source_ts", str(t), _bad_sample(arr))
@@ -294,15 +249,11 @@ def _source_ts(col: Any, default: pa.Scalar) -> pa.Array:
 
 
 def _provider(col: Any, default: str) -> pa.Array:
-    try:
-        arr = _to_array(col)
-    except (pa.ArrowException, TypeError, ValueError) as exc:
-        raise _type_error("provider", str(getattr(col, "dtype", "?")), [str(exc)]) from exc
-    t = arr.type
-    if pa.types.is_dictionary(t):
-        arr, t = arr.dictionary_decode(), t.value_type
-    if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
-        raise _type_error("provider", str(t), _bad_sample(arr))
+    arr = _arrow("provider", col)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_null(arr.type)):
+        raise _type_error("provider", str(arr.type), _bad_sample(arr))
     arr = arr.cast(pa.string())
     return pc.fill_null(arr, default) if arr.null_count else arr
 
@@ -436,6 +387,9 @@ class Lake:
                         outcome[key] = exc
                         if exc.error_code == "LAKEIO":
                             stop.set()
+            except BaseException:  # a bug or an interrupt: start no further symbol, then re-raise
+                stop.set()
+                raise
             finally:
                 with pending_guard:
                     pending.update(mine)
@@ -526,13 +480,11 @@ class Lake:
         reasons: dict[int, str] = {}
         if dates.null_count:
             reject |= dates.is_null().to_numpy(zero_copy_only=False)
-        if n:
-            known = dates.fill_null(date(2000, 1, 1)) if dates.null_count else dates
-            yrs = _years_of(known.view(pa.int32()).to_numpy(zero_copy_only=False))
-            bad_year = (yrs < MIN_YEAR) | (yrs > MAX_YEAR)
-            reject |= bad_year
-            for i in np.flatnonzero(reject)[:SAMPLE_SIZE]:
-                reasons[int(i)] = "no usable date"
+        known = dates.fill_null(date(2000, 1, 1)) if dates.null_count else dates
+        yrs = _years_of(known.view(pa.int32()).to_numpy(zero_copy_only=False))
+        reject |= (yrs < MIN_YEAR) | (yrs > MAX_YEAR)
+        for i in np.flatnonzero(reject)[:SAMPLE_SIZE]:
+            reasons[int(i)] = "no usable date"
         for c, mask in over.items():
             reject |= mask
             for i in np.flatnonzero(mask)[:SAMPLE_SIZE]:

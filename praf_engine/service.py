@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
-
-import sqlite3
 
 from peewee import SqliteDatabase, fn
 
@@ -15,7 +14,6 @@ from praf_engine.db.database import describe, open_database
 from praf_engine.db.models import CronStatus, FetchError, QAFailure, QASummary, Ticker
 from praf_engine.db.schema import SCHEMA_VERSION, current_version, migrate
 from praf_engine.errors import PipelineError
-
 from praf_engine.logs import redact
 
 __all__ = ["EngineService", "JobRun", "PipelineError", "Summary", "load_settings", "redact"]

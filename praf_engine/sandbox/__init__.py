@@ -1,1 +1,1 @@
-"""Offline market sandbox: loopback servers emulating everything the engine talks to."""
+"""Offline market sandbox: a seeded synthetic market and the emulators (Yahoo, exchange sites) serving it on loopback."""

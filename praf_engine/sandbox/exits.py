@@ -10,6 +10,7 @@ import selectors
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -20,10 +21,12 @@ log = structlog.get_logger(__name__)
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 FAILURE_MODES = ("none", "refuse", "auth", "drop")
 CHUNK = 64 * 1024
-MAX_PENDING = 4 * CHUNK  # stop reading one side while this much is still queued for the other
+MAX_PENDING = 4 * CHUNK  # stop reading a side while this much is still queued for its peer (back-pressure)
 # SOCKS5 reply codes (RFC 1928 §6)
 OK, GENERAL_FAILURE, NOT_ALLOWED, HOST_UNREACHABLE, CONN_REFUSED, BAD_COMMAND, BAD_ATYP = 0, 1, 2, 4, 5, 7, 8
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+STAT_KEYS = ("connections", "active", "bytes_up", "bytes_down", "auth_failures", "refused", "not_allowed",
+             "upstream_connects", "dropped")
 
 
 def _loopback(address: str) -> str:
@@ -38,7 +41,8 @@ class _ClientGone(Exception):
 
 
 class _Conn:
-    """One client connection and, once connected, its upstream; ``kill`` may be called from any thread."""
+    """A client socket and, once connected, its upstream. ``kill`` (any thread) only shuts them down, which
+    wakes the owning thread; only the owner closes them, so a killer never touches a reused fd."""
 
     def __init__(self, client: socket.socket) -> None:
         self.client = client
@@ -48,40 +52,32 @@ class _Conn:
 
     def attach(self, upstream: socket.socket) -> bool:
         with self.lock:
-            if self.killed:
-                return False
-            self.upstream = upstream
-            return True
+            self.upstream = None if self.killed else upstream
+            return not self.killed
 
     def kill(self) -> None:
-        """Shut both sockets down (wakes the owning thread); only the owner closes them (no fd-reuse race)."""
         with self.lock:
             self.killed = True
-            if self.closed:
-                return
-            for sock in (self.client, self.upstream):
-                if sock is not None:
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_RDWR)
+            for sock in (s for s in (self.client, self.upstream) if s is not None and not self.closed):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         with self.lock:
             self.closed = True
-            for sock in (self.client, self.upstream):
-                if sock is None:
-                    continue
-                if self.killed:  # abortive close: RST, no TIME_WAIT left on the exit's port
+            for sock in (s for s in (self.client, self.upstream) if s is not None):
+                if self.killed:  # abortive close (RST): no TIME_WAIT left behind on the exit's port
                     with contextlib.suppress(OSError):
                         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 sock.close()
 
 
 class SocksExitServer:
-    """A threaded SOCKS5 server (RFC 1928 CONNECT, RFC 1929 user/password) whose upstream leaves from
-    ``source_address``, so the server behind it sees a distinct client IP per exit.
+    """A threaded SOCKS5 server (RFC 1928 CONNECT, RFC 1929 user/password) whose upstream connections leave
+    from ``source_address``, so the server behind it sees a distinct client IP per exit.
 
-    Only destinations in 127.0.0.0/8 are allowed (others get reply 0x02 and are never connected); domain
-    names resolve without DNS: IP literals, ``localhost``/``*.localhost`` and the optional ``hosts`` map.
+    Only destinations in 127.0.0.0/8 are allowed; others get reply 0x02 and are never connected. Domain names
+    (socks5h) resolve locally without DNS: IP literals, ``localhost``/``*.localhost`` and the ``hosts`` map.
     """
 
     def __init__(self, listen_host: str | None, port: int, source_address: str, *,
@@ -99,38 +95,28 @@ class SocksExitServer:
         self.hosts = {k.lower(): _loopback(v) for k, v in (hosts or {}).items()}
         self.connect_timeout, self.handshake_timeout = connect_timeout, handshake_timeout
         self._lock = threading.Lock()
-        self._listener: socket.socket | None = None
+        self._listener: socket.socket | None = None  # the socket the accept thread should serve
         self._live: set[_Conn] = set()
         self._threads: set[threading.Thread] = set()
         self._acceptor: threading.Thread | None = None
-        self._wake_r: socket.socket | None = None
+        self._wake_r: socket.socket | None = None  # wakes the accept thread's select()
         self._wake_w: socket.socket | None = None
         self._started = self._stopped = False
-        self._stats = dict.fromkeys(("connections", "active", "bytes_up", "bytes_down", "auth_failures",
-                                     "refused", "not_allowed", "upstream_connects", "dropped"), 0)
+        self._stats = dict.fromkeys(STAT_KEYS, 0)
 
-    # -- public API ---------------------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def address(self) -> str:
-        return self.listen_host
-
-    @property
-    def failure(self) -> str:
-        return self._failure
+    port = property(lambda self: self._port, doc="The listening port (the real one once started).")
+    address = property(lambda self: self.listen_host, doc="The address clients connect to.")
+    failure = property(lambda self: self._failure, doc="The current failure mode.")
 
     @property
     def url(self) -> str:
-        auth = ""
-        if self._creds:
-            auth = f"{quote(self._creds[0].decode(), safe='')}:{quote(self._creds[1].decode(), safe='')}@"
+        """``socks5h://user:pass@host:port`` (credentials percent-encoded), or without credentials."""
+        auth = ":".join(quote(c.decode(), safe="") for c in self._creds) + "@" if self._creds else ""
         return f"socks5h://{auth}{self.listen_host}:{self._port}"
 
     @property
     def stats(self) -> dict[str, int]:
+        """A snapshot of the counters named in ``STAT_KEYS``."""
         with self._lock:
             return dict(self._stats)
 
@@ -140,12 +126,10 @@ class SocksExitServer:
     def start(self) -> SocksExitServer:
         if self._started:
             return self
-        listener = self._bind()
+        self._listener = self._bind()
         self._started = True
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
-        with self._lock:
-            self._listener = listener
         self._acceptor = threading.Thread(target=self._accept_loop, name=f"socks-exit-{self.listen_host}", daemon=True)
         self._acceptor.start()
         if self._failure == "refuse":
@@ -154,7 +138,7 @@ class SocksExitServer:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Close the listener and every live relay, join all threads. Idempotent."""
+        """Close the listener and every live relay (RST), join all threads. Idempotent."""
         if not self._started or self._stopped:
             return
         self._stopped = True
@@ -168,24 +152,23 @@ class SocksExitServer:
         for thread in threads:
             thread.join(timeout)
         for sock in (self._wake_r, self._wake_w):
-            if sock is not None:
-                sock.close()
+            sock.close()  # type: ignore[union-attr]
         log.debug("socks_exit.stopped", address=self.listen_host, port=self._port)
 
     def set_failure(self, mode: str, *, cut_live: bool = True) -> None:
-        """Switch the failure mode: none | refuse (listener closed: connection refused) | auth (every
-        authentication fails, 0x01) | drop (each new relay closes after ``drop_after`` bytes downstream).
-        Entering a failure mode also cuts the live relays (a kept-alive client connection would otherwise
-        never notice) unless ``cut_live`` is False."""
+        """Switch the failure mode, effective for the next connection: ``none``; ``refuse`` (not listening:
+        connection refused); ``auth`` (every authentication fails, status 0x01); ``drop`` (each relay closes
+        after ``drop_after`` bytes downstream). Entering a failure mode also cuts the live relays, as a dying
+        exit would (a kept-alive client connection would otherwise never notice), unless ``cut_live=False``."""
         mode = self._check_mode(mode)
         with self._lock:
             previous, self._failure = self._failure, mode
             live = list(self._live) if cut_live and mode != "none" else []
         log.debug("socks_exit.failure", address=self.listen_host, mode=mode)
-        if self._started and not self._stopped:
-            if mode == "refuse" and previous != "refuse":
+        if self._started and not self._stopped and (mode == "refuse") != (previous == "refuse"):
+            if mode == "refuse":
                 self._close_listener()
-            elif mode != "refuse" and previous == "refuse":
+            else:  # listening again before we return: the next client connects
                 listener = self._bind()
                 with self._lock:
                     self._listener = listener
@@ -229,11 +212,8 @@ class SocksExitServer:
         self._wake()
 
     def _wake(self) -> None:
-        try:
-            if self._wake_w is not None:
-                self._wake_w.send(b"x")
-        except OSError:
-            pass
+        with contextlib.suppress(OSError, AttributeError):
+            self._wake_w.send(b"x")  # type: ignore[union-attr]
 
     def _accept_loop(self) -> None:
         current: socket.socket | None = None
@@ -243,12 +223,11 @@ class SocksExitServer:
             while True:
                 with self._lock:
                     wanted = self._listener
-                if wanted is not current:
+                if wanted is not current:  # the only place a listener is closed: no fd-reuse race
                     if current is not None:
                         sel.unregister(current)
                         current.close()
-                    current = wanted
-                    if current is not None:
+                    if (current := wanted) is not None:
                         sel.register(current, _READ)
                 if self._stopped and current is None:
                     return
@@ -267,8 +246,8 @@ class SocksExitServer:
         client.setblocking(True)
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = _Conn(client)
-        thread = threading.Thread(target=self._handle, args=(conn,), daemon=True,
-                                  name=f"socks-exit-{self.listen_host}-conn")
+        thread = threading.Thread(target=self._handle, args=(conn,), name=f"socks-exit-{self.listen_host}-conn",
+                                  daemon=True)
         with self._lock:
             self._stats["connections"] += 1
             self._stats["active"] += 1
@@ -284,7 +263,7 @@ class SocksExitServer:
     def _handle(self, conn: _Conn) -> None:
         try:
             self._serve(conn)
-        except (_ClientGone, OSError):
+        except (_ClientGone, OSError):  # the client (or upstream) went away, or the exit was stopped
             pass
         except Exception as exc:  # a bug must not print a traceback from a worker thread
             log.debug("socks_exit.error", address=self.listen_host, error=repr(exc))
@@ -296,9 +275,8 @@ class SocksExitServer:
                 self._threads.discard(threading.current_thread())
 
     def _serve(self, conn: _Conn) -> None:
-        client = conn.client
+        client, mode = conn.client, self._failure
         client.settimeout(self.handshake_timeout)
-        mode = self._failure
         version, nmethods = _recv_exact(client, 2)
         if version != 5 or not self._negotiate(client, _recv_exact(client, nmethods), mode):
             return
@@ -312,14 +290,13 @@ class SocksExitServer:
         elif atyp == 4:
             host = socket.inet_ntop(socket.AF_INET6, _recv_exact(client, 16))
         else:
-            return self._reply(client, BAD_ATYP)
+            return self._reply(client, BAD_ATYP)  # cannot even tell where the request ends
         port = struct.unpack("!H", _recv_exact(client, 2))[0]
-        if cmd != 1:
+        if cmd != 1:  # BIND, UDP ASSOCIATE
             return self._reply(client, BAD_COMMAND)
         if atyp == 4:
             return self._reply(client, BAD_ATYP)
-        target = self._resolve(host)
-        if target is None:
+        if (target := self._resolve(host)) is None:
             self._count("not_allowed")
             log.debug("socks_exit.not_allowed", address=self.listen_host, destination=host[:255], port=port)
             return self._reply(client, NOT_ALLOWED)
@@ -327,12 +304,9 @@ class SocksExitServer:
         try:
             upstream = socket.create_connection((target, port), timeout=self.connect_timeout,
                                                 source_address=(self.source_address, 0))
-        except ConnectionRefusedError:
-            return self._reply(client, CONN_REFUSED)
-        except TimeoutError:
-            return self._reply(client, HOST_UNREACHABLE)
-        except OSError:
-            return self._reply(client, GENERAL_FAILURE)
+        except OSError as exc:
+            codes = {ConnectionRefusedError: CONN_REFUSED, TimeoutError: HOST_UNREACHABLE}
+            return self._reply(client, codes.get(type(exc), GENERAL_FAILURE))
         if not conn.attach(upstream):
             upstream.close()
             return
@@ -348,7 +322,7 @@ class SocksExitServer:
         if 2 not in methods:
             if need_auth:
                 self._count("auth_failures")
-            client.sendall(b"\x05\xff")
+            client.sendall(b"\x05\xff")  # no acceptable method
             return False
         client.sendall(b"\x05\x02")
         version, ulen = _recv_exact(client, 2)
@@ -358,7 +332,7 @@ class SocksExitServer:
         if ok and self._creds is not None:
             ok = hmac.compare_digest(user, self._creds[0]) & hmac.compare_digest(password, self._creds[1])
         if not ok:
-            self._count("auth_failures")  # before the reply, so a client that saw it sees the count too
+            self._count("auth_failures")  # before the reply: a client that saw it sees the count too
         client.sendall(b"\x01\x00" if ok else b"\x01\x01")
         return ok
 
@@ -367,9 +341,8 @@ class SocksExitServer:
         name = host.lower().rstrip(".")
         if name == "localhost" or name.endswith(".localhost"):
             return "127.0.0.1"
-        name = self.hosts.get(name, name)
         try:
-            address = ipaddress.ip_address(name)
+            address = ipaddress.ip_address(self.hosts.get(name, name))
         except ValueError:
             return None
         return str(address) if address.version == 4 and address in LOOPBACK else None
@@ -380,39 +353,43 @@ class SocksExitServer:
         client.sendall(struct.pack("!BBBB4sH", 5, code, 0, 1, socket.inet_aton(bound[0]), bound[1]))
 
     def _relay(self, conn: _Conn, client: socket.socket, upstream: socket.socket, drop_after: int | None) -> None:
-        """Copy both ways until both sides have closed (half-closes are forwarded), or a side fails."""
+        """Copy both ways until both sides have closed (half-closes are forwarded), a side fails, or the
+        connection is killed; in drop mode, stop after ``drop_after`` bytes downstream."""
         peer = {client: upstream, upstream: client}
         pending = {client: bytearray(), upstream: bytearray()}  # bytes waiting to be sent TO the socket
         eof = {client: False, upstream: False}
-        registered: dict[socket.socket, int] = {}
+        registered = {client: 0, upstream: 0}
         down, dropping = 0, False
-        for sock in (client, upstream):
-            sock.setblocking(False)
+        client.setblocking(False)
+        upstream.setblocking(False)
         with selectors.DefaultSelector() as sel:
             while not conn.killed:
                 if dropping and not pending[client]:
                     self._count("dropped")
-                    client.shutdown(socket.SHUT_WR)  # FIN after the truncated bytes, then close both
+                    client.shutdown(socket.SHUT_WR)  # FIN right after the truncated bytes
                     return
                 if all(eof.values()) and not any(pending.values()):
                     return
                 for sock in (client, upstream):
-                    want_read = not eof[sock] and not dropping and len(pending[peer[sock]]) < MAX_PENDING
-                    events, old = (_WRITE if pending[sock] else 0) | (_READ if want_read else 0), registered.get(sock, 0)
-                    if events != old:
-                        (sel.modify if old else sel.register)(sock, events) if events else sel.unregister(sock)
+                    readable = not eof[sock] and not dropping and len(pending[peer[sock]]) < MAX_PENDING
+                    events = (_WRITE if pending[sock] else 0) | (_READ if readable else 0)
+                    if events != registered[sock]:
+                        if not events:
+                            sel.unregister(sock)
+                        else:
+                            (sel.modify if registered[sock] else sel.register)(sock, events)
                         registered[sock] = events
                 for key, mask in sel.select():
                     ready: socket.socket = key.fileobj  # type: ignore[assignment]
+                    other = peer[ready]
                     if mask & _WRITE and pending[ready]:
-                        _flush(ready, pending[ready], eof[peer[ready]])
+                        _flush(ready, pending[ready], eof[other])
                     if not mask & _READ or eof[ready]:
                         continue
                     try:
                         data = ready.recv(CHUNK)
                     except BlockingIOError:
                         continue
-                    other = peer[ready]
                     if not data:
                         eof[ready] = True
                         if not pending[other]:
@@ -423,33 +400,31 @@ class SocksExitServer:
                             data, dropping = data[: max(drop_after - down, 0)], True
                         down += len(data)
                     self._count("bytes_down" if ready is upstream else "bytes_up", len(data))
+                    was_empty = not pending[other]
                     pending[other] += data
-                    if len(pending[other]) == len(data):  # nothing was queued: try to send right away
+                    if was_empty:  # nothing queued before: try to send right away, saving a select round
                         _flush(other, pending[other], False)
 
 
 def _flush(sock: socket.socket, buf: bytearray, then_shutdown: bool) -> None:
-    try:
-        sent = sock.send(buf)
-    except BlockingIOError:
-        return
-    del buf[:sent]
+    with contextlib.suppress(BlockingIOError):
+        del buf[: sock.send(buf)]
     if not buf and then_shutdown:
         sock.shutdown(socket.SHUT_WR)
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = bytearray()
+    data = b""
     while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
+        if not (chunk := sock.recv(n - len(data))):
             raise _ClientGone
         data += chunk
-    return bytes(data)
+    return data
 
 
 class ExitPool:
-    """``count`` exits on consecutive loopback addresses (127.0.0.2, 127.0.0.3, …), all on one port."""
+    """``count`` started exits on consecutive loopback addresses (127.0.0.2, 127.0.0.3, …), all on one port
+    (``port=0``: the first exit's free port, retried until it is free on every address)."""
 
     def __init__(self, count: int, port: int = 0, *, username: str | None = None, password: str | None = None,
                  first_address: str = "127.0.0.2", attempts: int = 20, **options: Any) -> None:
@@ -457,13 +432,11 @@ class ExitPool:
             raise ValueError("count must be at least 1")
         first = ipaddress.ip_address(_loopback(first_address))
         self.addresses = [_loopback(str(first + i)) for i in range(count)]
-        if self.addresses[-1] == "127.255.255.255":
-            raise ValueError("the pool runs past 127.255.255.254")
+        self.exits: list[SocksExitServer] = []
         for attempt in range(attempts):
-            self.exits: list[SocksExitServer] = []
+            self.exits, chosen = [], port
             try:
-                chosen = port
-                for address in self.addresses:  # the first bind picks the port; the others must get it too
+                for address in self.addresses:  # binding is the test: the first bind picks the port
                     server = SocksExitServer(address, chosen, address, username=username, password=password, **options)
                     self.exits.append(server.start())
                     chosen = server.port
@@ -474,13 +447,8 @@ class ExitPool:
                     raise
         self.port = self.exits[0].port
 
-    @property
-    def urls(self) -> list[str]:
-        return [e.url for e in self.exits]
-
-    @property
-    def stats(self) -> list[dict[str, int]]:
-        return [e.stats for e in self.exits]
+    urls = property(lambda self: [e.url for e in self.exits])
+    stats = property(lambda self: [e.stats for e in self.exits])
 
     def exit(self, index_or_address: int | str) -> SocksExitServer:
         if isinstance(index_or_address, int):
@@ -511,8 +479,8 @@ _COUNTRIES = {  # code: (NordVPN country id, name, city, latitude, longitude)
     "us": (228, "United States", "New York", 40.714, -74.006), "se": (208, "Sweden", "Stockholm", 59.333, 18.05),
     "ch": (209, "Switzerland", "Zurich", 47.367, 8.55), "be": (21, "Belgium", "Brussels", 50.833, 4.333),
 }
-_STAMP = "2024-01-15 10:00:00"
-SOCKS_TECHNOLOGY_ID = 7
+_STAMPS = {"created_at": "2024-01-15 10:00:00", "updated_at": "2024-01-15 10:00:00"}
+SOCKS_TECHNOLOGY = {"id": 7, "name": "Socks 5", "identifier": "socks", **_STAMPS, "metadata": []}
 
 
 def nordvpn_servers_json(pool: ExitPool, country_codes: tuple[str, ...] = ("nl", "de", "gb", "fr", "us", "se", "ch", "be"),
@@ -525,33 +493,32 @@ def nordvpn_servers_json(pool: ExitPool, country_codes: tuple[str, ...] = ("nl",
         country_id, country, city, lat, lon = _COUNTRIES.get(cc, (1000 + i, cc.upper(), cc.upper(), 0.0, 0.0))
         number, server_id = 100 + i, 900000 + i
         servers.append({
-            "id": server_id, "created_at": _STAMP, "updated_at": _STAMP,
-            "name": f"{country} #{number}", "station": exit_.address, "ipv6_station": "",
-            "hostname": f"{cc}{number}.nordvpn.com", "load": (17 + 29 * i) % 80 + 5, "status": "online",
-            "locations": [{
-                "id": 100 + i, "created_at": _STAMP, "updated_at": _STAMP, "latitude": lat, "longitude": lon,
-                "country": {"id": country_id, "name": country, "code": cc.upper(), "city": {
+            "id": server_id, **_STAMPS, "name": f"{country} #{number}", "station": exit_.address,
+            "ipv6_station": "", "hostname": f"{cc}{number}.nordvpn.com", "load": (17 + 29 * i) % 80 + 5,
+            "status": "online",
+            "locations": [{"id": 100 + i, **_STAMPS, "latitude": lat, "longitude": lon, "country": {
+                "id": country_id, "name": country, "code": cc.upper(), "city": {
                     "id": country_id * 1000, "name": city, "latitude": lat, "longitude": lon,
-                    "dns_name": city.lower().replace(" ", "-"), "hub_score": 0}},
-            }],
-            "services": [{"id": 1, "name": "VPN", "identifier": "vpn", "created_at": _STAMP, "updated_at": _STAMP}],
-            "technologies": [{
-                "id": SOCKS_TECHNOLOGY_ID, "name": "Socks 5", "identifier": "socks", "created_at": _STAMP,
-                "updated_at": _STAMP, "metadata": [],
-                "pivot": {"technology_id": SOCKS_TECHNOLOGY_ID, "server_id": server_id, "status": "online"},
-            }],
-            "groups": [{"id": 11, "created_at": _STAMP, "updated_at": _STAMP, "title": "Standard VPN servers",
-                        "identifier": "legacy_standard", "type": {"id": 3, "title": "Legacy category",
-                                                                   "identifier": "legacy_group_category"}}],
-            "specifications": [],
+                    "dns_name": city.lower().replace(" ", "-"), "hub_score": 0}}}],
+            "technologies": [{**SOCKS_TECHNOLOGY, "pivot": {"technology_id": SOCKS_TECHNOLOGY["id"],
+                                                            "server_id": server_id, "status": "online"}}],
+            "groups": [{"id": 11, **_STAMPS, "title": "Standard VPN servers", "identifier": "legacy_standard",
+                        "type": {"id": 3, **_STAMPS, "title": "Legacy category", "identifier": "legacy_group_category"}}],
             "ips": [{"id": server_id, "ip": {"id": server_id, "ip": exit_.address, "version": 4}, "type": "entry"}],
         })
     return servers
 
 
+_FILTERS: dict[str, Callable[[dict[str, Any], str], bool]] = {
+    "filters[servers_technologies][identifier]": lambda s, v: any(t["identifier"] == v for t in s["technologies"]),
+    "filters[servers_technologies][id]": lambda s, v: any(str(t["id"]) == v for t in s["technologies"]),
+    "filters[country_id]": lambda s, v: any(str(loc["country"]["id"]) == v for loc in s["locations"]),
+}
+
+
 def serve_nordvpn_path(path_and_query: str, pool: ExitPool, **kwargs: Any) -> tuple[int, bytes]:
     """Answer ``/v1/servers`` (and ``/v1/servers/recommendations``, sorted by load) like api.nordvpn.com:
-    ``limit`` (default 100, 0 = all), ``filters[servers_technologies][identifier|id]``, ``filters[country_id]``."""
+    ``limit`` (default 100, 0 = all) and the ``_FILTERS``; any other path is a 404. Returns (status, JSON)."""
     parts = urlsplit(path_and_query)
     path = parts.path.rstrip("/")
     if path not in ("/v1/servers", "/v1/servers/recommendations"):
@@ -562,17 +529,9 @@ def serve_nordvpn_path(path_and_query: str, pool: ExitPool, **kwargs: Any) -> tu
     except ValueError:
         return 400, json.dumps({"errors": {"code": 400, "message": "limit must be an integer"}}).encode()
     servers = nordvpn_servers_json(pool, **kwargs)
-    if "filters[servers_technologies][identifier]" in query:
-        wanted = query["filters[servers_technologies][identifier]"]
-        servers = [s for s in servers if any(t["identifier"] == wanted for t in s["technologies"])]
-    if "filters[servers_technologies][id]" in query:
-        wanted = query["filters[servers_technologies][id]"]
-        servers = [s for s in servers if any(str(t["id"]) == wanted for t in s["technologies"])]
-    if "filters[country_id]" in query:
-        wanted = query["filters[country_id]"]
-        servers = [s for s in servers if any(str(loc["country"]["id"]) == wanted for loc in s["locations"])]
+    for key, keep in _FILTERS.items():
+        if key in query:
+            servers = [s for s in servers if keep(s, query[key])]
     if path.endswith("recommendations"):
         servers.sort(key=lambda s: s["load"])
-    if limit > 0:
-        servers = servers[:limit]
-    return 200, json.dumps(servers).encode()
+    return 200, json.dumps(servers[:limit] if limit > 0 else servers).encode()

@@ -41,8 +41,9 @@ class Sandbox:
                  telegram_port: int = 0, exits: int = 4, exit_port: int = 0,
                  rate_limit_requests: int = 950, rate_limit_window_s: float = 600.0) -> None:
         self.market = market
-        self.pool = ExitPool(exits, port=exit_port) if exits else None
-        routes = {"/v1/servers": self._nordvpn} if self.pool else {}
+        self.pool: ExitPool | None = None  # started in start(): an ExitPool binds when it is built
+        self._exits, self._exit_port = exits, exit_port
+        routes = {"/v1/servers": self._nordvpn} if exits else {}
         self.sites = SitesServer(market, port=http_port, extra_routes=routes)
         self.ftp = NasdaqFtpServer(market, port=ftp_port)
         self.yahoo = YahooEmulator(market, rate_limit_requests=rate_limit_requests, rate_limit_window_s=rate_limit_window_s)
@@ -64,16 +65,19 @@ class Sandbox:
                    rate_limit_window_s=s.rate_limit_window_s, **ports)
 
     def _nordvpn(self, path_and_query: str) -> tuple[int, str, bytes]:
-        assert self.pool is not None
+        if self.pool is None:
+            return 503, "application/json", b'{"error":"exits not started"}'
         status, body = serve_nordvpn_path(path_and_query, self.pool)
         return status, "application/json", body
 
     def start(self) -> Sandbox:
         try:
-            for part in (self.pool, self.sites, self.ftp, self.yahoo_server, self.telegram):
-                if part is not None:
-                    part.start()
-                    self._started.append(part)
+            if self._exits:
+                self.pool = ExitPool(self._exits, port=self._exit_port)
+                self._started.append(self.pool)
+            for part in (self.sites, self.ftp, self.yahoo_server, self.telegram):
+                part.start()
+                self._started.append(part)
         except BaseException:
             self.stop()
             raise

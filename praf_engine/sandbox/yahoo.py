@@ -63,7 +63,7 @@ class RateLimiter:
 
 
 def _floats(values: np.ndarray) -> list[float | None]:
-    return [None if v != v else v for v in np.round(values.astype(float), 6).tolist()]
+    return [None if v != v else v for v in values.astype(float).tolist()]
 
 
 def _ints(values: np.ndarray) -> list[int | None]:

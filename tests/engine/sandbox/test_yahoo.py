@@ -10,9 +10,9 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from praf_engine.sandbox.market import Market
 
 from praf_engine.sandbox.faults import FaultConfig
-from praf_engine.sandbox.market import Market
 from praf_engine.sandbox.yahoo import SandboxSession, rewrite_yahoo_url, serve_yahoo
 
 TODAY = dt.date(2025, 6, 6)
@@ -22,7 +22,9 @@ TODAY = dt.date(2025, 6, 6)
 def yf_cache(tmp_path_factory):
     import yfinance as yf
 
-    yf.set_cache_location(str(tmp_path_factory.mktemp("yfcache")))
+    from yfinance.cache import set_cache_location
+
+    set_cache_location(str(tmp_path_factory.mktemp("yfcache")))
     warnings.filterwarnings("ignore", module="yfinance")
     return yf
 

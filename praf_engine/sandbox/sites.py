@@ -1,0 +1,433 @@
+"""Exchange-site emulators on loopback, so the real scrapers run unchanged (SPEC §2, §10).
+
+``SitesServer`` (HTTP/1.1, keep-alive) serves:
+
+==========================================  ===========================================================
+``/dynamic/SymDir/nasdaqlisted.txt``        Nasdaq Trader, CRLF
+``/dynamic/SymDir/otherlisted.txt``         Nasdaq Trader (Arca rows have Exchange ``P``), CRLF
+``/wiki/FTSE_100_Index``                    Wikipedia-like page, ``table#constituents`` (``Ticker``)
+``/wiki/FTSE_250_Index``                    same, ticker column ``EPIC``
+``/index/dax/constituents[?page=N]``        Börse-Frankfurt-like listing, 10 rows a page, ``a[rel=next]``
+``/en/products/equities/list``              Euronext page: empty table, JS adds ``#download-button``
+``/en/products/equities/list/data?token=``  the JSON behind it; 403 without the token of a page load
+extra route prefixes                        e.g. ``/v1/servers`` (NordVPN list, mounted by ``serve.py``)
+==========================================  ===========================================================
+
+``NasdaqFtpServer`` (pyftpdlib, anonymous, read-only) serves ``/symboldirectory/nasdaqlisted.txt`` and
+``/symboldirectory/otherlisted.txt`` (LF line endings), re-rendered whenever ``market.today`` or the faults change.
+
+Site faults, per exchange code (``market.faults.hits(kind, code, market.seed)``), as a client sees them:
+
+- ``broken_structure``: nasdaq/arca header columns renamed (``Ticker Symbol``, ``Market Tier``, ``ACT_Symbol``,
+  ``Listing Exchange``...); the FTSE tables lose ``id="constituents"``; the DAX table is ``table.index-members-v2``;
+  the Euronext page fills its table but never adds ``#download-button``.
+- ``site_500``: HTTP 500 (HTML body) on every page of that exchange (Euronext: page and data); FTP ``550`` on RETR/SIZE.
+- ``truncated``: Nasdaq files keep the header and the first half of the rows, end mid-line, no footer (HTTP and FTP);
+  FTSE pages end inside the table (~40 % of the rows, no ``</html>``); DAX pages after the first half answer 404;
+  the Euronext CSV is cut ~40 % into its rows.
+- ``js_timeout``: the Euronext button is there, but a click only shows "Preparing your file…" and no file comes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from praf_engine.logs import get_logger
+from praf_engine.sandbox.sites_render import (
+    DAX_PAGE_SIZE,
+    EURONEXT_HEADER,
+    EURONEXT_NOISE_MARKETS,
+    FTSE_PAGES,
+    EuronextRow,
+    cqs_symbol,
+    dax_page_count,
+    dax_page_missing,
+    dax_rows,
+    euronext_csv,
+    euronext_data,
+    euronext_data_json,
+    euronext_filename,
+    euronext_rows,
+    fault,
+    ftse_tickers,
+    nasdaq_symbol,
+    otherlisted_noise,
+    render_dax_page,
+    render_euronext_page,
+    render_ftse_page,
+    render_nasdaqlisted,
+    render_otherlisted,
+    site_faults,
+)
+
+with warnings.catch_warnings():  # pyftpdlib still imports asyncore/asynchat on Python 3.11
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.handlers import FTPHandler
+    from pyftpdlib.ioloop import IOLoop
+    from pyftpdlib.servers import FTPServer
+
+log = get_logger(__name__)
+
+NASDAQ_PATH = "/dynamic/SymDir/nasdaqlisted.txt"
+OTHER_PATH = "/dynamic/SymDir/otherlisted.txt"
+FTSE_PATHS = {"/wiki/FTSE_100_Index": "FTSE 100", "/wiki/FTSE_250_Index": "FTSE 250"}
+DAX_PATH = "/index/dax/constituents"
+EURONEXT_PATH = "/en/products/equities/list"
+EURONEXT_DATA_PATH = EURONEXT_PATH + "/data"
+FTP_DIR = "symboldirectory"
+FTP_FILES = {"nasdaqlisted.txt": "nasdaq", "otherlisted.txt": "arca"}
+TOKEN_TTL_S = 3600.0
+_MAX_TOKENS = 4096
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain"
+JSON = "application/json; charset=utf-8"
+
+ExtraRoute = Callable[[str], tuple[int, str, bytes]]
+Reply = tuple[int, str, bytes, dict[str, str]]
+
+__all__ = [
+    "DAX_PAGE_SIZE", "EURONEXT_HEADER", "EURONEXT_NOISE_MARKETS", "FTSE_PAGES", "EuronextRow", "NasdaqFtpServer",
+    "SitesServer", "cqs_symbol", "dax_page_count", "dax_rows", "euronext_csv", "euronext_data", "euronext_filename",
+    "euronext_rows", "ftse_tickers", "nasdaq_symbol", "otherlisted_noise", "render_dax_page", "render_euronext_page",
+    "render_ftse_page", "render_nasdaqlisted", "render_otherlisted",
+]
+
+
+def _error_page(status: int, title: str, detail: str = "") -> Reply:
+    body = (f"<!DOCTYPE html>\n<html><head><title>{status} {title}</title></head>\n"
+            f"<body><h1>{title}</h1><p>{detail}</p></body></html>\n").encode()
+    return status, HTML, body, {}
+
+
+# --- HTTP ------------------------------------------------------------------------------------------------------------
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else ~40 ms per keep-alive request (delayed ACK)
+    server_version = "nginx"
+    sys_version = ""
+    server: _HTTPServer
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        try:
+            status, ctype, body, headers = self.server.sites.dispatch(self.command, self.path)
+        except Exception as exc:  # noqa: BLE001 - a bug in an emulator must show as a 500, not a hung client
+            log.error("sites handler crashed", detail={"path": self.path, "error": repr(exc)})
+            status, ctype, body, headers = _error_page(500, "Internal Server Error", "sandbox handler crashed")
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_HEAD = do_POST = _serve
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        return
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], sites: SitesServer) -> None:
+        self.sites = sites
+        super().__init__(address, _Handler)
+
+
+class SitesServer:
+    """The exchange sites over HTTP on ``host:port`` (0 = a free port), rendered from ``market`` on each request."""
+
+    def __init__(self, market: Any, host: str = "127.0.0.1", port: int = 0,
+                 extra_routes: dict[str, ExtraRoute] | None = None) -> None:
+        self.market = market
+        self.host = host
+        self.extra_routes = dict(extra_routes or {})
+        self.hits: Counter[str] = Counter()  # requests per path (query string left out)
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[Any, ...], bytes] = {}
+        self._tokens: OrderedDict[str, float] = OrderedDict()
+        self._server: _HTTPServer | None = _HTTPServer((host, port), self)
+        self._port = int(self._server.server_address[1])
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self._port}"
+
+    def start(self) -> SitesServer:
+        if self._thread is not None:
+            return self
+        if self._server is None:  # started again after stop(): same port
+            self._server = _HTTPServer((self.host, self._port), self)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"sandbox-sites-{self._port}", daemon=True)
+        self._thread.start()
+        log.info("exchange sites started", detail={"url": self.url})
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server, self._thread = None, None
+        if server is None:
+            return
+        if thread is not None:
+            server.shutdown()
+            thread.join(timeout=5)
+        server.server_close()
+        log.info("exchange sites stopped", detail={"url": self.url})
+
+    def __enter__(self) -> SitesServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- routing -----------------------------------------------------------------------------------------------------
+    def dispatch(self, method: str, target: str) -> Reply:
+        """Answer one request: (status, content type, body, extra headers)."""
+        parts = urlsplit(target)
+        path = parts.path
+        with self._lock:
+            self.hits[path] += 1
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        page = self._page(path, query)
+        if page is None:
+            for prefix in sorted(self.extra_routes, key=len, reverse=True):
+                if path.startswith(prefix):
+                    status, ctype, body = self.extra_routes[prefix](target)
+                    return status, ctype, body, {}
+            return _error_page(404, "Not Found", "The requested URL was not found on this server.")
+        if method not in ("GET", "HEAD"):
+            return 405, HTML, b"<h1>405 Method Not Allowed</h1>\n", {"Allow": "GET, HEAD"}
+        return page
+
+    def _page(self, path: str, query: dict[str, str]) -> Reply | None:
+        m = self.market
+        if path in (NASDAQ_PATH, OTHER_PATH):
+            code = "nasdaq" if path == NASDAQ_PATH else "arca"
+            if fault(m, "site_500", code):
+                return _error_page(500, "Internal Server Error", "The server encountered an internal error.")
+            render = render_nasdaqlisted if code == "nasdaq" else render_otherlisted
+            return 200, TEXT, self._cached((path,), code, lambda: render(m, crlf=True)), {}
+        if path in FTSE_PATHS:
+            if fault(m, "site_500", "ftse"):
+                return _error_page(500, "Internal Server Error", "Our servers are currently under maintenance.")
+            index = FTSE_PATHS[path]
+            return 200, HTML, self._cached((path,), "ftse", lambda: render_ftse_page(m, index)), {}
+        if path == DAX_PATH:
+            return self._dax(query)
+        if path == EURONEXT_PATH:
+            if fault(m, "site_500", "euronext"):
+                return _error_page(500, "Internal Server Error", "The website encountered an unexpected error.")
+            return 200, HTML, render_euronext_page(self._new_token(), EURONEXT_DATA_PATH), {"Cache-Control": "no-store"}
+        if path == EURONEXT_DATA_PATH:
+            if fault(m, "site_500", "euronext"):
+                return 500, JSON, b'{"error":"Internal Server Error"}', {}
+            if not self._token_ok(query.get("token", "")):
+                return 403, JSON, b'{"error":"Forbidden","message":"missing or expired page token"}', {}
+            body = self._cached((path,), "euronext", lambda: euronext_data_json(m))
+            return 200, JSON, body, {"Cache-Control": "no-store"}
+        if path == "/":
+            links = [NASDAQ_PATH, OTHER_PATH, *FTSE_PATHS, DAX_PATH, EURONEXT_PATH, *self.extra_routes]
+            items = "".join(f'<li><a href="{p}">{p}</a></li>' for p in links)
+            return 200, HTML, f"<!DOCTYPE html><title>PRAF sandbox sites</title><ul>{items}</ul>\n".encode(), {}
+        return None
+
+    def _dax(self, query: dict[str, str]) -> Reply:
+        m = self.market
+        if fault(m, "site_500", "dax"):
+            return _error_page(500, "Internal Server Error", "Please try again later.")
+        try:
+            page = int(query.get("page", "1"))
+        except ValueError:
+            return _error_page(404, "Not Found", "No such page.")
+        if dax_page_missing(m, page):
+            return _error_page(404, "Not Found", "No such page.")
+        return 200, HTML, self._cached((DAX_PATH, page), "dax", lambda: render_dax_page(m, page)), {}
+
+    def _cached(self, key: tuple[Any, ...], code: str, render: Callable[[], bytes]) -> bytes:
+        full = (*key, self.market.today, site_faults(self.market, code))
+        with self._lock:
+            body = self._cache.get(full)
+            if body is None:
+                if len(self._cache) > 256:
+                    self._cache.clear()
+                body = self._cache[full] = render()
+            return body
+
+    def _new_token(self) -> str:
+        token = secrets.token_urlsafe(18)
+        with self._lock:
+            self._tokens[token] = time.monotonic()
+            while len(self._tokens) > _MAX_TOKENS:
+                self._tokens.popitem(last=False)
+        return token
+
+    def _token_ok(self, token: str) -> bool:
+        with self._lock:
+            issued = self._tokens.get(token)
+            return issued is not None and time.monotonic() - issued < TOKEN_TTL_S
+
+
+# --- FTP -------------------------------------------------------------------------------------------------------------
+class _FtpHandler(FTPHandler):
+    """pyftpdlib's handler, refreshing the files before each command and answering 550 on ``site_500``."""
+
+    sites: NasdaqFtpServer
+    banner = "NASDAQ Trader FTP (PRAF sandbox) ready."
+
+    def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
+        self.sites.refresh()
+        super().pre_process_command(line, cmd, arg)
+
+    def _down(self, path: str) -> bool:
+        code = FTP_FILES.get(os.path.basename(path))
+        if code is not None and fault(self.sites.market, "site_500", code):
+            self.respond("550 Service temporarily unavailable.")
+            return True
+        return False
+
+    def ftp_RETR(self, file: str) -> Any:
+        if self._down(file):
+            return None
+        return super().ftp_RETR(file)
+
+    def ftp_SIZE(self, path: str) -> Any:
+        if self._down(path):
+            return None
+        return super().ftp_SIZE(path)
+
+    # pyftpdlib logs every session line through the stdlib: keep only its errors, in structlog
+    def log(self, msg: str, logfun: Any = None) -> None:
+        return
+
+    def logline(self, msg: str, logfun: Any = None) -> None:
+        return
+
+    def logerror(self, msg: str) -> None:
+        log.warning("ftp error", detail={"msg": msg})
+
+    def log_exception(self, instance: Any) -> None:
+        log.error("ftp handler crashed", detail={"instance": repr(instance)}, exc_info=True)
+
+
+class NasdaqFtpServer:
+    """``ftp://host:port/symboldirectory/{nasdaqlisted,otherlisted}.txt``: anonymous, read-only, passive on loopback."""
+
+    def __init__(self, market: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.market = market
+        self.host = host
+        self._lock = threading.Lock()
+        self._key: tuple[Any, ...] | None = None
+        self._root: Path | None = None
+        self._server: FTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        logger = logging.getLogger("pyftpdlib")
+        if not logger.handlers:  # else pyftpdlib configures its own stderr handler on first loop
+            logger.addHandler(logging.NullHandler())
+        self._port = port
+        self._open()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"ftp://{self.host}:{self._port}"
+
+    @property
+    def root(self) -> Path:
+        assert self._root is not None
+        return self._root
+
+    def _open(self) -> None:
+        self._root = Path(tempfile.mkdtemp(prefix="praf-ftp-"))
+        (self._root / FTP_DIR).mkdir()
+        authorizer = DummyAuthorizer()
+        authorizer.add_anonymous(str(self._root), perm="elr")
+        handler = type("NasdaqFtpHandler", (_FtpHandler,), {"authorizer": authorizer, "sites": self})
+        self._key = None
+        self.refresh()
+        self._server = FTPServer((self.host, self._port), handler, ioloop=IOLoop())
+        self._server.max_cons = 256
+        self._port = int(self._server.address[1])
+
+    def refresh(self) -> bool:
+        """Re-render the files if ``market.today`` or the faults changed; True if they were rewritten."""
+        m = self.market
+        key = (m.today, site_faults(m, "nasdaq"), site_faults(m, "arca"))
+        with self._lock:
+            if key == self._key or self._root is None:
+                return False
+            for name, render in (("nasdaqlisted.txt", render_nasdaqlisted), ("otherlisted.txt", render_otherlisted)):
+                target = self._root / FTP_DIR / name
+                tmp = target.with_suffix(".tmp")
+                tmp.write_bytes(render(m, crlf=False))
+                os.replace(tmp, target)  # a transfer in progress keeps reading the old file
+            self._key = key
+        log.debug("ftp files rendered", detail={"today": str(m.today)})
+        return True
+
+    def start(self) -> NasdaqFtpServer:
+        if self._thread is not None:
+            return self
+        if self._server is None:
+            self._open()
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, args=(self._server,), name=f"sandbox-ftp-{self._port}",
+                                        daemon=True)
+        self._thread.start()
+        log.info("nasdaq ftp started", detail={"url": self.url})
+        return self
+
+    def _run(self, server: FTPServer) -> None:
+        try:
+            while not self._stopping.is_set():
+                server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
+        finally:
+            server.close_all()
+
+    def stop(self) -> None:
+        server, thread, root = self._server, self._thread, self._root
+        self._server, self._thread, self._root = None, None, None
+        if thread is not None:
+            self._stopping.set()
+            thread.join(timeout=5)
+        elif server is not None:
+            server.close_all()
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)
+            log.info("nasdaq ftp stopped", detail={"url": self.url})
+
+    def __enter__(self) -> NasdaqFtpServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

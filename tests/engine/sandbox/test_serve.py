@@ -1,0 +1,59 @@
+"""`praf-engine sandbox serve` and `praf-engine demo`, run as a new user would, in real processes."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import cli_env
+
+
+def test_demo_runs_the_chain_into_a_fresh_home(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    out = subprocess.run([sys.executable, "-m", "praf_engine", "--home", str(home), "--set", "sandbox.size=60", "demo"],
+                         capture_output=True, text=True, env=cli_env(), timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "demo home ready" in out.stdout
+    doc = json.loads(out.stdout[out.stdout.index("{"): out.stdout.rindex("}") + 1])
+    assert {"as_of", "total_active", "lag_2d"} <= set(doc)
+    assert (home / "praf.db").exists()
+    again = subprocess.run([sys.executable, "-m", "praf_engine", "--home", str(home), "--set", "sandbox.size=60", "demo"],
+                           capture_output=True, text=True, env=cli_env(), timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_sandbox_serve_prints_urls_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "praf_engine", "--home", str(tmp_path / "h"), "--set", "sandbox.size=50",
+         "sandbox", "serve", "--free-ports"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**cli_env(), "COLUMNS": "200"},
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "Ctrl-C stops the sandbox" in line:
+                break
+        text = "".join(lines)
+        sites = re.search(r"exchange sites \+ NordVPN list\s+(http://\S+)", text).group(1)
+        yahoo = re.search(r"Yahoo emulator\s+(http://\S+)", text).group(1)
+        assert 'sources = "sandbox"' in text and "[sandbox]" in text
+        assert httpx.get(f"{sites}/dynamic/SymDir/nasdaqlisted.txt", timeout=10).status_code == 200
+        assert httpx.get(f"{yahoo}/v1/test/getcrumb", timeout=10).status_code == 200
+        servers = httpx.get(f"{sites}/v1/servers?limit=2", timeout=10).json()
+        assert len(servers) == 2 and servers[0]["station"].startswith("127.0.0.")
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "sandbox stopped" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
