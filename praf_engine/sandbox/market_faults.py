@@ -121,7 +121,9 @@ def apply_data_faults(bars: Bars, ctx: FaultContext) -> tuple[Bars, list[Injecti
     keep = np.ones(n, dtype=bool)
     if "gap" in kinds and (j := grid_idx("gap")) is not None:
         length = 1 + stable_hash("gap-length", seed, sym) % 3
-        end = min(j + length, last + 1)
+        if rewrite and j <= rewrite[0] < j + length:  # keep the history_rewrite split row visible
+            j = rewrite[0] + 1 if rewrite[0] < last else max(lo, rewrite[0] - length)
+        end = min(j + length, last + 1, rewrite[0] if rewrite and j < rewrite[0] else last + 1)
         if end - j < n:
             keep[j - first : end - first] = False
             out.append(Injection("gap", sym, tuple(_day(d) for d in sessions[j:end]), {"sessions": end - j}))

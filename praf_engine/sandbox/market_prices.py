@@ -13,8 +13,8 @@ import numpy as np
 
 from praf_engine.sandbox.faults import stable_hash
 
-CAL_START = date(1990, 1, 1)  # explicit, wide calendar bounds (exchange_calendars defaults to ~20 years back)
-CAL_END = date(2040, 12, 31)
+CAL_START = date(2000, 1, 1)  # explicit, wide calendar bounds (exchange_calendars defaults to ~20 years back)
+CAL_END = date(2035, 12, 31)
 _TRADING_DAYS = 252.0
 
 
@@ -133,7 +133,12 @@ def build_profile(seed: int, symbol: str, kind: str, exchange: str, currency: st
     sigma = math.exp(r.uniform(math.log(vlo), math.log(vhi))) / math.sqrt(_TRADING_DAYS)
     phi = 0.5 ** (1.0 / (r.uniform(1.0, 3.0) * _TRADING_DAYS))
     freq, yld = _dividend_policy(r, kind, exchange, cal.mic)
-    base = 0.0 if kind in ("spac", "unit") else min(0.15, max(-0.05, r.gauss(0.04, 0.05)))
+    if kind in ("spac", "unit"):
+        base = 0.0
+    elif kind in ("warrant", "right"):
+        base = r.uniform(-0.08, 0.0)
+    else:
+        base = min(0.08, max(-0.04, r.gauss(0.02, 0.03)))
     mu = (base + yld) / _TRADING_DAYS
 
     # splits: 1-3 forward splits (2:1, 3:1, 3:2) or one 1:10 reverse split, on planned dates up to a year ahead

@@ -72,6 +72,7 @@ _ETF_THEMES = (
 _ETF_ISSUERS = ("Funds", "Shares", "Invest", "ETF Trust", "Advisors")
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SEDOL_CHARS = "0123456789BCDFGHJKLMNPQRSTVWXYZ"
+_NO_VOWELS = str.maketrans("", "", "AEIOU")
 
 
 # ---------------------------------------------------------------- symbol mapping and check digits
@@ -101,13 +102,14 @@ def _char_value(c: str) -> int:
     return int(c, 36)
 
 
+_ISIN_TABLE = str.maketrans({c: str(int(c, 36)) for c in "0123456789" + _LETTERS})
+_DOUBLED = tuple((2 * d) // 10 + (2 * d) % 10 for d in range(10))
+
+
 def isin_check_digit(body: str) -> str:
     """Check digit of an 11-character ISIN body (country + NSIN): Luhn over the letter-expanded digits."""
-    digits = "".join(str(_char_value(c)) for c in body.upper())
-    total = 0
-    for pos, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if pos % 2 == 0 else 1)
-        total += d // 10 + d % 10
+    digits = body.upper().translate(_ISIN_TABLE)
+    total = sum(_DOUBLED[int(c)] for c in digits[::-1][::2]) + sum(int(c) for c in digits[::-1][1::2])
     return str((10 - total % 10) % 10)
 
 
@@ -133,21 +135,21 @@ def _sedol_check(body: str) -> str:
 
 def _nsin(rng: random.Random, country: str) -> str:
     digits = "0123456789"
+    pick = rng.choices
     if country == "US":
-        cusip = "".join(rng.choice(digits) for _ in range(5)) + rng.choice(digits + "ABCDEFGH")
-        cusip += rng.choice(("10", "20", "30", "40", "50", "60", "70"))
+        cusip = "".join(pick(digits, k=5)) + rng.choice(digits + "ABCDEFGH") + rng.choice(("10", "20", "30", "40", "50"))
         return cusip + _cusip_check(cusip)
     if country == "GB":
-        sedol = rng.choice("0B") + "".join(rng.choice(_SEDOL_CHARS) for _ in range(5))
+        sedol = rng.choice("0B") + "".join(pick(_SEDOL_CHARS, k=5))
         return "00" + sedol + _sedol_check(sedol)
     if country == "DE":
-        return "000" + "".join(rng.choice(digits + "ABCDEFGHKLMN") for _ in range(6))
+        return "000" + "".join(pick(digits + "ABCDEFGHKLMN", k=6))
     if country == "IE":
-        return "00B" + "".join(rng.choice(_SEDOL_CHARS) for _ in range(6))
+        return "00B" + "".join(pick(_SEDOL_CHARS, k=6))
     if country == "PT":  # Portuguese ISINs look like PTGAL0AM0009
-        return "".join(rng.choice(_LETTERS) for _ in range(3)) + "0AM" + "".join(rng.choice(digits) for _ in range(3))
+        return "".join(pick(_LETTERS, k=3)) + "0AM" + "".join(pick(digits, k=3))
     prefix = {"FR": "0000", "NL": "0000", "BE": "0003", "NO": "0010", "IT": "0005"}[country]
-    return prefix + "".join(rng.choice(digits) for _ in range(5))
+    return prefix + "".join(pick(digits, k=5))
 
 
 def make_isin(rng: random.Random, country: str, used: set[str]) -> str:
@@ -198,17 +200,22 @@ class _Namer:
         taken = self.used.setdefault(namespace, set())
         letters = [w.upper() for w in words if w[0].isalpha()]
         initials = "".join(w[0] for w in letters)
-        flat = "".join(c for c in "".join(letters) if c.isalpha())
-        cands = [initials, letters[0][:length], letters[0][: length - 1] + initials[-1],
-                 letters[0][0] + "".join(c for c in letters[0][1:] if c not in "AEIOU"), flat]
+        root = letters[0]
+        cands = [initials, root[:length], root[: length - 1] + initials[-1],
+                 root[0] + root[1:].translate(_NO_VOWELS), root + initials[1:]]
         for cand in cands:
             cand = cand[:length]
             if len(cand) == length and cand not in taken:
                 taken.add(cand)
                 return cand
         pool = _LETTERS + ("0123456789" if digits else "")
-        while True:
-            cand = letters[0][0] + "".join(self.rng.choice(pool) for _ in range(length - 1))
+        tries = 0
+        while True:  # random codes: keep the first letter at first, then any letter, then one letter longer
+            tries += 1
+            if tries % 40 == 0 and length < 5:
+                length += 1
+            head = letters[0][0] if tries < 20 else self.rng.choice(_LETTERS)
+            cand = head + "".join(self.rng.choices(pool, k=length - 1))
             if cand not in taken:
                 taken.add(cand)
                 return cand

@@ -250,11 +250,11 @@ def render_otherlisted(market: Any, *, crlf: bool = True, apply_faults: bool = T
 
 # --- FTSE (Wikipedia) ------------------------------------------------------------------------------------------------
 def ftse_tickers(market: Any, index: str) -> list[tuple[Any, str]]:
-    """(listing, ticker as shown) of one FTSE index. If the market has no ticker with a trailing dot, ~2 % of the
-    dot-less tickers (at least one) get one, as Wikipedia shows ``AV.``; the Yahoo mapping drops it again."""
+    """(listing, ticker as shown) of one FTSE index. If no FTSE listing of the market has a trailing dot, ~2 % of
+    the dot-less tickers (at least one a page) get one, as Wikipedia shows ``AV.``; the Yahoo mapping drops it."""
     members = [x for x in listings(market, "ftse") if x.market == index]
-    if any(x.exchange_symbol.endswith(".") for x in members):
-        return [(x, x.exchange_symbol) for x in members]
+    if any(x.exchange_code == "ftse" and x.exchange_symbol.endswith(".") for x in market.listings):
+        return [(x, x.exchange_symbol) for x in members]  # the market decides
     eligible = [x for x in members if "." not in x.exchange_symbol]
     dotted = {x.symbol for x in eligible if unit(market.seed, "ftse-dot", x.symbol) < 0.02}
     if eligible:

@@ -206,19 +206,23 @@ class YahooEmulator:
         return int(dt.datetime.combine(start, dt.time(), dt.UTC).timestamp()), 2**62, name
 
     def _events(self, listing: Listing, bars: Bars, lo: int, hi: int) -> dict[str, Any]:
+        """Dividends and splits whose ex-date falls inside the served window, keyed by their timestamp."""
+        lo_day = dt.datetime.fromtimestamp(lo, dt.UTC).date() - dt.timedelta(days=1)
+        hi_day = dt.datetime.fromtimestamp(hi, dt.UTC).date() + dt.timedelta(days=1)
+        days = sorted(d for d in (*bars.dividends, *bars.splits) if lo_day <= d <= hi_day)
+        if not days:
+            return {}
+        stamps = dict(zip(days, self.market.session_open_epoch(listing.mic, np.array(days, dtype="datetime64[D]")).tolist(),
+                          strict=True))
         events: dict[str, Any] = {}
-
-        def stamp(day: dt.date) -> int:
-            return int(self.market.session_open_epoch(listing.mic, np.array([np.datetime64(day, "D")]))[0])
-
-        divs = {str(s): {"amount": round(a, 6), "date": s} for d, a in bars.dividends.items() if lo <= (s := stamp(d)) < hi}
+        divs = {str(stamps[d]): {"amount": a, "date": stamps[d]} for d, a in bars.dividends.items()
+                if d in stamps and lo <= stamps[d] < hi}
         splits = {}
         for day, ratio in bars.splits.items():
-            s = stamp(day)
-            if lo <= s < hi:
+            if day in stamps and lo <= stamps[day] < hi:
                 frac = Fraction(ratio).limit_denominator(100)
-                splits[str(s)] = {"date": s, "numerator": frac.numerator, "denominator": frac.denominator,
-                                  "splitRatio": f"{frac.numerator}:{frac.denominator}"}
+                splits[str(stamps[day])] = {"date": stamps[day], "numerator": frac.numerator, "denominator": frac.denominator,
+                                            "splitRatio": f"{frac.numerator}:{frac.denominator}"}
         if divs:
             events["dividends"] = divs
         if splits:

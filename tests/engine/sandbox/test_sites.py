@@ -26,6 +26,7 @@ from praf_engine.sandbox.sites import (
     cqs_symbol,
     euronext_csv,
     euronext_rows,
+    ftse_tickers,
     nasdaq_symbol,
     otherlisted_noise,
     render_nasdaqlisted,
@@ -194,7 +195,7 @@ def test_ftp_serves_both_files_with_lf_line_endings(ftp_site, client, market) ->
 
 # --- FTSE and DAX ----------------------------------------------------------------------------------------------------
 def test_ftse_pages_have_the_constituents_table_among_other_tables(client, market) -> None:
-    footnotes = set()
+    footnotes, tickers = set(), []
     for index, path in FTSE.items():
         soup = _soup(client.get(path))
         assert len(soup.select("table.wikitable")) >= 3  # annual returns and changes tables around it
@@ -205,10 +206,12 @@ def test_ftse_pages_have_the_constituents_table_among_other_tables(client, marke
         footnotes.add(heads[2])
         cells = [[td.get_text(strip=True) for td in tr.find_all("td")] for tr in table.find_all("tr")[1:]]
         members = [x for x in _universe(market, "ftse") if x.market == index]
-        assert sorted(c[1] for c in cells) == sorted(x.exchange_symbol for x in members)
         assert sorted(c[0] for c in cells) == sorted(x.name for x in members)
+        assert sorted(c[1] for c in cells) == sorted(t for _, t in ftse_tickers(market, index))
+        # the shown ticker is the exchange's code, at most with a trailing dot that the Yahoo mapping drops
+        assert sorted(c[1].rstrip(".") for c in cells) == sorted(x.exchange_symbol.rstrip(".") for x in members)
+        tickers += [c[1] for c in cells]
     assert len(footnotes) == 2
-    tickers = [x.exchange_symbol for x in _universe(market, "ftse")]
     assert any(t.endswith(".") for t in tickers) and any(re.fullmatch(r"[A-Z]+\.[A-Z]", t) for t in tickers)
 
 
