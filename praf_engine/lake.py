@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
@@ -324,6 +324,27 @@ def _write_all(fd: int, data: pa.Buffer) -> None:
         view = view[os.write(fd, view):]
 
 
+def _fsync_dir(path: Path) -> OSError | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return exc
+    return None
+
+
+@dataclass
+class _Prepared:
+    """A validated, merged and encoded write waiting for its files; holds the symbol's lock."""
+
+    result: WriteResult
+    parts: list[tuple[int, Path, pa.Buffer]]
+    lock: threading.Lock | None
+
+
 def _as_date(d: date | None) -> date | None:
     return d.date() if isinstance(d, datetime) else d
 
@@ -332,11 +353,14 @@ def _as_date(d: date | None) -> date | None:
 class Lake:
     """``<root>/symbol=<SYM>/year=<YYYY>/part-000.parquet``; hive-partitioned, one file per symbol-year."""
 
-    def __init__(self, root: Path, *, fsync: bool = True, workers: int | None = None) -> None:
+    def __init__(self, root: Path, *, fsync: bool = True, workers: int | None = None,
+                 io_threads: int = 16) -> None:
         self.root = Path(root)
         self.fsync = fsync
-        # write_many threads: Parquet encoding, fsync and file creation release the GIL
-        self.workers = max(1, workers if workers is not None else min(4, 2 * (os.cpu_count() or 1)))
+        # write_many: `workers` threads validate, merge and encode (Parquet encoding releases the GIL);
+        # `io_threads` write, fsync and rename, so that concurrent fsyncs share journal commits
+        self.workers = max(1, workers if workers is not None else min(4, os.cpu_count() or 1))
+        self.io_threads = max(1, io_threads)
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
 
@@ -346,12 +370,12 @@ class Lake:
         """Merge ``frame`` into the symbol's year partitions (incoming rows win on equal dates)."""
         pending: set[Path] = set()
         try:
-            return self._write(symbol, frame, provider, source_ts, pending)
+            return self._commit(self._prepare(symbol, frame, provider, source_ts), pending)
         finally:
             self._sync_dirs(pending)
 
     def write_many(self, frames: Mapping[str, Any], **kw: Any) -> dict[str, WriteResult]:
-        """Write every frame (result keyed like ``frames``) on ``workers`` threads; dir fsyncs batched.
+        """Write every frame (result keyed like ``frames``); everything is durable when it returns.
 
         Keys naming the same symbol are written in the given order (the later one wins). A symbol
         that fails does not stop the others, except LAKEIO (disk trouble), which stops the batch.
@@ -373,38 +397,51 @@ class Lake:
                 outcome[key] = exc
         stop = threading.Event()
         pending: set[Path] = set()
-        pending_guard = threading.Lock()
+        guard = threading.Lock()
+        inflight = threading.BoundedSemaphore(4 * self.io_threads)  # bounds the encoded bytes held
+        commits: list[Future] = []
 
-        def run(group: list[Any]) -> None:
+        def commit(key: Any, prep: _Prepared) -> None:
             mine: set[Path] = set()
             try:
-                for key in group:
+                outcome[key] = self._commit(prep, mine)
+            except PipelineError as exc:
+                outcome[key] = exc
+                if exc.error_code == "LAKEIO":
+                    stop.set()
+            finally:
+                with guard:
+                    pending.update(mine)
+                inflight.release()
+
+        def prepare(group: list[Any]) -> None:
+            try:
+                for key in group:  # in order: the symbol lock makes each key see the one before
                     if stop.is_set():
                         return
                     try:
-                        outcome[key] = self._write(key, frames[key], provider, source_ts, mine)
+                        prep = self._prepare(key, frames[key], provider, source_ts)
                     except PipelineError as exc:
                         outcome[key] = exc
-                        if exc.error_code == "LAKEIO":
-                            stop.set()
+                        continue
+                    inflight.acquire()
+                    with guard:
+                        commits.append(io.submit(commit, key, prep))
             except BaseException:  # a bug or an interrupt: start no further symbol, then re-raise
                 stop.set()
                 raise
-            finally:
-                with pending_guard:
-                    pending.update(mine)
 
-        try:
-            workers = min(self.workers, len(groups))
-            if workers <= 1:
-                for group in groups.values():
-                    run(group)
-            else:
-                with ThreadPoolExecutor(workers, thread_name_prefix="lake") as pool:
-                    for _ in pool.map(run, groups.values()):
+        with ThreadPoolExecutor(self.io_threads, thread_name_prefix="lake-io") as io:
+            try:
+                with ThreadPoolExecutor(min(self.workers, max(1, len(groups))), thread_name_prefix="lake") as cpu:
+                    for _ in cpu.map(prepare, groups.values()):
                         pass
-        finally:
-            self._sync_dirs(pending)
+            finally:
+                try:
+                    for f in list(commits):
+                        f.result()  # only a bug raises here; PipelineErrors are in `outcome`
+                finally:
+                    self._sync_dirs(pending, io)
         results = {k: v for k, v in outcome.items() if isinstance(v, WriteResult)}
         failed = {k: v for k, v in outcome.items() if isinstance(v, PipelineError)}
         if not failed:
@@ -428,36 +465,51 @@ class Lake:
                 lock = self._locks[symbol] = threading.Lock()
             return lock
 
-    def _write(self, symbol: Any, frame: Any, provider: str, source_ts: datetime | None,
-               pending: set[Path]) -> WriteResult:
+    def _prepare(self, symbol: Any, frame: Any, provider: str, source_ts: datetime | None) -> _Prepared:
+        """Validate, then (holding the symbol's lock, until _commit) merge and encode each touched year."""
         sym = validate_symbol(symbol)
         table, result = self._normalize(sym, frame, provider, source_ts)
         if table.num_rows == 0:
-            return result
+            return _Prepared(result, [], None)
         days = _day_numbers(table)
         years = _years_of(days)
         cuts = np.flatnonzero(years[1:] != years[:-1]) + 1
         bounds = [0, *cuts.tolist(), len(days)]
-        sdir = self.root / f"symbol={sym}"
-        with self._lock(sym):
-            merged: list[tuple[int, Path, pa.Table]] = []
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True):  # read all first: LAKECORRUPT writes nothing
+        lock = self._lock(sym)
+        lock.acquire()
+        try:
+            parts: list[tuple[int, Path, pa.Buffer]] = []
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True):  # all read first: LAKECORRUPT writes nothing
                 year = int(years[a])
-                path = sdir / f"year={year}" / PART_NAME
-                merged.append((year, path, self._merge(path, table.slice(a, b - a), days[a:b])))
-            for year, path, part in merged:
+                path = self.root / f"symbol={sym}" / f"year={year}" / PART_NAME
+                merged = self._merge(path, table.slice(a, b - a), days[a:b])
                 sink = pa.BufferOutputStream()
-                pq.write_table(part, sink, compression="zstd", use_dictionary=True)
+                pq.write_table(merged, sink, compression="zstd", use_dictionary=True)
+                parts.append((year, path, sink.getvalue()))
+        except BaseException:
+            lock.release()
+            raise
+        return _Prepared(result, parts, lock)
+
+    def _commit(self, prep: _Prepared, pending: set[Path]) -> WriteResult:
+        """Replace each prepared partition atomically; releases the symbol lock."""
+        result = prep.result
+        try:
+            for year, path, data in prep.parts:
                 try:
                     self._ensure_dir(path.parent, pending)
-                    self._atomic_write(path, sink.getvalue())
+                    self._atomic_write(path, data)
                 except OSError as exc:
                     raise PipelineError(
                         "LAKEIO", f"could not write {path}: {exc.strerror or exc}",
-                        {"symbol": sym, "path": str(path), "errno": exc.errno, "years_written": result.years},
+                        {"symbol": result.symbol, "path": str(path), "errno": exc.errno,
+                         "years_written": list(result.years)},
                     ) from exc
                 result.years.append(year)
                 pending.add(path.parent)
+        finally:
+            if prep.lock is not None:
+                prep.lock.release()
         return result
 
     def _normalize(self, sym: str, frame: Any, provider: str,
@@ -571,21 +623,19 @@ class Lake:
                 os.unlink(tmp)
             raise
 
-    def _sync_dirs(self, dirs: set[Path]) -> None:
-        if not self.fsync:
-            dirs.clear()
-            return
-        for d in sorted(dirs, key=lambda p: -len(p.parts)):
-            try:
-                fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                raise PipelineError("LAKEIO", f"could not fsync directory {d}: {exc.strerror or exc}",
-                                    {"path": str(d), "errno": exc.errno}) from exc
+    def _sync_dirs(self, dirs: set[Path], pool: ThreadPoolExecutor | None = None) -> None:
+        """fsync directories whose entries changed (new files, renames, new subdirectories)."""
+        todo, errors = sorted(dirs), []
         dirs.clear()
+        if not self.fsync:
+            return
+        for d, err in zip(todo, (pool.map if pool else map)(_fsync_dir, todo), strict=True):
+            if err is not None:
+                errors.append((d, err))
+        if errors:
+            d, exc = errors[0]
+            raise PipelineError("LAKEIO", f"could not fsync directory {d}: {exc.strerror or exc}",
+                                {"path": str(d), "errno": exc.errno, "failed_dirs": len(errors)})
 
     # --------------------------------------------------------------------------------- reading
     def _years(self, sym: str) -> list[int]:

@@ -29,15 +29,17 @@ STAT_KEYS = ("connections", "active", "bytes_up", "bytes_down", "auth_failures",
              "upstream_connects", "dropped")
 
 
+def _check_mode(mode: str) -> str:
+    if mode not in FAILURE_MODES:
+        raise ValueError(f"failure mode must be one of {FAILURE_MODES}, not {mode!r}")
+    return mode
+
+
 def _loopback(address: str) -> str:
     """``address`` if it is an IPv4 address in 127.0.0.0/8, else ValueError (nothing here leaves loopback)."""
     if ipaddress.ip_address(address) not in LOOPBACK:
         raise ValueError(f"{address} is not in 127.0.0.0/8")
     return address
-
-
-class _ClientGone(Exception):
-    """The client closed (or sent garbage) during the SOCKS handshake."""
 
 
 class _Conn:
@@ -90,17 +92,15 @@ class SocksExitServer:
         self.listen_host = _loopback(listen_host or source_address)
         self._port = port
         self._creds = (username.encode(), password.encode()) if username is not None and password is not None else None
-        self._failure = self._check_mode(failure)
+        self._failure = _check_mode(failure)
         self.drop_after = drop_after
         self.hosts = {k.lower(): _loopback(v) for k, v in (hosts or {}).items()}
         self.connect_timeout, self.handshake_timeout = connect_timeout, handshake_timeout
-        self._lock = threading.Lock()
-        self._listener: socket.socket | None = None  # the socket the accept thread should serve
+        self._lock = threading.Lock()  # state and counters; _control serialises start/stop/set_failure
+        self._control = threading.Lock()
+        self._listener: socket.socket | None = None  # None while not listening ("refuse", stopped)
         self._live: set[_Conn] = set()
-        self._threads: set[threading.Thread] = set()
-        self._acceptor: threading.Thread | None = None
-        self._wake_r: socket.socket | None = None  # wakes the accept thread's select()
-        self._wake_w: socket.socket | None = None
+        self._threads: set[threading.Thread] = set()  # accept and connection threads, joined by stop()
         self._started = self._stopped = False
         self._stats = dict.fromkeys(STAT_KEYS, 0)
 
@@ -124,35 +124,34 @@ class SocksExitServer:
         return f"<SocksExitServer {self.listen_host}:{self._port} via {self.source_address} failure={self._failure}>"
 
     def start(self) -> SocksExitServer:
-        if self._started:
-            return self
-        self._listener = self._bind()
-        self._started = True
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._acceptor = threading.Thread(target=self._accept_loop, name=f"socks-exit-{self.listen_host}", daemon=True)
-        self._acceptor.start()
-        if self._failure == "refuse":
-            self._close_listener()
-        log.debug("socks_exit.started", address=self.listen_host, port=self._port, source=self.source_address)
+        with self._control:
+            if self._started:
+                return self
+            self._listen()  # binds even in "refuse" mode, to fix the port
+            self._started = True
+            if self._failure == "refuse":
+                self._unlisten()
+            log.debug("socks_exit.started", address=self.listen_host, port=self._port, source=self.source_address)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Close the listener and every live relay (RST), join all threads. Idempotent."""
-        if not self._started or self._stopped:
-            return
-        self._stopped = True
-        self._close_listener()
-        if self._acceptor is not None:
-            self._acceptor.join(timeout)
-        with self._lock:
-            live, threads = list(self._live), list(self._threads)
-        for conn in live:
-            conn.kill()
-        for thread in threads:
-            thread.join(timeout)
-        for sock in (self._wake_r, self._wake_w):
-            sock.close()  # type: ignore[union-attr]
+        with self._control:
+            if not self._started or self._stopped:
+                return
+            self._stopped = True
+            self._unlisten()
+        joined: set[threading.Thread] = set()
+        while True:  # rounds: a connection accepted just before the listener went down joins the next one
+            with self._lock:
+                live, threads = list(self._live), [t for t in self._threads if t not in joined]
+            if not threads:
+                break
+            for conn in live:
+                conn.kill()
+            for thread in threads:
+                thread.join(timeout)
+                joined.add(thread)
         log.debug("socks_exit.stopped", address=self.listen_host, port=self._port)
 
     def set_failure(self, mode: str, *, cut_live: bool = True) -> None:
@@ -160,19 +159,20 @@ class SocksExitServer:
         connection refused); ``auth`` (every authentication fails, status 0x01); ``drop`` (each relay closes
         after ``drop_after`` bytes downstream). Entering a failure mode also cuts the live relays, as a dying
         exit would (a kept-alive client connection would otherwise never notice), unless ``cut_live=False``."""
-        mode = self._check_mode(mode)
-        with self._lock:
-            previous, self._failure = self._failure, mode
-            live = list(self._live) if cut_live and mode != "none" else []
-        log.debug("socks_exit.failure", address=self.listen_host, mode=mode)
-        if self._started and not self._stopped and (mode == "refuse") != (previous == "refuse"):
-            if mode == "refuse":
-                self._close_listener()
-            else:  # listening again before we return: the next client connects
-                listener = self._bind()
-                with self._lock:
-                    self._listener = listener
-                self._wake()
+        with self._control:
+            with self._lock:
+                previous, self._failure = self._failure, _check_mode(mode)
+                live = list(self._live) if cut_live and mode != "none" else []
+            log.debug("socks_exit.failure", address=self.listen_host, mode=mode)
+            if self._started and not self._stopped and (mode == "refuse") != (previous == "refuse"):
+                if mode == "refuse":
+                    self._unlisten()
+                else:
+                    try:
+                        self._listen()  # listening again before we return: the next client connects
+                    except OSError:  # the port was taken meanwhile: still refusing
+                        self._failure = "refuse"
+                        raise
         for conn in live:
             conn.kill()
 
@@ -182,78 +182,58 @@ class SocksExitServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- listener -----------------------------------------------------------------------------------
-    @staticmethod
-    def _check_mode(mode: str) -> str:
-        if mode not in FAILURE_MODES:
-            raise ValueError(f"failure mode must be one of {FAILURE_MODES}, not {mode!r}")
-        return mode
-
-    def _bind(self) -> socket.socket:
+    # -- listener: one blocking accept thread per listening socket ------------------------------------
+    def _listen(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.listen_host, self._port))
             sock.listen(128)
-            sock.setblocking(False)
         except OSError:
             sock.close()
             raise
         self._port = sock.getsockname()[1]
-        return sock
-
-    def _close_listener(self) -> None:
-        """Stop listening now (new connects are refused at once); the accept thread closes the socket."""
-        with self._lock:
-            listener, self._listener = self._listener, None
-        if listener is not None:
-            with contextlib.suppress(OSError):
-                listener.shutdown(socket.SHUT_RDWR)  # Linux: leaves LISTEN state immediately
-        self._wake()
-
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError, AttributeError):
-            self._wake_w.send(b"x")  # type: ignore[union-attr]
-
-    def _accept_loop(self) -> None:
-        current: socket.socket | None = None
-        assert self._wake_r is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self._wake_r, _READ)
-            while True:
-                with self._lock:
-                    wanted = self._listener
-                if wanted is not current:  # the only place a listener is closed: no fd-reuse race
-                    if current is not None:
-                        sel.unregister(current)
-                        current.close()
-                    if (current := wanted) is not None:
-                        sel.register(current, _READ)
-                if self._stopped and current is None:
-                    return
-                for key, _ in sel.select():
-                    if key.fileobj is self._wake_r:
-                        with contextlib.suppress(OSError):
-                            self._wake_r.recv(4096)
-                    elif key.fileobj is current:
-                        self._accept(current)
-
-    def _accept(self, listener: socket.socket) -> None:
-        try:
-            client, _ = listener.accept()
-        except OSError:  # shut down under us, or the client already went away
-            return
-        client.setblocking(True)
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = _Conn(client)
-        thread = threading.Thread(target=self._handle, args=(conn,), name=f"socks-exit-{self.listen_host}-conn",
+        thread = threading.Thread(target=self._accept_loop, args=(sock,), name=f"socks-exit-{self.listen_host}",
                                   daemon=True)
         with self._lock:
-            self._stats["connections"] += 1
-            self._stats["active"] += 1
-            self._live.add(conn)
+            self._listener = sock
             self._threads.add(thread)
         thread.start()
+
+    def _unlisten(self) -> None:
+        """Stop listening now: new connects are refused at once (Linux: shutdown() leaves the LISTEN state
+        and wakes the blocked accept(); its thread then closes the socket, so no fd is closed twice)."""
+        with self._lock:
+            sock, self._listener = self._listener, None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def _accept_loop(self, listener: socket.socket) -> None:
+        try:
+            while True:
+                try:
+                    client, _ = listener.accept()
+                except OSError:
+                    if listener is not self._listener:
+                        return  # shut down by _unlisten
+                    continue  # a client that reset before accept
+                conn = _Conn(client)
+                thread = threading.Thread(target=self._handle, args=(conn,), daemon=True,
+                                          name=f"socks-exit-{self.listen_host}-conn")
+                with self._lock:
+                    self._stats["connections"] += 1
+                    self._stats["active"] += 1
+                    self._live.add(conn)
+                    self._threads.add(thread)
+                try:
+                    thread.start()
+                except RuntimeError:  # cannot start a thread: drop this client, keep listening
+                    self._forget(conn, thread)
+        finally:
+            listener.close()
+            with self._lock:
+                self._threads.discard(threading.current_thread())
 
     # -- one connection -----------------------------------------------------------------------------
     def _count(self, key: str, n: int = 1) -> None:
@@ -263,19 +243,23 @@ class SocksExitServer:
     def _handle(self, conn: _Conn) -> None:
         try:
             self._serve(conn)
-        except (_ClientGone, OSError):  # the client (or upstream) went away, or the exit was stopped
+        except OSError:  # the client (or upstream) went away, or the exit was stopped
             pass
         except Exception as exc:  # a bug must not print a traceback from a worker thread
             log.debug("socks_exit.error", address=self.listen_host, error=repr(exc))
         finally:
-            conn.close()
-            with self._lock:
-                self._stats["active"] -= 1
-                self._live.discard(conn)
-                self._threads.discard(threading.current_thread())
+            self._forget(conn, threading.current_thread())
+
+    def _forget(self, conn: _Conn, thread: threading.Thread) -> None:
+        conn.close()
+        with self._lock:
+            self._stats["active"] -= 1
+            self._live.discard(conn)
+            self._threads.discard(thread)
 
     def _serve(self, conn: _Conn) -> None:
         client, mode = conn.client, self._failure
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.settimeout(self.handshake_timeout)
         version, nmethods = _recv_exact(client, 2)
         if version != 5 or not self._negotiate(client, _recv_exact(client, nmethods), mode):
@@ -283,19 +267,15 @@ class SocksExitServer:
         version, cmd, _, atyp = _recv_exact(client, 4)
         if version != 5:
             return
-        if atyp == 1:
-            host = socket.inet_ntoa(_recv_exact(client, 4))
-        elif atyp == 3:
-            host = _recv_exact(client, _recv_exact(client, 1)[0]).decode("ascii", "replace")
-        elif atyp == 4:
-            host = socket.inet_ntop(socket.AF_INET6, _recv_exact(client, 16))
-        else:
-            return self._reply(client, BAD_ATYP)  # cannot even tell where the request ends
+        if atyp not in (1, 3):
+            if atyp == 4:  # IPv6: read it to answer cleanly; these exits serve IPv4 loopback only
+                _recv_exact(client, 18)
+            return self._reply(client, BAD_ATYP)
+        raw = _recv_exact(client, 4) if atyp == 1 else _recv_exact(client, _recv_exact(client, 1)[0])
+        host = socket.inet_ntoa(raw) if atyp == 1 else raw.decode("ascii", "replace")
         port = struct.unpack("!H", _recv_exact(client, 2))[0]
         if cmd != 1:  # BIND, UDP ASSOCIATE
             return self._reply(client, BAD_COMMAND)
-        if atyp == 4:
-            return self._reply(client, BAD_ATYP)
         if (target := self._resolve(host)) is None:
             self._count("not_allowed")
             log.debug("socks_exit.not_allowed", address=self.listen_host, destination=host[:255], port=port)
@@ -417,7 +397,7 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     data = b""
     while len(data) < n:
         if not (chunk := sock.recv(n - len(data))):
-            raise _ClientGone
+            raise ConnectionAbortedError("the client closed during the handshake")
         data += chunk
     return data
 

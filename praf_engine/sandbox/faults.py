@@ -86,6 +86,9 @@ class FaultConfig:
         object.__setattr__(self, "targets", targets)
         object.__setattr__(self, "slow_seconds", slow)
 
+    def __hash__(self) -> int:
+        return hash((tuple(sorted(self.rates.items())), tuple(sorted(self.targets.items())), self.slow_seconds, self.storm_length))
+
     def hits(self, kind: str, key: str, seed: int) -> bool:
         """Whether fault ``kind`` hits ``key``: targets always; otherwise a stable draw of (seed, kind, key) < rate."""
         _check_kind(kind)

@@ -265,9 +265,13 @@ class Market:
             dict(zip(raw.dates[raw.split_pos].tolist(), raw.split_ratio.tolist(), strict=True)),
         )
 
-    def true_bars(self, symbol: str) -> Bars:
-        """The clean history listed_on..min(today, delisted_on - 1 day) as Yahoo would serve it, without faults."""
-        clean = self._clean_bars(self._require(symbol), self._today)
+    def true_bars(self, symbol: str, as_of: date | None = None) -> Bars:
+        """The clean history listed_on..min(today, delisted_on - 1 day) as Yahoo would serve it, without faults.
+
+        ``as_of`` (default and cap: today) gives the clean view of an earlier day (bars and events up to it).
+        """
+        day = min(_as_date(as_of), self._today) if as_of is not None else self._today
+        clean = self._clean_bars(self._require(symbol), day)
         return dataclasses.replace(clean, dividends=dict(clean.dividends), splits=dict(clean.splits))
 
     def _fault_context(self, listing: Listing, as_of: date) -> FaultContext:

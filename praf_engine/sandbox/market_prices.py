@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import threading
@@ -85,7 +86,7 @@ class Profile:
     div_idx: np.ndarray
     div_q: float  # dividend per payment as a share of the price
 
-    @property
+    @functools.cached_property
     def event_idx(self) -> frozenset[int]:
         return frozenset(int(i) for i in np.concatenate([self.split_idx, self.div_idx]))
 
@@ -243,6 +244,8 @@ def generate_raw(p: Profile, cal: CalendarArrays, i1: int, stream: int) -> RawHi
     base = np.exp(math.log(p.vol_base) + p.vol_sigma * z[:, 4] + 0.35 * np.abs(z[:, 0]))
     volume = np.maximum(np.rint(base * shares), 1.0)
     div_amount = np.round(close[div_pos - 1] * p.div_q, 4)
+    for arr in (open_, high, low, close, volume, split_pos, split_ratio, div_pos, div_amount):
+        arr.flags.writeable = False  # cached: callers get views, never a way to change the market
     return RawHistory(cal.sessions[i0:i1], open_, high, low, close, volume, split_pos, split_ratio, div_pos, div_amount)
 
 

@@ -41,14 +41,20 @@ VENUES: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
 SECURITY_KINDS = ("common", "class", "adr", "etf", "spac", "unit", "warrant", "right", "preferred")
 
 _ROOTS = (
-    "Apex Atlas Aurora Beacon Bluewater Bright Cedar Civic Cobalt Crest Delta Echo Ember Evergreen Falcon "
-    "Frontier Golden Granite Harbor Horizon Ironwood Juniper Keystone Lumen Maple Meridian Nova Northern Oak "
-    "Orion Pacific Pinnacle Prairie Quantum Redwood Ridgeline Riverton Sable Sierra Silverline Solaris Summit "
-    "Terra Titan Trident Union Vantage Vertex Willow Zenith Alder Argent Boreal Cascade Coral Dune Fjord "
-    "Glacier Helix Indigo Jade Kestrel Lark Mistral Nimbus Onyx Polar Quartz Raven Sequoia Tundra Umber Vela "
-    "Wren Yarrow Bastion Corvus Dorado Elara Fenwick Gallant Hawthorn Ivory Larch Marlow Norland Osprey"
-).split()
-_SECONDS = "Bay Bridge Creek Field Forge Gate Hill Lake Line Mark Point Rock Stone Vale View Wood Star Port".split()
+    "Apex", "Atlas", "Aurora", "Beacon", "Bluewater", "Bright", "Cedar", "Civic", "Cobalt", "Crest",
+    "Delta", "Echo", "Ember", "Evergreen", "Falcon", "Frontier", "Golden", "Granite", "Harbor", "Horizon",
+    "Ironwood", "Juniper", "Keystone", "Lumen", "Maple", "Meridian", "Nova", "Northern", "Oak", "Orion",
+    "Pacific", "Pinnacle", "Prairie", "Quantum", "Redwood", "Ridgeline", "Riverton", "Sable", "Sierra",
+    "Silverline", "Solaris", "Summit", "Terra", "Titan", "Trident", "Union", "Vantage", "Vertex", "Willow",
+    "Zenith", "Alder", "Argent", "Boreal", "Cascade", "Coral", "Dune", "Fjord", "Glacier", "Helix",
+    "Indigo", "Jade", "Kestrel", "Lark", "Mistral", "Nimbus", "Onyx", "Polar", "Quartz", "Raven", "Sequoia",
+    "Tundra", "Umber", "Vela", "Wren", "Yarrow", "Bastion", "Corvus", "Dorado", "Elara", "Fenwick",
+    "Gallant", "Hawthorn", "Ivory", "Larch", "Marlow", "Norland", "Osprey",
+)
+_SECONDS = (
+    "Bay", "Bridge", "Creek", "Field", "Forge", "Gate", "Hill", "Lake", "Line", "Mark", "Point", "Rock",
+    "Stone", "Vale", "View", "Wood", "Star", "Port",
+)
 _INDUSTRIES: dict[str, tuple[str, ...]] = {
     "Technology": ("Software", "Systems", "Semiconductor", "Networks", "Digital", "Data", "Microdevices"),
     "Health Care": ("Therapeutics", "Biosciences", "Pharma", "Medical", "Health", "Diagnostics", "Genomics"),
@@ -254,10 +260,10 @@ def _us_groups(n: int, exchange: str) -> list[list[str]]:
     return groups
 
 
-def _us_listing(nm: _Namer, exchange: str, kind: str, words: list[str], sector: str, base: str, suffix: str) -> dict[str, Any]:
+def _us_listing(nm: _Namer, exchange: str, kind: str, words: list[str], sector: str, base: str, suffix: str,
+                spac: str) -> dict[str, Any]:
     rng = nm.rng
     company = " ".join(words) + " " + suffix
-    spac = " ".join(words[:1]) + " Acquisition Corp." + rng.choice(("", " II", " III"))
     if exchange == "nasdaq":
         sym = {"unit": base + "U", "warrant": base + "W", "right": base + "R"}.get(kind, base)
         name = {
@@ -323,8 +329,9 @@ def generate_listings(size: int, seed: int, anchor: date, history_start: date) -
                 base_len = 3
             base = nm.code("US", words, base_len)
             suffix = rng.choice(VENUES[exchange][4])
+            spac = words[0] + " Acquisition Corp." + rng.choice(("", " II", " III"))  # one issuer per group
             for kind in group:
-                fields = _us_listing(nm, exchange, kind, words, sector, base, suffix)
+                fields = _us_listing(nm, exchange, kind, words, sector, base, suffix, spac)
                 fields["market"] = rng.choices(("Q", "G", "S"), (0.45, 0.25, 0.30))[0] if exchange == "nasdaq" else "NYSE Arca"
                 add(exchange, exchange, kind, fields)
                 if exchange == "nasdaq":

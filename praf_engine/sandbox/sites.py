@@ -30,10 +30,12 @@ Site faults, per exchange code (``market.faults.hits(kind, code, market.seed)``)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -121,6 +123,16 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     server: _HTTPServer
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
@@ -152,7 +164,16 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], sites: SitesServer) -> None:
         self.sites = sites
+        self.lock = threading.Lock()
+        self.connections: set[socket.socket] = set()  # open keep-alive connections, closed by stop()
         super().__init__(address, _Handler)
+
+    def drop_connections(self) -> None:
+        with self.lock:
+            open_now = list(self.connections)
+        for conn in open_now:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class SitesServer:
@@ -199,6 +220,7 @@ class SitesServer:
             server.shutdown()
             thread.join(timeout=5)
         server.server_close()
+        server.drop_connections()
         log.info("exchange sites stopped", detail={"url": self.url})
 
     def __enter__(self) -> SitesServer:

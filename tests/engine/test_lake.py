@@ -298,6 +298,18 @@ def test_corrupt_partition_raises_lakecorrupt_and_is_left_untouched(lake: Lake, 
     with pytest.raises(PipelineError) as ei:
         lake.read_symbol("AAPL")
     assert ei.value.error_code == "LAKECORRUPT"
+    f.unlink()  # restored (here: dropped); the failed write must not have kept the symbol locked
+    assert finishes(lambda: lake.write("AAPL", bars(["2024-01-03"]))).rows_written == 1
+
+
+def finishes(call, timeout: float = 20.0):
+    """Run ``call`` in a thread; fail instead of hanging if it deadlocks."""
+    box: list = []
+    t = threading.Thread(target=lambda: box.append(call()), daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), "deadlock: the call did not finish"
+    return box[0]
 
 
 # ------------------------------------------------------------------------------------- disk failures
@@ -319,6 +331,29 @@ def test_enospc_during_write_raises_lakeio_and_keeps_previous_file(lake: Lake, r
     assert f.read_bytes() == before
     assert all_files(root) == [f]  # the temp file was removed
     assert len(lake.read_symbol("AAPL")) == 2
+    assert finishes(lambda: lake.write("AAPL", bars(["2024-01-04"]))).rows_written == 1  # lock released
+
+
+def test_write_many_stops_on_lakeio_and_leaves_old_files(lake: Lake, root: Path, monkeypatch) -> None:
+    syms = [f"S{i}" for i in range(30)]
+    lake.write_many({s: bars(["2024-01-02"]) for s in syms})
+    before = {s: part(root, s, 2024).read_bytes() for s in syms}
+
+    def full_disk(fd: int, data) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(PipelineError) as ei:
+        lake.write_many({s: bars(["2024-01-03"]) for s in syms})
+    monkeypatch.undo()
+    detail = ei.value.detail
+    assert ei.value.error_code == "LAKEIO" and detail["results"] == {}
+    assert {e["error_code"] for e in detail["failed"].values()} == {"LAKEIO"}
+    assert len(detail["failed"]) + len(detail["not_attempted"]) == len(syms)
+    assert {s: part(root, s, 2024).read_bytes() for s in syms} == before
+    assert not list(root.rglob(".*.tmp"))
+    out = finishes(lambda: lake.write_many({s: bars(["2024-01-03"]) for s in syms}))
+    assert sum(r.rows_written for r in out.values()) == len(syms)
 
 
 def test_fsync_failure_raises_lakeio_and_keeps_previous_file(lake: Lake, root: Path, monkeypatch) -> None:

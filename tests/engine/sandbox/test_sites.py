@@ -385,7 +385,7 @@ def test_truncated_files_and_pages_are_cut(market) -> None:
         for path, name, code in ((NASDAQ, "nasdaqlisted.txt", "nasdaq"), (OTHER, "otherlisted.txt", "arca")):
             for body in (c.get(path).content, _ftp_get(ftp_server, name)):
                 _, rows, footer = _pipe_rows(body.decode())
-                full = _pipe_rows(server_render(market, code))[1]
+                full = _pipe_rows(_render_text(market, code))[1]
                 assert footer == "" and not body.endswith(b"\n")
                 assert len(full) // 2 <= len(rows) <= len(full) // 2 + 1
         ftse = c.get(FTSE["FTSE 250"])
@@ -394,7 +394,7 @@ def test_truncated_files_and_pages_are_cut(market) -> None:
         assert statuses[-1] == 404 and 0 < len(rows) < len(_universe(m, "dax"))
 
 
-def server_render(market: Market, code: str) -> str:
+def _render_text(market: Market, code: str) -> str:
     return (render_nasdaqlisted if code == "nasdaq" else render_otherlisted)(market).decode()
 
 
@@ -454,12 +454,15 @@ def test_server_counts_hits_routes_extras_and_keeps_connections_alive(market) ->
         r = conn.getresponse()
         assert r.status == 404 and r.read()
         assert conn.sock is sock  # one keep-alive connection for all four requests
-        conn.close()
         assert seen == ["/v1/servers/recommendations?filters[servers_technologies][identifier]=socks&limit=5"]
         assert server.hits[NASDAQ] == 1 and server.hits["/v1/servers/recommendations"] == 1
     finally:
         server.stop()
         server.stop()
+    with pytest.raises((ConnectionError, http.client.HTTPException)):  # stop() also closed the open connection
+        conn.request("GET", NASDAQ)
+        conn.getresponse()
+    conn.close()
     started = time.monotonic()
     with server:  # restarts on the same port
         assert httpx.get(server.url + FTSE["FTSE 100"]).status_code == 200
