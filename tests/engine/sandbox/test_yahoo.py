@@ -10,9 +10,9 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from praf_engine.sandbox.market import Market
 
 from praf_engine.sandbox.faults import FaultConfig
+from praf_engine.sandbox.market import Market
 from praf_engine.sandbox.yahoo import SandboxSession, rewrite_yahoo_url, serve_yahoo
 
 TODAY = dt.date(2025, 6, 6)
@@ -21,7 +21,6 @@ TODAY = dt.date(2025, 6, 6)
 @pytest.fixture(scope="module", autouse=True)
 def yf_cache(tmp_path_factory):
     import yfinance as yf
-
     from yfinance.cache import set_cache_location
 
     set_cache_location(str(tmp_path_factory.mktemp("yfcache")))
@@ -178,3 +177,77 @@ def test_every_response_fault_is_observable(tmp_path) -> None:
         storm = [chart(target["storm_429"]).status_code for _ in range(5)]
         assert storm == [429, 429, 429, 429, 200]
         assert chart(names[0]).status_code == 200  # the storm is over
+
+
+def test_every_data_fault_reaches_yfinance(yf_cache) -> None:
+    """What `injections()` says was injected is what the real client downloads."""
+    base = Market(size=150, seed=5, today=TODAY, faults=FaultConfig.none())
+    old = [x for x in base.universe(TODAY) if x.listed_on < dt.date(2020, 1, 1)]
+    gbp = next(x.symbol for x in old if x.currency == "GBp")
+    others = [x.symbol for x in old if x.symbol != gbp]
+    kinds = ["gap", "null_field", "zero_volume", "jump", "duplicate_last_row", "date_shift"]
+    targets = {k: frozenset([s]) for k, s in zip(kinds, others, strict=False)}
+    targets["currency_switch"] = frozenset([gbp])
+    market = Market(size=150, seed=5, today=TODAY, faults=FaultConfig(targets=targets))
+    found = {i.kind: i for i in market.injections() if i.symbol in targets.get(i.kind, ())}
+    assert set(found) == set(targets)
+    _, server = serve_yahoo(market, rate_limit_requests=100_000)
+    with server:
+        session = SandboxSession(server.url)
+
+        def history(symbol: str) -> pd.DataFrame:
+            frame = yf_cache.Ticker(symbol, session=session).history(start="2025-03-01", end="2025-06-07",
+                                                                     auto_adjust=False, actions=False)
+            frame.index = [d.date() for d in frame.index]
+            return frame
+
+        clean = {s: base.bars(s, start=dt.date(2025, 3, 1)).frame().set_index("date") for s in (*others[:6], gbp)}
+        gap = history(found["gap"].symbol)
+        assert not set(found["gap"].dates) & set(gap.index)
+        nulls = history(found["null_field"].symbol)
+        day = found["null_field"].dates[0]
+        column = {"open": "Open", "high": "High", "low": "Low", "close": "Close", "adj_close": "Adj Close"}[found["null_field"].detail["field"]]
+        assert np.isnan(nulls.loc[day, column])
+        zero = history(found["zero_volume"].symbol)
+        assert zero.loc[found["zero_volume"].dates[0], "Volume"] == 0
+        jump = history(found["jump"].symbol)
+        d = found["jump"].dates[0]
+        move = jump["Close"].pct_change().loc[d]
+        assert abs(move) > 0.75
+        dup_symbol = found["duplicate_last_row"].symbol
+        raw = httpx.get(f"{server.url}/v8/finance/chart/{dup_symbol}", params={"range": "5d", "interval": "1d"}).json()
+        stamps = raw["chart"]["result"][0]["timestamp"]
+        days = [dt.datetime.fromtimestamp(t, dt.UTC).date() for t in stamps]
+        assert days[-1] == days[-2] and stamps[-1] > stamps[-2]  # two bars for one session
+        served = market.bars(dup_symbol)
+        dup = history(dup_symbol)  # yfinance folds the intraday copy into the session's row
+        assert dup["Close"].iloc[-1] == pytest.approx(served.close[-1]) and served.close[-1] != served.close[-2]
+        shifted = history(found["date_shift"].symbol)
+        assert set(found["date_shift"].dates) <= set(shifted.index)
+        xlon = set(pd.to_datetime(market.sessions("XLON", dt.date(2025, 3, 1), TODAY)).date)
+        xnys = set(pd.to_datetime(market.sessions(base.listing(found["date_shift"].symbol).mic, dt.date(2025, 3, 1), TODAY)).date)
+        assert set(found["date_shift"].dates) - xnys  # some bars land on non-sessions
+        pence = history(gbp)
+        switched = found["currency_switch"].dates
+        ratio = clean[gbp].loc[pd.Timestamp(switched[0]), "close"] / pence.loc[switched[0], "Close"]
+        assert ratio == pytest.approx(100)
+        assert pence.loc[[x for x in pence.index if x not in switched and x in xlon][-1], "Close"] > 20
+
+
+def test_history_rewrite_reaches_yfinance_only_after_the_reveal(yf_cache) -> None:
+    base = Market(size=100, seed=3, today=TODAY, faults=FaultConfig.none())
+    symbol = next(x.symbol for x in base.universe(TODAY) if x.listed_on < dt.date(2020, 1, 1) and not base.true_bars(x.symbol).splits)
+    market = Market(size=100, seed=3, today=TODAY, faults=FaultConfig(targets={"history_rewrite": frozenset([symbol])}))
+    rewrite = next(i for i in market.injections() if i.kind == "history_rewrite")
+    split_day, revealed_on = rewrite.dates[0], rewrite.detail["revealed_on"]
+    _, server = serve_yahoo(market, rate_limit_requests=100_000)
+    with server:
+        session = SandboxSession(server.url)
+        market.today = split_day  # before the reveal: the price drops, no split event
+        before = yf_cache.Ticker(symbol, session=session).history(period="1mo", auto_adjust=False, actions=True)
+        assert before["Stock Splits"].sum() == 0
+        assert before["Close"].pct_change().min() < -0.4
+        market.today = revealed_on
+        after = yf_cache.Ticker(symbol, session=session).history(period="1mo", auto_adjust=False, actions=True)
+        assert after["Stock Splits"].max() == pytest.approx(rewrite.detail["ratio"])
+        assert after["Close"].pct_change().abs().max() < 0.4
