@@ -30,24 +30,22 @@ Site faults, per exchange code (``market.faults.hits(kind, code, market.seed)``)
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
 import shutil
-import socket
 import tempfile
 import threading
 import time
 import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from praf_engine.logs import get_logger
+from praf_engine.sandbox.httpserver import LoopbackHTTPServer, Request, Response
 from praf_engine.sandbox.sites_render import (
     DAX_PAGE_SIZE,
     EURONEXT_HEADER,
@@ -115,67 +113,6 @@ def _error_page(status: int, title: str, detail: str = "") -> Reply:
     return status, HTML, body, {}
 
 
-# --- HTTP ------------------------------------------------------------------------------------------------------------
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # else ~40 ms per keep-alive request (delayed ACK)
-    server_version = "nginx"
-    sys_version = ""
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.lock:
-            self.server.connections.discard(self.connection)
-        super().finish()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        try:
-            status, ctype, body, headers = self.server.sites.dispatch(self.command, self.path)
-        except Exception as exc:  # noqa: BLE001 - a bug in an emulator must show as a 500, not a hung client
-            log.error("sites handler crashed", detail={"path": self.path, "error": repr(exc)})
-            status, ctype, body, headers = _error_page(500, "Internal Server Error", "sandbox handler crashed")
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    do_GET = do_HEAD = do_POST = _serve
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        return
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], sites: SitesServer) -> None:
-        self.sites = sites
-        self.lock = threading.Lock()
-        self.connections: set[socket.socket] = set()  # open keep-alive connections, closed by stop()
-        super().__init__(address, _Handler)
-
-    def drop_connections(self) -> None:
-        with self.lock:
-            open_now = list(self.connections)
-        for conn in open_now:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-
 class SitesServer:
     """The exchange sites over HTTP on ``host:port`` (0 = a free port), rendered from ``market`` on each request."""
 
@@ -188,39 +125,23 @@ class SitesServer:
         self._lock = threading.Lock()
         self._cache: dict[tuple[Any, ...], bytes] = {}
         self._tokens: OrderedDict[str, float] = OrderedDict()
-        self._server: _HTTPServer | None = _HTTPServer((host, port), self)
-        self._port = int(self._server.server_address[1])
-        self._thread: threading.Thread | None = None
+        self._http = LoopbackHTTPServer(self._serve, host, port, name="sandbox-sites")
 
     @property
     def port(self) -> int:
-        return self._port
+        return self._http.port
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self._port}"
+        return self._http.url
 
     def start(self) -> SitesServer:
-        if self._thread is not None:
-            return self
-        if self._server is None:  # started again after stop(): same port
-            self._server = _HTTPServer((self.host, self._port), self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"sandbox-sites-{self._port}", daemon=True)
-        self._thread.start()
+        self._http.start()
         log.info("exchange sites started", detail={"url": self.url})
         return self
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server, self._thread = None, None
-        if server is None:
-            return
-        if thread is not None:
-            server.shutdown()
-            thread.join(timeout=5)
-        server.server_close()
-        server.drop_connections()
+        self._http.stop()
         log.info("exchange sites stopped", detail={"url": self.url})
 
     def __enter__(self) -> SitesServer:
@@ -228,6 +149,14 @@ class SitesServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _serve(self, request: Request) -> Response:
+        try:
+            status, ctype, body, headers = self.dispatch(request.method, request.target)
+        except Exception as exc:  # noqa: BLE001 - a bug in an emulator must show as a 500, not a hung client
+            log.error("sites handler crashed", detail={"path": request.path, "error": repr(exc)})
+            status, ctype, body, headers = _error_page(500, "Internal Server Error", "sandbox handler crashed")
+        return Response(status, body, ctype, headers)
 
     # -- routing -----------------------------------------------------------------------------------------------------
     def dispatch(self, method: str, target: str) -> Reply:
