@@ -197,6 +197,9 @@ class SandboxSettings(_Section):
     size: int = Field(300, ge=10, le=50_000, description="Listings in the synthetic universe")
     today: dt.date | None = Field(None, description="The sandbox's current date (default: today, UTC)")
     faults: Literal["none", "demo"] = Field("demo", description="Fault profile: none, or demo (a few % of every fault)")
+    fault_rates: dict[str, float] = Field({}, description="Per-kind rates on top of the profile, e.g. [sandbox.fault_rates] gap = 0.1")
+    fault_targets: dict[str, list[str]] = Field({}, description="Symbols (or exchange codes for site faults) always hit, e.g. storm_429 = [\"AAPL\"]")
+    slow_seconds: float = Field(2.0, ge=0, description="Delay of the `slow` response fault")
     http_url: str = Field("http://127.0.0.1:8765", description="Exchange sites and the NordVPN server list")
     yahoo_url: str = Field("http://127.0.0.1:8766", description="Yahoo emulator")
     ftp_url: str = Field("ftp://127.0.0.1:8767", description="Nasdaq Trader FTP emulator")
@@ -205,6 +208,25 @@ class SandboxSettings(_Section):
     exit_port: int = Field(8769, gt=0, lt=65536, description="Port of every SOCKS5 exit")
     rate_limit_requests: int = Field(950, gt=0, description="Yahoo emulator: requests per window per client address")
     rate_limit_window_s: float = Field(600.0, gt=0, description="Yahoo emulator: rate-limit window")
+
+    def fault_config(self) -> Any:
+        """The FaultConfig these settings describe: the profile, then fault_rates and fault_targets on top."""
+        from praf_engine.sandbox.faults import FaultConfig
+
+        profile = FaultConfig.demo() if self.faults == "demo" else FaultConfig.none()
+        return FaultConfig.from_mapping({
+            "rates": {**profile.rates, **self.fault_rates},
+            "targets": {**{k: sorted(v) for k, v in profile.targets.items()}, **self.fault_targets},
+            "slow_seconds": self.slow_seconds, "storm_length": profile.storm_length,
+        })
+
+    @model_validator(mode="after")
+    def _known_faults(self) -> SandboxSettings:
+        try:
+            self.fault_config()
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 class Settings(BaseModel):

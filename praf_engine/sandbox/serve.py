@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from praf_engine.config import Key, Settings
 from praf_engine.logs import get_logger
 from praf_engine.sandbox.exits import ExitPool, serve_nordvpn_path
-from praf_engine.sandbox.faults import FaultConfig
 from praf_engine.sandbox.httpserver import LoopbackHTTPServer
 from praf_engine.sandbox.market import Market
 from praf_engine.sandbox.sites import NasdaqFtpServer, SitesServer
@@ -55,8 +54,7 @@ class Sandbox:
     def from_settings(cls, settings: Settings, *, fixed_ports: bool = True) -> Sandbox:
         """The sandbox the settings describe; ``fixed_ports=False`` takes free ports (tests, `demo`)."""
         s = settings.sandbox
-        faults = FaultConfig.demo() if s.faults == "demo" else FaultConfig.none()
-        market = Market(size=s.size, seed=s.seed, today=s.today or dt.datetime.now(dt.UTC).date(), faults=faults)
+        market = Market(size=s.size, seed=s.seed, today=s.today or dt.datetime.now(dt.UTC).date(), faults=s.fault_config())
         ports: dict[str, int] = {}
         if fixed_ports:
             ports = {"http_port": _port(s.http_url), "yahoo_port": _port(s.yahoo_url), "ftp_port": _port(s.ftp_url),

@@ -57,3 +57,29 @@ def test_sandbox_serve_prints_urls_serves_and_stops_on_ctrl_c(tmp_path: Path) ->
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_faults_are_configured_from_settings(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import pytest
+
+    from praf_engine.config import load_settings, parse_overrides
+    from praf_engine.errors import PipelineError
+    from praf_engine.sandbox.serve import Sandbox
+
+    settings = load_settings(home=tmp_path, environ={"PRAF_SANDBOX__FAULT_RATES__GAP": "1.0"}, cwd=tmp_path,
+                             overrides=parse_overrides(["sandbox.size=50", "sandbox.today=2025-06-06", "sandbox.faults=none",
+                                                        'sandbox.fault_targets.broken_structure=["ftse"]', "sandbox.exits=0"]))
+    sandbox = Sandbox.from_settings(settings, fixed_ports=False)
+    market = sandbox.market
+    assert market.today == dt.date(2025, 6, 6)
+    gaps = {i.symbol for i in market.injections() if i.kind == "gap"}
+    assert gaps == {x.symbol for x in market.universe()}  # rate 1.0: every listing
+    with sandbox:
+        page = httpx.get(f"{sandbox.endpoints.http_url}/wiki/FTSE_100_Index", timeout=10).text
+        assert 'id="constituents"' not in page  # the targeted exchange's page is broken
+        assert sandbox.endpoints.exit_urls == ()
+    with pytest.raises(PipelineError) as err:
+        load_settings(home=tmp_path, environ={}, cwd=tmp_path, overrides=parse_overrides(["sandbox.fault_rates.gapp=0.1"]))
+    assert err.value.error_code == "CONFIGBAD" and "unknown fault kind 'gapp'" in err.value.msg
