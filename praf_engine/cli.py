@@ -247,7 +247,8 @@ def _cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
             for url in e.exit_urls:
                 out.print(f"  SOCKS5 exit                    {url}")
             out.print("\nsettings.toml for a PRAF home that uses it:\n")
-            out.print(sandbox.settings_toml(), markup=False, highlight=False)
+            out.file.flush()
+            print(sandbox.settings_toml(), flush=True)  # plain: Rich would wrap long TOML lines
             out.print("Ctrl-C stops the sandbox.", style="dim")
             stop.wait()
     finally:
