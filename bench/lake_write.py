@@ -130,6 +130,7 @@ def run(n: int, out: Path) -> dict:
         "lake_bytes": dir_bytes(out / "lake"),
         "fsync": lake.fsync,
         "workers": lake.workers,
+        "io_threads": lake.io_threads,
         "env": {"python": platform.python_version(), "pyarrow": pa.__version__, "pandas": pd.__version__,
                 "cpus": os.cpu_count()},
     }

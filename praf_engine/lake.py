@@ -354,12 +354,13 @@ class Lake:
     """``<root>/symbol=<SYM>/year=<YYYY>/part-000.parquet``; hive-partitioned, one file per symbol-year."""
 
     def __init__(self, root: Path, *, fsync: bool = True, workers: int | None = None,
-                 io_threads: int = 16) -> None:
+                 io_threads: int = 8) -> None:
         self.root = Path(root)
         self.fsync = fsync
         # write_many: `workers` threads validate, merge and encode (Parquet encoding releases the GIL);
-        # `io_threads` write, fsync and rename, so that concurrent fsyncs share journal commits
-        self.workers = max(1, workers if workers is not None else min(4, os.cpu_count() or 1))
+        # `io_threads` write, fsync and rename, so that concurrent fsyncs share journal commits. One
+        # core is left to the kernel's file work: on 2 cores one encoder measured fastest (GIL).
+        self.workers = max(1, workers if workers is not None else min(4, (os.cpu_count() or 2) - 1))
         self.io_threads = max(1, io_threads)
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}

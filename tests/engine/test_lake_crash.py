@@ -23,7 +23,8 @@ BASE = date(2023, 12, 1)
 KILLS = 40
 
 # A fork server: imports pyarrow and the lake once, then for each line "<seq>" on stdin forks a writer
-# that rewrites symbol CRASH over and over (10 known days again + 15 new days per write, value = seq),
+# that rewrites symbol CRASH over and over (10 known days again + 15 new days per write, value = seq;
+# Lake.write and Lake.write_many alternate),
 # printing "begin <seq>" before and "done <seq> <lo> <hi>" after each completed write. The parent
 # SIGKILLs the writer; the server reaps it and prints "reaped <pid> <wait status>" (so every line of
 # the dead writer is already in the pipe). Forking saves the ~0.4 s interpreter start per kill.
@@ -58,7 +59,10 @@ def writer(root, seq):
         lo, hi = max(0, nxt - 10), nxt + 15
         table = bars(seq, lo, hi)
         say(f"begin {seq}")
-        lake.write("CRASH", table)
+        if seq % 2:
+            lake.write("CRASH", table)
+        else:
+            lake.write_many({"CRASH": table})  # the threaded path: the commit runs on an I/O thread
         say(f"done {seq} {lo} {hi}")
         nxt = hi
 
