@@ -21,6 +21,7 @@ class DemoStep:
     name: str
     description: str
     run: Callable[[Settings, Any], dict[str, Any]]  # (settings, service) -> figures to print
+    order: int  # init 0, scrape 10, fetch 20, qa 30, alerts 40: the steps run in this order
 
 
 def _init(settings: Settings, service: Any) -> dict[str, Any]:
@@ -28,8 +29,8 @@ def _init(settings: Settings, service: Any) -> dict[str, Any]:
     return {"schema_version": info["schema_version"], "database": info["database"]}
 
 
-# The universe, fetch and QA work each append their step here.
-STEPS: list[DemoStep] = [DemoStep("init", "create the home and the schema", _init)]
+# The universe, fetch and QA work each add their step here (with its `order`).
+STEPS: list[DemoStep] = [DemoStep("init", "create the home and the schema", _init, order=0)]
 
 
 def run_demo(home: str | None, overrides: dict[Key, Any], console: Console) -> int:
@@ -49,7 +50,7 @@ def run_demo(home: str | None, overrides: dict[Key, Any], console: Console) -> i
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                           console=console, transient=False) as progress:
                 task = progress.add_task("demo", total=len(STEPS))
-                for step in STEPS:
+                for step in sorted(STEPS, key=lambda x: x.order):
                     progress.update(task, description=f"{step.name}: {step.description}")
                     try:
                         figures = step.run(settings, service)
