@@ -20,11 +20,11 @@ log = get_logger(__name__)
 class DemoStep:
     name: str
     description: str
-    run: Callable[[Settings, Any], dict[str, Any]]  # (settings, service) -> figures to print
+    run: Callable[[Settings, Any, Any], dict[str, Any]]  # (settings, service, sandbox) -> figures to print
     order: int  # init 0, scrape 10, fetch 20, qa 30, alerts 40: the steps run in this order
 
 
-def _init(settings: Settings, service: Any) -> dict[str, Any]:
+def _init(settings: Settings, service: Any, sandbox: Any) -> dict[str, Any]:
     info = service.init()
     return {"schema_version": info["schema_version"], "database": info["database"]}
 
@@ -53,7 +53,7 @@ def run_demo(home: str | None, overrides: dict[Key, Any], console: Console) -> i
                 for step in sorted(STEPS, key=lambda x: x.order):
                     progress.update(task, description=f"{step.name}: {step.description}")
                     try:
-                        figures = step.run(settings, service)
+                        figures = step.run(settings, service, sandbox)
                         log.info("demo step done", detail={"step": step.name, **figures})
                     except Exception as exc:  # noqa: BLE001 - report every failing step, keep going
                         failed.append(step.name)

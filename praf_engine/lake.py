@@ -579,7 +579,8 @@ class Lake:
 
     def _read_partition(self, path: Path, columns: list[str] | None, *, missing_ok: bool = False) -> pa.Table | None:
         try:
-            table = pq.ParquetFile(path).read(columns=columns, use_threads=False)
+            with pa.OSFile(str(path), "rb") as f:  # skips pyarrow's filesystem resolution
+                table = pq.ParquetFile(f).read(columns=columns, use_threads=False)
         except FileNotFoundError:
             if missing_ok:
                 return None
