@@ -1,0 +1,90 @@
+"""Trading calendars: exchange code / MIC → exchange_calendars session arrays, cached, with wide explicit bounds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import threading
+
+import numpy as np
+
+from praf_engine.errors import PipelineError
+
+# Bounds wide enough for full Yahoo histories (the sandbox starts in 2006) and a year ahead.
+CAL_START = dt.date(1990, 1, 2)
+CAL_END = dt.date(dt.date.today().year + 1, 12, 31)
+
+# Exchange code (tickers.exchange_code) → MIC when a ticker row has no ``mic``; Euronext needs its market's MIC.
+EXCHANGE_MICS: dict[str, str] = {"nasdaq": "XNYS", "arca": "XNYS", "nyse": "XNYS", "ftse": "XLON", "dax": "XETR"}
+# MICs Yahoo listings use that share another calendar (XNAS is an alias of XNYS in exchange_calendars).
+MIC_ALIASES: dict[str, str] = {"XNAS": "XNYS", "ARCX": "XNYS", "XASE": "XNYS"}
+KNOWN_MICS = ("XNYS", "XLON", "XETR", "XPAR", "XAMS", "XBRU", "XLIS", "XDUB", "XOSL", "XMIL")
+
+_lock = threading.Lock()
+
+
+def resolve_mic(mic: str | None, exchange_code: str | None = None) -> str:
+    """The calendar MIC of a listing: its own ``mic`` (aliases folded), else its exchange's default."""
+    if mic:
+        code = MIC_ALIASES.get(mic.upper(), mic.upper())
+        if code in KNOWN_MICS:
+            return code
+        raise PipelineError("CONFIGBAD", f"unknown trading calendar {mic!r}; known: {', '.join(KNOWN_MICS)}",
+                            {"mic": mic, "exchange_code": exchange_code})
+    if exchange_code and exchange_code.lower() in EXCHANGE_MICS:
+        return EXCHANGE_MICS[exchange_code.lower()]
+    raise PipelineError("CONFIGBAD", f"listing on exchange {exchange_code!r} has no trading calendar (mic is empty)",
+                        {"exchange_code": exchange_code})
+
+
+@functools.lru_cache(maxsize=32)
+def _sessions(mic: str) -> np.ndarray:
+    import exchange_calendars as xcals
+
+    with _lock:
+        cal = xcals.get_calendar(mic, start=CAL_START.isoformat(), end=CAL_END.isoformat())
+    days = cal.sessions.values.astype("datetime64[D]")
+    days.flags.writeable = False
+    return days
+
+
+def sessions(mic: str) -> np.ndarray:
+    """Every session of ``mic`` between CAL_START and CAL_END (datetime64[D], sorted, read-only).
+
+    Early closes are sessions; holidays and weekends are not.
+    """
+    return _sessions(resolve_mic(mic))
+
+
+def sessions_between(mic: str, start: dt.date, end: dt.date) -> np.ndarray:
+    """Sessions of ``mic`` with start <= session <= end."""
+    days = sessions(mic)
+    return days[np.searchsorted(days, np.datetime64(start, "D")) : np.searchsorted(days, np.datetime64(end, "D"), "right")]
+
+
+def window_start(mic: str, as_of: dt.date, n_sessions: int) -> dt.date:
+    """The first of the last ``n_sessions`` sessions of ``mic`` on or before ``as_of``."""
+    days = sessions(mic)
+    end = int(np.searchsorted(days, np.datetime64(as_of, "D"), "right"))
+    if end == 0:
+        raise PipelineError("CONFIGBAD", f"{as_of} is before the {mic} calendar starts ({CAL_START})", {"mic": mic})
+    return days[max(0, end - n_sessions)].astype(object)
+
+
+def sessions_behind(mic: str, last: np.ndarray, as_of: dt.date) -> np.ndarray:
+    """Per element of ``last`` (datetime64[D], NaT = never): sessions s with last < s <= as_of; NaT gives -1."""
+    days = sessions(mic)
+    end = np.searchsorted(days, np.datetime64(as_of, "D"), "right")
+    known = ~np.isnat(last)
+    out = np.full(len(last), -1, dtype=np.int64)
+    out[known] = np.maximum(end - np.searchsorted(days, last[known].astype("datetime64[D]"), "right"), 0)
+    return out
+
+
+def is_session(mic: str, dates: np.ndarray) -> np.ndarray:
+    """Whether each datetime64[D] in ``dates`` is a session of ``mic`` (vectorised)."""
+    days = sessions(mic)
+    dates = dates.astype("datetime64[D]")
+    pos = np.searchsorted(days, dates)
+    pos = np.minimum(pos, len(days) - 1)
+    return days[pos] == dates
