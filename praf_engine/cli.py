@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -55,6 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_sub = p.add_subparsers(dest="sandbox_command", metavar="SANDBOX_COMMAND", required=True)
     serve = sandbox_sub.add_parser("serve", parents=[common], help="serve the sandbox until Ctrl-C; prints a settings.toml snippet")
     serve.add_argument("--free-ports", action="store_true", help="take free ports instead of the [sandbox] URLs' ports")
+    p = sub.add_parser("scrape", parents=[common], help="monthly universe scrape into tickers (all exchanges, or --exchange …)")
+    p.add_argument("--exchange", action="append", choices=["nasdaq", "arca", "ftse", "dax", "euronext"],
+                   help="scrape only this exchange (repeatable)")
+    p = sub.add_parser("qa", parents=[common], help="data-quality checks into qa_failures/qa_summary (gated on the last fetch)")
+    p.add_argument("--date", type=dt.date.fromisoformat, help="as-of date YYYY-MM-DD (default yesterday, UTC)")
+    p.add_argument("--check", action="append", metavar="CHECK", help="run only this check (repeatable)")
+    p.add_argument("--force", action="store_true", help="run even if the last fetch failed or no fetch ever ran")
+    p = sub.add_parser("fetch", parents=[common], help="nightly OHLCV fetch into the lake (all active symbols, or --symbols …)")
+    p.add_argument("--symbols", nargs="+", metavar="SYMBOL", help="fetch only these symbols (even if in the dead-letter queue)")
+    p.add_argument("--full", action="store_true", help="download full history instead of the incremental window")
+    p.add_argument("--force", action="store_true", help="fetch even when the universe is stale or the last scrape failed (logged)")
+    p = sub.add_parser("import-actions", parents=[common], help="import manual corporate actions from a CSV (symbol,action_date,action_type,ratio)")
+    p.add_argument("csv", type=Path, help="the CSV file")
     sub.add_parser("demo", parents=[common], help="start the sandbox and run every pipeline step into the home")
     p = sub.add_parser("config", parents=[common], help="show the settings in force (secrets hidden)")
     p.add_argument("--reference", action="store_true", help="print every setting with its default, as Markdown")
@@ -99,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if logging_on:  # the log's console handler prints it to stderr once, redacted
             log.error(exc.msg, error_code=exc.error_code, detail=exc.detail)
         else:
-            console.print(f"error: [{exc.error_code}] {redact(exc.msg)}", markup=False, highlight=False)
+            print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)  # plain: never wrapped
         return exc.exit_code
     except KeyboardInterrupt:
         console.print("interrupted", markup=False)
@@ -111,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if logging_on:
             log.error(f"{type(exc).__name__}: {exc} (stack in logs/app.jsonl)", error_code="INTERNAL", stack=stack_excerpt(exc))
         else:
-            console.print(f"error: [INTERNAL] {redact(f'{type(exc).__name__}: {exc}')}", markup=False, highlight=False)
+            print(f"error: [INTERNAL] {redact(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
         return 1
 
 
@@ -265,8 +279,49 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return run_demo(getattr(args, "home", None), overrides, Console())
 
 
+def _cmd_scrape(settings: Settings, args: argparse.Namespace) -> int:
+    from praf_engine.universe.command import run_scrape
+
+    service = _service(settings)
+    try:
+        return run_scrape(settings, service.db, args.exchange, Console(stderr=True))
+    finally:
+        service.close()
+
+
+def _cmd_qa(settings: Settings, args: argparse.Namespace) -> int:
+    from praf_engine.qa.command import run_qa_command
+
+    service = _service(settings)
+    try:
+        return run_qa_command(settings, service.db, args.date, args.check, args.force, Console(stderr=True))
+    finally:
+        service.close()
+
+
+def _cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
+    from praf_engine.fetch.command import run_fetch
+
+    service = _service(settings, existing=True)
+    try:
+        return run_fetch(settings, service.db, symbols=args.symbols, full=args.full, force=args.force, console=Console(stderr=True))
+    finally:
+        service.close()
+
+
+def _cmd_import_actions(settings: Settings, args: argparse.Namespace) -> int:
+    from praf_engine.fetch.command import import_actions
+
+    service = _service(settings, existing=True)
+    try:
+        return import_actions(args.csv, Console(stderr=True))
+    finally:
+        service.close()
+
+
 COMMANDS = {"init": _cmd_init, "summary": _cmd_summary, "sql": _cmd_sql, "run": _cmd_run,
-            "sandbox": _cmd_sandbox, "demo": _cmd_demo}
+            "sandbox": _cmd_sandbox, "demo": _cmd_demo, "scrape": _cmd_scrape, "qa": _cmd_qa,
+            "fetch": _cmd_fetch, "import-actions": _cmd_import_actions}
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ class FetchSettings(_Section):
     breaker_failure_ratio: float = Field(0.8, gt=0, le=1, description="Share of failed first batches that means API down")
     universe_max_age_days: int = Field(35, ge=1, description="Freshness guard: refuse to fetch on an older universe")
     adj_ratio_change: float = Field(0.10, gt=0, description="adj_close/close ratio change that triggers a full re-download")
+    overlap_days: int = Field(10, ge=0, le=60, description="Incremental fetches re-read this many days already stored, so late-revealed splits/dividends are seen (merged, never duplicated)")
     yahoo_base_url: str = Field("https://query2.finance.yahoo.com", description="Yahoo endpoint (the sandbox rewrites it)")
 
     @field_validator("backoff_s")

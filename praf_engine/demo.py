@@ -33,6 +33,33 @@ def _init(settings: Settings, service: Any, sandbox: Any) -> dict[str, Any]:
 STEPS: list[DemoStep] = [DemoStep("init", "create the home and the schema", _init, order=0)]
 
 
+def _scrape(settings: Settings, service: Any, sandbox: Any) -> dict[str, Any]:
+    from praf_engine.universe.command import demo_scrape
+
+    return demo_scrape(settings, service, sandbox)
+
+
+STEPS.append(DemoStep("scrape", "scrape the five exchanges into tickers", _scrape, order=10))
+
+
+def _fetch(settings: Settings, service: Any, sandbox: Any) -> dict[str, Any]:
+    from praf_engine.fetch.command import demo_fetch
+
+    return demo_fetch(settings, service, sandbox)
+
+
+STEPS.append(DemoStep("fetch", "backfill the universe, then fetch one incremental night", _fetch, order=20))
+
+
+def _qa(settings: Settings, service: Any, sandbox: Any) -> dict[str, Any]:
+    from praf_engine.qa.command import demo_qa
+
+    return demo_qa(settings, service, sandbox)
+
+
+STEPS.append(DemoStep("qa", "data-quality checks of the lake into qa_failures and qa_summary", _qa, order=30))
+
+
 def run_demo(home: str | None, overrides: dict[Key, Any], console: Console) -> int:
     """Run the chain against a fresh in-process sandbox; returns the exit code (0 = every step passed)."""
     from praf_engine.sandbox.serve import Sandbox

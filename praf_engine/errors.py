@@ -44,10 +44,14 @@ _CODES: tuple[ErrorCode, ...] = (
     ErrorCode("YFDELISTED", "yfinance", "Yahoo answered 404 / no data found (possibly delisted)", "Counted against the symbol; DLQ after 3 nights"),
     ErrorCode("YFTIMEOUT", "yfinance", "Request timed out", "Back off and retry"),
     ErrorCode("YFMALFORMED", "yfinance", "Response could not be parsed", "Counted against the symbol; raw response kept"),
+    ErrorCode("YFHTTP", "yfinance", "Yahoo answered a server error (HTTP 5xx) after the back-off ladder", "Counted against the symbol; retried next night"),
+    ErrorCode("CORPACTBAD", "fetch", "A corporate-actions CSV could not be read or has bad rows", "Fix the named rows; good rows were imported"),
     ErrorCode("EXITFAIL", "exits", "An exit (proxy/VPN) could not connect", "Rotate; after 3 failures fall back to direct with half batch size"),
     ErrorCode("APIDOWN", "fetch", "Most first batches failed on every exit: treated as an outage", "Stop, alert, do not count failures; next run catches up"),
     # QA and alerts
     ErrorCode("QAFAIL", "qa runner", "A check crashed or its thresholds are malformed", "Other checks still run; exit 1; alert critical"),
+    ErrorCode("QAGATE", "qa runner", "The last fetch failed or no fetch ever ran, so QA was not started", "Fix or rerun the fetch, or run `praf-engine qa --force`"),
+    ErrorCode("QATRIAGE", "qa triage", "A failures-list or triage request was invalid (unknown failure id, action, check or paging)", "Nothing was changed; fix the request"),
     ErrorCode("ALERTSEND", "alerts", "Telegram delivery failed", "Message stays in the outbox and is retried"),
 )
 

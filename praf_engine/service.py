@@ -15,8 +15,23 @@ from praf_engine.db.models import CronStatus, FetchError, QAFailure, QASummary, 
 from praf_engine.db.schema import SCHEMA_VERSION, current_version, migrate
 from praf_engine.errors import PipelineError
 from praf_engine.logs import redact
+from praf_engine.qa.dto import (
+    CheckPanel,
+    FailurePage,
+    FailureRow,
+    FetchErrorRow,
+    FetchHealthPanel,
+    KpiCard,
+    LagRow,
+    NightPoint,
+    SymbolIssue,
+    TimelinessPanel,
+    UniverseMonth,
+)
 
-__all__ = ["EngineService", "JobRun", "PipelineError", "Summary", "load_settings", "redact"]
+__all__ = ["CheckPanel", "EngineService", "FailurePage", "FailureRow", "FetchErrorRow", "FetchHealthPanel", "JobRun", "KpiCard",
+           "LagRow", "NightPoint", "PipelineError", "Summary", "SymbolIssue", "TimelinessPanel", "UniverseMonth",
+           "load_settings", "redact"]
 
 
 @dataclass(frozen=True)
@@ -92,7 +107,9 @@ class EngineService:
             backup = s.home / "backups" / f"praf-v{version}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.db"
             backup.parent.mkdir(exist_ok=True)
             self.db.connection().backup(sqlite3.connect(backup))
-        report = migrate(self.db)
+        from praf_engine.qa.catalog import qa_check_defaults
+
+        report = migrate(self.db, qa_check_defaults(s.qa))
         return {"home": str(s.home), "database": describe(self.db), "schema_version": current_version(self.db),
                 "created_tables": report.created, "rebuilt_tables": report.rebuilt, "steps": report.steps,
                 "backup": str(backup) if backup else None}
@@ -142,9 +159,68 @@ class EngineService:
         )
         return query.scalar() or 0
 
+    # QA dashboard (seed §6.3, §6.7): read models in praf_engine.qa.panels ---------------------------
+    def summary_cards(self, as_of: dt.date | None = None) -> tuple[KpiCard, ...]:
+        """The 7 KPI cards: count, % of the active universe, colour (seed §5.6) and the threshold text."""
+        from praf_engine.qa import panels
+
+        return panels.cards(self.summary(as_of), self.settings)
+
+    def timeliness_panel(self, as_of: dt.date | None = None, limit: int = 100) -> TimelinessPanel:
+        """Lagging table (most behind first) and the days-behind histogram, on each listing's own calendar."""
+        from praf_engine.qa import panels
+
+        return panels.timeliness(as_of or _today(), self.settings.qa.lag_days, limit)
+
+    def completeness_panel(self, as_of: dt.date | None = None, limit: int = 200) -> CheckPanel:
+        from praf_engine.qa import panels
+
+        return panels.check_panel(as_of or _today(), ("missing_dates", "null_fields"), self.settings, limit)
+
+    def quality_panel(self, as_of: dt.date | None = None, limit: int = 200) -> CheckPanel:
+        """Volume and price quality: zero volume, price jumps and the other bar-level checks."""
+        from praf_engine.qa import panels
+
+        checks = ("zero_volume", "price_jump", "ohlc_sanity", "duplicate_dates", "currency_unit", "date_shift")
+        return panels.check_panel(as_of or _today(), checks, self.settings, limit)
+
+    def fetch_health_panel(self, as_of: dt.date | None = None, nights: int = 30) -> FetchHealthPanel:
+        """Last night's fetch errors and the 30-night latency p50/p95 and error-count series."""
+        from praf_engine.qa import panels
+
+        return panels.fetch_health(as_of or _today(), self.settings, nights)
+
+    def universe_delta(self, as_of: dt.date | None = None, months: int = 6) -> tuple[UniverseMonth, ...]:
+        from praf_engine.qa import panels
+
+        return panels.universe_delta(as_of or _today(), months)
+
+    def failures(self, *, check: str | None = None, severity: str | None = None, exchange: str | None = None,
+                 resolved: bool | None = None, symbol: str | None = None, date: dt.date | None = None,
+                 offset: int = 0, limit: int = 50) -> FailurePage:
+        """qa_failures filtered and paged on the server; ``total`` counts every row of the filter."""
+        from praf_engine.qa import panels
+
+        return panels.failures(check=check, severity=severity, exchange=exchange, resolved=resolved, symbol=symbol,
+                               date=date, offset=offset, limit=limit)
+
+    def resolve_failure(self, failure_id: int, note: str | None, who: str, *, false_positive: bool = False) -> FailureRow:
+        from praf_engine.qa import panels
+
+        return panels.triage(failure_id, "false_positive" if false_positive else "resolved", note, who)
+
+    def reopen_failure(self, failure_id: int, note: str | None, who: str) -> FailureRow:
+        from praf_engine.qa import panels
+
+        return panels.triage(failure_id, "reopen", note, who)
+
     def last_runs(self, limit: int = 20) -> list[JobRun]:
         rows = CronStatus.select().order_by(CronStatus.started_at.desc(), CronStatus.id.desc()).limit(limit)
         return [JobRun(r.job, r.run_id, r.started_at, r.finished_at, r.exit_code, r.error_code, r.trigger) for r in rows]
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
 
 
 def _as_date(value: Any) -> dt.date | None:

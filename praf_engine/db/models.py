@@ -59,7 +59,7 @@ class Ticker(BaseModel):
     exchange_symbol = CharField(max_length=32, null=True)  # the exchange's own code (BRK.B, ABR$D)
     name = TextField(null=True)
     isin = CharField(max_length=12, null=True)
-    currency = CharField(max_length=3, null=True)  # ISO-4217, GBp kept as GBX
+    currency = CharField(max_length=3, null=True)  # as Yahoo reports it: ISO-4217, GBp for prices in pence
     sector = TextField(null=True)
     market = CharField(max_length=32, null=True)  # Euronext market, FTSE index, Nasdaq tier
     mic = CharField(max_length=4, null=True)  # trading calendar: XNYS, XLON, XETR, XPAR, …

@@ -24,10 +24,31 @@ def _housekeeping(name: str) -> Callable[[], JobFunction]:
     return load
 
 
+def _scrape() -> JobFunction:
+    from praf_engine.universe.job import scrape_job
+
+    return scrape_job
+
+
+def _qa() -> JobFunction:
+    from praf_engine.qa.runner import qa_job
+
+    return qa_job
+
+
+def _fetch() -> JobFunction:
+    from praf_engine.fetch.runner import fetch_job
+
+    return fetch_job
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
         JobSpec("vacuum", "Weekly VACUUM of the metadata database", _housekeeping("vacuum_job")),
         JobSpec("retention", "Purge the raw cache, auto-resolve old QA failures, clean lake temp files", _housekeeping("retention_job")),
+        JobSpec("scrape", "Monthly universe scrape of the five exchanges into tickers (SPEC §2)", _scrape),
+        JobSpec("fetch", "Nightly OHLCV fetch through the exits into the lake (SPEC §3)", _fetch),
+        JobSpec("qa", "Data-quality checks of the lake and fetch state into qa_failures/qa_summary (gated on the last fetch)", _qa),
     )
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,6 +99,14 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()  # open keep-alive connections, closed by stop()
         super().__init__(address, _RequestHandler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-request (a killed fetch, a dropped exit) is normal here: log it, no traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            log.debug("client went away", detail={"client": str(client_address), "error": type(exc).__name__})
+            return
+        super().handle_error(request, client_address)
 
     def drop_connections(self) -> None:
         with self.lock:

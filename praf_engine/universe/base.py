@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ftplib
 import hashlib
 import io
@@ -172,10 +173,8 @@ class Fetcher:
             raise _Transient("SCRAPEHTTP", f"FTP {type(exc).__name__} fetching {name}: {str(exc)[:120]}",
                              {"url": f"ftp://{parts.hostname}:{parts.port or 21}{parts.path}"}) from exc
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 ftp.close()
-            except OSError:
-                pass
         body = buf.getvalue()
         self.store.save(name, body)
         return body

@@ -1,0 +1,1 @@
+"""The nightly fetch: yfinance batches through rotating exits into the lake (SPEC §3)."""

@@ -1,0 +1,104 @@
+"""Plan a night: which symbols to fetch, from which date, in which batches (seed §2.2, §8.5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from peewee import JOIN
+
+from praf_engine.config import Settings
+from praf_engine.db.models import DLQSymbol, Ticker, TickerFetchMeta
+from praf_engine.errors import PipelineError
+from praf_engine.universe.symbols import is_valid_symbol
+
+
+@dataclass
+class Plan:
+    """``incremental``: request start -> symbols; ``full``: full-history downloads (capped); the rest is reported."""
+
+    night: dt.date
+    incremental: dict[dt.date, list[str]] = field(default_factory=dict)
+    full: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)  # full-history candidates beyond the nightly cap
+    up_to_date: list[str] = field(default_factory=list)  # no session of their venue since the last fetch
+    last_fetched: dict[str, dt.date | None] = field(default_factory=dict)
+
+    @property
+    def symbols(self) -> int:
+        return len(self.full) + sum(len(v) for v in self.incremental.values())
+
+
+@functools.lru_cache(maxsize=32)
+def _calendar(mic: str) -> object | None:
+    import exchange_calendars as xc
+
+    try:
+        return xc.get_calendar(mic)
+    except Exception:  # noqa: BLE001 - an unknown venue: assume it trades every weekday
+        return None
+
+
+def has_session(mic: str | None, start: dt.date, end: dt.date) -> bool:
+    """Whether the venue ``mic`` traded between ``start`` and ``end`` (inclusive)."""
+    if start > end:
+        return False
+    cal = _calendar(mic) if mic else None
+    if cal is None:
+        return any((start + dt.timedelta(days=i)).weekday() < 5 for i in range((end - start).days + 1))
+    first, last = cal.first_session.date(), cal.last_session.date()  # type: ignore[attr-defined]
+    lo, hi = max(start, first), min(end, last)
+    if lo > hi:
+        return end > last
+    return len(cal.sessions_in_range(lo.isoformat(), hi.isoformat())) > 0  # type: ignore[attr-defined]
+
+
+def plan_night(settings: Settings, night: dt.date, *, symbols: list[str] | None = None, full: bool = False) -> Plan:
+    """Active, non-DLQ symbols (or exactly ``symbols``); start = last_fetched_date + 1, minus the overlap window."""
+    f = settings.fetch
+    query = (Ticker.select(Ticker.symbol, Ticker.mic, TickerFetchMeta.last_fetched_date, TickerFetchMeta.full_history_pending)
+             .join(TickerFetchMeta, join_type=JOIN.LEFT_OUTER, on=(TickerFetchMeta.symbol == Ticker.symbol)))
+    if symbols is not None:
+        bad = [s for s in symbols if not is_valid_symbol(s)]
+        if bad:
+            raise PipelineError("CONFIGBAD", f"not valid symbols: {', '.join(bad[:10])}", {"symbols": bad[:50]})
+        query = query.where(Ticker.symbol.in_(symbols))
+    else:
+        dlq = DLQSymbol.select(DLQSymbol.symbol)
+        query = query.where((Ticker.status == "active") & Ticker.symbol.not_in(dlq))
+    rows = list(query.order_by(Ticker.symbol).tuples())
+    if symbols is not None:
+        unknown = sorted(set(symbols) - {r[0] for r in rows})
+        if unknown:
+            raise PipelineError("CONFIGBAD", f"unknown symbols (not in tickers): {', '.join(unknown[:10])}", {"symbols": unknown[:50]})
+    plan = Plan(night)
+    groups: dict[dt.date, list[str]] = defaultdict(list)
+    candidates: list[tuple[int, str]] = []
+    behind = night - dt.timedelta(days=f.full_history_after_days)
+    for sym, mic, last, pending in rows:
+        plan.last_fetched[sym] = last
+        if full or last is None or pending or last < behind:
+            candidates.append((0 if last is None else 1, sym))
+        elif not has_session(mic, last + dt.timedelta(days=1), night):
+            plan.up_to_date.append(sym)
+        else:
+            groups[last + dt.timedelta(days=1) - dt.timedelta(days=f.overlap_days)].append(sym)
+    candidates.sort()
+    cap = len(candidates) if symbols is not None else f.full_history_cap
+    plan.full = [s for _, s in candidates[:cap]]
+    plan.deferred = [s for _, s in candidates[cap:]]
+    plan.incremental = dict(sorted(groups.items()))
+    return plan
+
+
+def batches(plan: Plan, size: Callable[[], int]) -> Iterator[tuple[dt.date | None, list[str]]]:
+    """(start, symbols) chunks; ``size`` is read at each chunk, so a fallback to half batches takes effect at once."""
+    for start, group in [(None, plan.full), *plan.incremental.items()]:
+        i = 0
+        while i < len(group):
+            n = max(1, size())
+            yield start, group[i:i + n]
+            i += n

@@ -1,0 +1,240 @@
+"""yfinance behind one seam: `download_batch(symbols, start)` returns bars and an outcome for every symbol.
+
+yfinance keeps ONE process-wide session (``YfData`` is a singleton) and never raises for a failed symbol: it
+logs the reason on the ``yfinance`` logger and returns all-NaN columns. So this client
+- passes ``session=`` on every call and serialises calls with a process-wide lock (two concurrent downloads
+  with different exit sessions would swap each other's session);
+- records the HTTP status (or transport exception) of every chart request in its own session subclass, and
+  captures the logger's per-symbol reasons around each call, to give each symbol a precise outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pandas as pd
+from curl_cffi import requests as curl_requests
+
+from praf_engine.config import Settings
+
+OK, EMPTY, DELISTED, RATE_LIMITED, TIMEOUT, MALFORMED, SERVER_ERROR, UNREACHABLE = (
+    "ok", "empty", "delisted", "rate_limited", "timeout", "malformed", "server_error", "unreachable")
+ERROR_CODES = {EMPTY: "YFEMPTY", DELISTED: "YFDELISTED", RATE_LIMITED: "YF429", TIMEOUT: "YFTIMEOUT",
+               MALFORMED: "YFMALFORMED", SERVER_ERROR: "YFHTTP", UNREACHABLE: "EXITFAIL"}
+TRANSIENT = frozenset({RATE_LIMITED, TIMEOUT, SERVER_ERROR, UNREACHABLE})  # worth a retry on another exit
+_CHART = re.compile(r"/v8/finance/chart/([^/?]+)")
+_DOWNLOAD_LOCK = threading.Lock()  # yfinance's YfData holds one session per process
+_CONFIGURED: dict[str, Any] = {}
+
+
+@dataclass
+class SymbolResult:
+    """One symbol of a batch: its bars (lake columns), its corporate-action events and its outcome."""
+
+    symbol: str
+    outcome: str
+    bars: pd.DataFrame | None = None  # date open high low close adj_close volume
+    dividends: dict[dt.date, float] = field(default_factory=dict)
+    splits: dict[dt.date, float] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def error_code(self) -> str | None:
+        return ERROR_CODES.get(self.outcome)
+
+
+@dataclass
+class BatchResult:
+    results: dict[str, SymbolResult]
+    latency_ms: float
+
+    def by_outcome(self, outcome: str) -> list[str]:
+        return [s for s, r in self.results.items() if r.outcome == outcome]
+
+
+class _Recording:
+    """Mixin for curl_cffi sessions: remember the last chart answer (status or exception) of each symbol."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.chart_status: dict[str, Any] = {}
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        match = _CHART.search(urlsplit(url).path)
+        symbol = unquote(match.group(1)).upper() if match else None
+        try:
+            response = super().request(method, url, *args, **kwargs)  # type: ignore[misc]
+        except Exception as exc:
+            if symbol:
+                self.chart_status[symbol] = exc
+            raise
+        if symbol:
+            status = response.status_code
+            if status == 200 and not response.content.rstrip().endswith(b"}"):
+                status = "truncated"  # a chart document is one JSON object; yfinance reports this as 'no data'
+            self.chart_status[symbol] = status
+        return response
+
+
+class RecordingSession(_Recording, curl_requests.Session):
+    """The production session: curl_cffi impersonating Chrome, optionally through one exit's proxy."""
+
+
+def _sandbox_session_class() -> type:
+    from praf_engine.sandbox.yahoo import SandboxSession
+
+    class RecordingSandboxSession(_Recording, SandboxSession):
+        """The sandbox session: rewrites ``*.yahoo.com`` to the emulator."""
+
+    return RecordingSandboxSession
+
+
+def make_session(settings: Settings, proxy_url: str | None = None) -> Any:
+    """The session factory: real curl_cffi in production, the sandbox's rewriting session otherwise."""
+    proxies = {"http": proxy_url, "https": proxy_url} if proxy_url else None
+    if settings.sources == "sandbox":
+        return _sandbox_session_class()(settings.fetch.yahoo_base_url, proxies=proxies)
+    return RecordingSession(impersonate="chrome", proxies=proxies)
+
+
+def configure_yfinance(cache_dir: str) -> Any:
+    """Import yfinance once, point its sqlite caches into the home, silence its pandas warnings."""
+    import yfinance as yf
+    from yfinance.cache import set_cache_location
+
+    if _CONFIGURED.get("cache") != cache_dir:
+        set_cache_location(cache_dir)
+        _CONFIGURED["cache"] = cache_dir
+    warnings.filterwarnings("ignore", module="yfinance")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    yf.config.network.proxy = None  # the config proxy would override each exit session's own proxy
+    return yf
+
+
+class _Capture(logging.Handler):
+    """Collects yfinance's per-symbol failure reasons: '$SYM: reason', "['A', 'B']: reason", "ticker 'X' reason: …"."""
+
+    _ONE = re.compile(r"^\$([^:]+): (.*)$", re.S)
+    _MANY = re.compile(r"^\[([^\]]*)\]: (.*)$", re.S)
+    _TICKER = re.compile(r"ticker '([^']+)' reason: (.*)$", re.S)
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.reasons: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage().strip()
+        if m := self._ONE.match(text):
+            self.reasons.setdefault(m.group(1).upper(), m.group(2))
+        elif m := self._MANY.match(text):
+            for sym in re.findall(r"'([^']+)'", m.group(1)):
+                self.reasons.setdefault(sym.upper(), m.group(2))
+        elif m := self._TICKER.search(text):
+            self.reasons[m.group(1).upper()] = m.group(2)
+
+
+def classify(status: Any, reason: str) -> str:
+    """The outcome of a symbol that came back without bars, from its chart answer and yfinance's reason."""
+    if isinstance(status, BaseException):
+        name = type(status).__name__
+        return TIMEOUT if "Timeout" in name else UNREACHABLE
+    if "database is locked" in reason:  # yfinance's own sqlite tz cache under its download threads: retry
+        return TIMEOUT
+    if status == "truncated" or any(m in reason for m in ("Expecting", "Unterminated", "JSONDecode", "Extra data")):
+        return MALFORMED
+    if status == 429 or "RateLimit" in reason or "Too Many Requests" in reason:
+        return RATE_LIMITED
+    if status == 404:
+        return DELISTED
+    if isinstance(status, int) and status >= 500:
+        return SERVER_ERROR
+    if status == 200:
+        return EMPTY if (not reason or "no price data found" in reason) else MALFORMED
+    if "timed out" in reason.lower() or "timeout" in reason.lower():
+        return TIMEOUT
+    return DELISTED if "delisted" in reason else EMPTY
+
+
+def _events(column: pd.Series) -> dict[dt.date, float]:
+    values = column[column.fillna(0) != 0]
+    return {ts.date(): float(v) for ts, v in values.items()}
+
+
+def split_frame(data: pd.DataFrame, symbol: str) -> tuple[pd.DataFrame, dict[dt.date, float], dict[dt.date, float]]:
+    """One symbol's lake frame and events out of ``yf.download``'s (Price, Ticker) MultiIndex frame."""
+    sub = data.xs(symbol, axis=1, level=1) if isinstance(data.columns, pd.MultiIndex) else data
+    prices = sub.reindex(columns=["Open", "High", "Low", "Close", "Adj Close"])
+    keep = prices.notna().any(axis=1)
+    sub = sub[keep]
+    frame = pd.DataFrame({
+        "date": pd.DatetimeIndex(sub.index).tz_localize(None).normalize(),
+        "open": sub.get("Open"), "high": sub.get("High"), "low": sub.get("Low"), "close": sub.get("Close"),
+        "adj_close": sub.get("Adj Close"), "volume": sub.get("Volume"),
+    }).reset_index(drop=True)
+    dividends = _events(sub["Dividends"]) if "Dividends" in sub else {}
+    splits = _events(sub["Stock Splits"]) if "Stock Splits" in sub else {}
+    return frame, dividends, splits
+
+
+class YFinanceClient:
+    """Downloads batches with yfinance through the session of the exit in use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.yf = configure_yfinance(str(settings.cache_dir / "yfinance"))
+        from yfinance.data import YfData
+
+        self._data_cls = YfData
+
+    def download_batch(self, symbols: list[str], start: dt.date | None, end: dt.date, session: Any) -> BatchResult:
+        """Bars from ``start`` (None: full history) up to and including ``end``, with an outcome per symbol."""
+        kwargs: dict[str, Any] = {"auto_adjust": False, "actions": True, "progress": False, "threads": True,
+                                  "session": session, "timeout": self.settings.fetch.request_timeout_s,
+                                  "group_by": "column", "multi_level_index": True}
+        if start is None:
+            kwargs["period"] = "max"
+        else:
+            kwargs.update(start=start.isoformat(), end=(end + dt.timedelta(days=1)).isoformat())
+        capture = _Capture()
+        logger = logging.getLogger("yfinance")
+        with _DOWNLOAD_LOCK:
+            session.chart_status = {}
+            # yfinance memoises the timezone lookup's response in memory: a 404/500/truncated answer would be
+            # replayed for the life of the process, so a retry (or tomorrow's run in the daemon) never asks again.
+            self._data_cls.cache_get.cache_clear()
+            logger.addHandler(capture)
+            began = time.perf_counter()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    data = self.yf.download(list(symbols), **kwargs)
+            finally:
+                logger.removeHandler(capture)
+            latency = (time.perf_counter() - began) * 1000
+            statuses = dict(session.chart_status)
+        results: dict[str, SymbolResult] = {}
+        present = set(data.columns.get_level_values(1)) if data is not None and isinstance(data.columns, pd.MultiIndex) else set()
+        for sym in symbols:
+            key = sym.upper()
+            frame, dividends, splits = (split_frame(data, key) if key in present else (None, {}, {}))
+            if frame is not None and end is not None:
+                frame = frame[frame["date"].dt.date <= end]
+            if frame is not None and len(frame):
+                results[sym] = SymbolResult(sym, OK, frame, dividends, splits)
+            else:
+                reason = capture.reasons.get(key, "")
+                outcome = classify(statuses.get(key), reason)
+                status = statuses.get(key)
+                shown = type(status).__name__ if isinstance(status, BaseException) else status
+                results[sym] = SymbolResult(sym, outcome, reason=f"HTTP {shown}: {reason}"[:500])
+        return BatchResult(results, latency)

@@ -1,0 +1,1 @@
+"""Data-quality checks of the lake and the fetch state: catalogue, checks, heuristics, runner, panel read models."""

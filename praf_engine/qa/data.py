@@ -1,0 +1,181 @@
+"""What a QA run looks at, loaded once: the active universe, its fetch state, the lake window, calendars as arrays."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from peewee import JOIN
+
+from praf_engine import calendars
+from praf_engine.db.models import CorporateAction, Ticker, TickerFetchMeta
+from praf_engine.lake import PRICE_COLUMNS, Lake
+
+EPOCH = np.datetime64("1970-01-01", "D")
+MARGIN_DAYS = 10  # calendar days read before the widest window: the close before its first session
+
+
+def day_number(d: dt.date) -> int:
+    return int((np.datetime64(d, "D") - EPOCH).astype(np.int64))
+
+
+def iso(days: np.ndarray) -> list[str]:
+    """Day numbers → ISO date strings (vectorised)."""
+    return np.datetime_as_string(np.asarray(days, dtype=np.int64).astype("datetime64[D]"), unit="D").tolist()
+
+
+@dataclass
+class QAData:
+    """The as-of date, the active universe (one row per symbol, position = symbol index) and its bars, long."""
+
+    as_of: dt.date
+    universe: pd.DataFrame  # symbol, exchange_code, mic, mic_idx, currency, first_seen_day, last_fetched_day, ...
+    mics: list[str]
+    sym: np.ndarray  # int32 symbol index per bar; bars sorted by (sym, day)
+    day: np.ndarray  # int32 day number per bar
+    prices: dict[str, np.ndarray]  # open … adj_close as float64, NaN = null
+    volume: np.ndarray  # float64, NaN = null
+    d0: int  # first day number of the calendar tables
+    session: np.ndarray  # bool [mic, day - d0]
+    session_ord: np.ndarray  # int32 [mic, day - d0]: sessions on or before that day
+    actions: set[tuple[int, int]]  # (symbol index, day number) with a corporate action
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def as_of_day(self) -> int:
+        return day_number(self.as_of)
+
+    @property
+    def size(self) -> int:
+        return len(self.universe)
+
+    def names(self, idx: np.ndarray) -> np.ndarray:
+        return self.universe["symbol"].to_numpy()[idx]
+
+    def bar_mic(self) -> np.ndarray:
+        if "bar_mic" not in self._cache:
+            self._cache["bar_mic"] = self.universe["mic_idx"].to_numpy()[self.sym]
+        return self._cache["bar_mic"]
+
+    def is_session(self) -> np.ndarray:
+        """Per bar: is its date a session of the listing's own calendar."""
+        if "is_session" not in self._cache:
+            off = self.day - self.d0
+            ok = (off >= 0) & (off < self.session.shape[1])
+            out = np.zeros(len(self.day), dtype=bool)
+            out[ok] = self.session[self.bar_mic()[ok], off[ok]]
+            self._cache["is_session"] = out
+        return self._cache["is_session"]
+
+    def window_start(self, n_sessions: int) -> np.ndarray:
+        """Per MIC: day number of the first of its last ``n_sessions`` sessions on or before the as-of date."""
+        return np.array([day_number(calendars.window_start(m, self.as_of, n_sessions)) for m in self.mics], dtype=np.int64)
+
+    def in_window(self, n_sessions: int) -> np.ndarray:
+        key = f"win{n_sessions}"
+        if key not in self._cache:
+            start = self.window_start(n_sessions)[self.bar_mic()]
+            self._cache[key] = (self.day >= start) & (self.day <= self.as_of_day)
+        return self._cache[key]
+
+    def sessions_upto(self, mic_idx: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Sessions of each listing's calendar on or before each day (vectorised; days clipped to the tables)."""
+        off = np.clip(days - self.d0, -1, self.session.shape[1] - 1)
+        out = np.zeros(len(days), dtype=np.int64)
+        ok = off >= 0
+        out[ok] = self.session_ord[mic_idx[ok], off[ok]]
+        return out
+
+    def previous_close(self) -> np.ndarray:
+        """Per bar: the last non-null close of the same symbol before it (NaN if none)."""
+        if "prev_close" not in self._cache:
+            close = self.prices["close"]
+            n = len(close)
+            pos = np.where(~np.isnan(close), np.arange(n), -1)
+            last_valid = np.maximum.accumulate(pos) if n else pos
+            prev = np.full(n, -1, dtype=np.int64)
+            prev[1:] = last_valid[:-1]
+            ok = prev >= 0
+            ok[ok] = self.sym[prev[ok]] == self.sym[ok]
+            out = np.full(n, np.nan)
+            out[ok] = close[prev[ok]]
+            self._cache["prev_close"] = out
+        return self._cache["prev_close"]
+
+    def on_action_day(self) -> np.ndarray:
+        if "action" not in self._cache:
+            if not self.actions:
+                self._cache["action"] = np.zeros(len(self.day), dtype=bool)
+            else:
+                keys = np.array(sorted(a * 100_000 + b for a, b in self.actions), dtype=np.int64)
+                self._cache["action"] = np.isin(self.sym.astype(np.int64) * 100_000 + self.day, keys)
+        return self._cache["action"]
+
+
+def load_universe(as_of: dt.date) -> pd.DataFrame:
+    """Active tickers with their fetch state; MICs resolved (an unknown MIC raises CONFIGBAD naming it)."""
+    query = (Ticker.select(Ticker.symbol, Ticker.exchange_code, Ticker.mic, Ticker.currency, Ticker.first_seen,
+                           TickerFetchMeta.last_fetched_date, TickerFetchMeta.consecutive_failures,
+                           TickerFetchMeta.last_error_code, TickerFetchMeta.fetch_status)
+             .join(TickerFetchMeta, JOIN.LEFT_OUTER, on=(TickerFetchMeta.symbol == Ticker.symbol))
+             .where(Ticker.status == "active").order_by(Ticker.symbol).tuples())
+    cols = ["symbol", "exchange_code", "mic", "currency", "first_seen", "last_fetched_date",
+            "consecutive_failures", "last_error_code", "fetch_status"]
+    frame = pd.DataFrame(list(query), columns=cols)
+    pairs = frame[["mic", "exchange_code"]].drop_duplicates()
+    resolved = {(m, e): calendars.resolve_mic(m, e) for m, e in pairs.itertuples(index=False)}
+    frame["mic"] = [resolved[(m, e)] for m, e in zip(frame["mic"], frame["exchange_code"], strict=True)] if len(frame) else []
+    for col in ("first_seen", "last_fetched_date"):
+        days = pd.to_datetime(frame[col]).to_numpy().astype("datetime64[D]")
+        frame[f"{col.replace('_date', '')}_day"] = np.where(np.isnat(days), -1, (days - EPOCH).astype(np.int64))
+    frame["consecutive_failures"] = frame["consecutive_failures"].fillna(0).astype(np.int64)
+    return frame
+
+
+def load(lake: Lake, as_of: dt.date, max_window: int) -> QAData:
+    """Everything the checks need, read once: the lake rows of the widest window (+ a margin) for the universe."""
+    universe = load_universe(as_of)
+    mics = sorted(set(universe["mic"])) or ["XNYS"]
+    universe["mic_idx"] = pd.Categorical(universe["mic"], categories=mics).codes.astype(np.int64)
+    start = min(calendars.window_start(m, as_of, max_window + 1) for m in mics) - dt.timedelta(days=MARGIN_DAYS)
+    d0, d1 = day_number(start), day_number(as_of)
+    span = np.arange(d0, d1 + 1, dtype=np.int64)
+    session = np.vstack([calendars.is_session(m, (span + EPOCH.astype(np.int64)).astype("datetime64[D]")) for m in mics])
+    table = lake.read_window(start, as_of, columns=["date", *PRICE_COLUMNS, "volume"]) if len(universe) else None
+    sym, day, prices, volume = _columns(table, universe)
+    actions = _actions(universe, start, as_of)
+    return QAData(as_of, universe, mics, sym, day, prices, volume, d0, session,
+                  np.cumsum(session, axis=1).astype(np.int32), actions)
+
+
+def _columns(table: pa.Table | None, universe: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    if table is None or table.num_rows == 0:
+        empty = np.zeros(0)
+        return empty.astype(np.int32), empty.astype(np.int32), {c: empty for c in PRICE_COLUMNS}, empty
+    index = pa.array(universe["symbol"].tolist(), pa.string())
+    sym_idx = pc.index_in(table["symbol"], value_set=index)
+    keep = pc.is_valid(sym_idx)  # lake symbols that are not active are not checked
+    if not pc.all(keep).as_py():
+        table, sym_idx = table.filter(keep), sym_idx.filter(keep)
+    sym = sym_idx.to_numpy(zero_copy_only=False).astype(np.int32)
+    day = pc.cast(table["date"], pa.int32()).to_numpy(zero_copy_only=False)
+    prices = {c: pc.cast(table[c], pa.float64()).to_numpy(zero_copy_only=False) for c in PRICE_COLUMNS}
+    volume = pc.cast(table["volume"], pa.float64()).to_numpy(zero_copy_only=False)
+    order = np.lexsort((day, sym))  # read_window sorts by symbol text; the universe order is the same, kept safe
+    if not np.all(order == np.arange(len(order))):
+        sym, day, volume = sym[order], day[order], volume[order]
+        prices = {c: a[order] for c, a in prices.items()}
+    return sym, day, prices, volume
+
+
+def _actions(universe: pd.DataFrame, start: dt.date, end: dt.date) -> set[tuple[int, int]]:
+    rows = CorporateAction.select(CorporateAction.symbol, CorporateAction.action_date).where(
+        CorporateAction.action_date.between(start, end)).tuples()
+    pos = {s: i for i, s in enumerate(universe["symbol"])}
+    return {(pos[s], day_number(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])))
+            for s, d in rows if s in pos}

@@ -1,0 +1,197 @@
+"""The QA run: read thresholds from qa_checks, run each check in isolation, upsert qa_failures and qa_summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from peewee import EXCLUDED, Database
+
+from praf_engine.config import Settings
+from praf_engine.db.models import CronStatus, QACheck, QAFailure, QASummary, utcnow
+from praf_engine.errors import PipelineError, stack_excerpt, wrap
+from praf_engine.jobs.runner import JobContext
+from praf_engine.lake import Lake
+from praf_engine.logs import get_logger
+from praf_engine.qa import catalog
+from praf_engine.qa.checks import CHECK_FUNCTIONS, CheckFn
+from praf_engine.qa.data import load
+from praf_engine.qa.heuristics import HEURISTICS
+
+log = get_logger(__name__)
+FUNCTIONS: dict[str, CheckFn] = {**CHECK_FUNCTIONS, **HEURISTICS}
+CHUNK = 400
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    check: str
+    severity: str
+    failures: int  # rows written (one per failing symbol)
+    colour: str
+    crashed: bool = False
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class QARun:
+    as_of: dt.date
+    run_id: str
+    universe_size: int = 0
+    outcomes: list[CheckOutcome] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # disabled in qa_checks
+
+    @property
+    def crashed(self) -> list[str]:
+        return [o.check for o in self.outcomes if o.crashed]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.crashed else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"as_of": self.as_of.isoformat(), "universe_size": self.universe_size, "skipped": self.skipped,
+                "crashed": self.crashed, "checks": {o.check: {"failures": o.failures, "colour": o.colour, "severity": o.severity,
+                                                              "crashed": o.crashed, "error": o.error, "seconds": round(o.seconds, 3)}
+                                                    for o in self.outcomes}}
+
+
+def default_as_of(now: dt.datetime) -> dt.date:
+    """QA runs after the night's fetch (01:45 UTC): it judges the previous day's sessions."""
+    return (now - dt.timedelta(days=1)).date()
+
+
+def check_gate(force: bool) -> dict[str, Any]:
+    """Refuse to run after a failed fetch (or before any fetch) unless forced; QAGATE names what to do."""
+    last = (CronStatus.select().where(CronStatus.job == "fetch", CronStatus.finished_at.is_null(False))
+            .order_by(CronStatus.started_at.desc(), CronStatus.id.desc()).first())
+    info = {"last_fetch_run": last.run_id if last else None, "last_fetch_exit": last.exit_code if last else None, "forced": force}
+    if force:
+        return info
+    if last is None:
+        raise PipelineError("QAGATE", "no fetch has ever run in this home, so there is nothing fresh to check; "
+                            "run the fetch first, or `praf-engine qa --force` to check the lake as it is", info)
+    if last.exit_code != 0:
+        raise PipelineError("QAGATE", f"the last fetch ({last.run_id}, {last.started_at:%Y-%m-%d %H:%M} UTC) exited with "
+                            f"{last.exit_code} ({last.error_code or 'no code'}); fix or rerun it, or use `praf-engine qa --force`", info)
+    return info
+
+
+def _config(settings: Settings, names: Iterable[str] | None) -> tuple[list[QACheck], list[str]]:
+    for row in catalog.qa_check_defaults(settings.qa):  # a check added since `init` gets its default row
+        QACheck.insert(**row).on_conflict_ignore().execute()
+    rows = {r.check_name: r for r in QACheck.select()}
+    wanted = list(names) if names else [s.name for s in catalog.SPECS]
+    unknown = [n for n in wanted if n not in catalog.CHECKS]
+    if unknown:
+        raise PipelineError("CONFIGBAD", f"unknown check(s) {unknown}; known: {', '.join(catalog.CHECKS)}", {"unknown": unknown})
+    chosen = [rows[n] for n in wanted]
+    return [r for r in chosen if r.enabled], [r.check_name for r in chosen if not r.enabled]
+
+
+def run_qa(settings: Settings, db: Database, as_of: dt.date, *, checks: Iterable[str] | None = None,
+           run_id: str = "manual", lake: Lake | None = None,
+           progress: Callable[[str, CheckOutcome | None], None] | None = None) -> QARun:
+    """Run the chosen (default: every enabled) check for ``as_of``; a crashing or misconfigured check is recorded
+    as QAFAIL and the others still run."""
+    rows, skipped = _config(settings, checks)
+    defaults = catalog.default_thresholds(settings.qa)
+    result = QARun(as_of=as_of, run_id=run_id, skipped=skipped)
+    params: dict[str, dict[str, Any]] = {}
+    bad: dict[str, PipelineError] = {}
+    for row in rows:
+        try:
+            params[row.check_name] = catalog.validate_params(row.check_name, row.threshold_params, defaults[row.check_name])
+        except PipelineError as exc:
+            bad[row.check_name] = exc
+    widest = max([p.get("window_sessions", 0) for p in params.values()] + [p.get("window", 0) + 2 for p in params.values()] + [2])
+    data = load(lake or Lake(settings.lake_dir), as_of, widest)
+    result.universe_size = data.size
+    for row in rows:
+        name = row.check_name
+        if progress:
+            progress(name, None)
+        started = time.perf_counter()
+        if name in bad:
+            outcome = _crashed(name, row.severity, bad[name], started)
+        else:
+            try:
+                failures = FUNCTIONS[name](data, params[name])
+                severity = _severity(name, row.severity, len(failures), data.size, params[name])
+                _write(as_of, name, severity, failures, run_id)
+                spec = catalog.CHECKS[name]
+                outcome = CheckOutcome(name, severity, len(failures), catalog.colour(spec.colour_rule, len(failures), data.size,
+                                                                                     settings.dashboard),
+                                       seconds=time.perf_counter() - started)
+            except Exception as exc:  # noqa: BLE001 - a crashing check must not stop the others
+                err = wrap(exc, "QAFAIL", check=name)
+                if err.error_code == "INTERNAL":
+                    err = PipelineError("QAFAIL", f"{name} crashed: {err.msg}", {**err.detail, "check": name})
+                log.error(err.msg, error_code="QAFAIL", detail={**err.detail, "check": name}, stack=stack_excerpt(exc))
+                outcome = _crashed(name, row.severity, err, started, logged=True)
+        _summary(as_of, outcome, data.size, run_id)
+        result.outcomes.append(outcome)
+        if progress:
+            progress(name, outcome)
+        log.info("qa check", detail={"check": name, "as_of": as_of.isoformat(), "failures": outcome.failures,
+                                     "universe": data.size, "colour": outcome.colour, "severity": outcome.severity,
+                                     "crashed": outcome.crashed, "seconds": round(outcome.seconds, 3)})
+    return result
+
+
+def _severity(name: str, configured: str, fails: int, size: int, p: dict[str, Any]) -> str:
+    if name == "lag_check" and size and 100.0 * fails / size > p["critical_pct"]:
+        return "critical"  # seed §5.2: ⚠ above 2 %, 🔥 above 5 % of the universe
+    return configured
+
+
+def _crashed(name: str, severity: str, err: PipelineError, started: float, *, logged: bool = False) -> CheckOutcome:
+    if not logged:
+        log.error(err.msg, error_code="QAFAIL", detail={**err.detail, "check": name})
+    return CheckOutcome(name, severity, 0, "red", crashed=True, error=err.msg, seconds=time.perf_counter() - started)
+
+
+def _write(as_of: dt.date, name: str, severity: str, failures: list[tuple[str, dict[str, Any]]], run_id: str) -> None:
+    """Upsert one row per failing symbol; triage (resolved, resolution, note) is never touched. Rows of an earlier
+    run of the same date that no longer fail are removed unless someone triaged them."""
+    now = utcnow()
+    with QAFailure._meta.database.atomic():
+        for i in range(0, len(failures), CHUNK):
+            chunk = [{"symbol": s, "date": as_of, "check_name": name, "severity": severity, "details": d, "run_id": run_id,
+                      "created_at": now, "updated_at": now} for s, d in failures[i : i + CHUNK]]
+            (QAFailure.insert_many(chunk)
+             .on_conflict(conflict_target=[QAFailure.symbol, QAFailure.check_name, QAFailure.date],
+                          update={QAFailure.details: EXCLUDED.details, QAFailure.severity: EXCLUDED.severity,
+                                  QAFailure.run_id: EXCLUDED.run_id, QAFailure.updated_at: EXCLUDED.updated_at})
+             .execute())
+        (QAFailure.delete()
+         .where(QAFailure.date == as_of, QAFailure.check_name == name, QAFailure.updated_at < now,
+                QAFailure.resolved == False, QAFailure.resolution.is_null(), QAFailure.note.is_null())  # noqa: E712
+         .execute())
+
+
+def _summary(as_of: dt.date, o: CheckOutcome, size: int, run_id: str) -> None:
+    row = {"date": as_of, "check_name": o.check, "severity": o.severity, "fail_count": o.failures, "universe_size": size,
+           "colour": o.colour, "crashed": o.crashed, "run_id": run_id, "created_at": utcnow()}
+    (QASummary.insert(**row)
+     .on_conflict(conflict_target=[QASummary.date, QASummary.check_name],
+                  update={getattr(QASummary, k): getattr(EXCLUDED, k) for k in row if k not in ("date", "check_name")})
+     .execute())
+
+
+def qa_job(ctx: JobContext, *, as_of: dt.date | None = None, checks: list[str] | None = None, force: bool = False,
+           progress: Callable[[str, CheckOutcome | None], None] | None = None) -> int:
+    """The `qa` job: gated on the last fetch, then every enabled check; exit 1 if any check crashed (QAFAIL)."""
+    ctx.detail["gate"] = check_gate(force)
+    day = as_of or default_as_of(ctx.clock())
+    result = run_qa(ctx.settings, ctx.db, day, checks=checks, run_id=ctx.run_id, progress=progress)
+    ctx.detail.update(result.as_dict())
+    if result.crashed:  # every other check's results are written; the run still fails
+        raise PipelineError("QAFAIL", f"{len(result.crashed)} QA check(s) crashed or are misconfigured: {', '.join(result.crashed)}; "
+                            "the other checks ran", {"crashed": result.crashed, "as_of": day.isoformat()})
+    return 0
+

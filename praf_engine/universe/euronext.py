@@ -1,0 +1,209 @@
+"""Euronext scraper: headless Chromium (Selenium 4, imported lazily) clicks the list page's Download button; CSV parser."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from praf_engine.config import Settings
+from praf_engine.errors import PipelineError
+from praf_engine.logs import get_logger
+from praf_engine.universe.base import (
+    BaseExchangeScraper,
+    RawPage,
+    ScrapedListing,
+    bad_row,
+    clean_name,
+    register,
+    structure_error,
+)
+from praf_engine.universe.mapping import EURONEXT_SKIPPED, euronext_to_yahoo
+
+log = get_logger(__name__)
+
+REQUIRED = ("name", "isin", "symbol", "market", "currency")
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run")
+POLL_S = 0.05
+
+
+def _missing(value: str) -> str | None:
+    value = value.strip()
+    return None if value in ("", "-") else value
+
+
+def parse_euronext_csv(body: bytes) -> list[dict[str, str]]:
+    """Rows of the Euronext equities CSV: UTF-8 with BOM, ``;``, header then preamble lines, partly quoted; also the
+    re-saved form (CRLF, decimal commas, ``;;;`` padding). SCRAPESTRUCT for a missing column or a truncated file."""
+    text = body.decode("utf-8-sig", errors="replace").lstrip("\ufeff")
+    if not text.strip():
+        raise structure_error("euronext", "empty file")
+    if not text.endswith(("\n", "\r")):
+        raise structure_error("euronext", "the file ends mid-line: truncated download", tail=text[-60:])
+    records = list(csv.reader(text.splitlines(), delimiter=";"))
+    header = [h.strip().casefold() for h in records[0]]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise structure_error("euronext", f"header lacks {', '.join(missing)}", header=records[0][:8])
+    col = {c: header.index(c) for c in REQUIRED}
+    width = max(col.values())
+    rows = []
+    for number, rec in enumerate(records[1:], start=2):
+        filled = [c for c in rec if c.strip()]
+        if len(filled) <= 1:  # the preamble ("European Equities", the date, the note) and blank padded lines
+            continue
+        if len(rec) <= width:
+            rows.append({"__line__": str(number), "__raw__": ";".join(rec)[:80]})
+            continue
+        rows.append({c: rec[i] for c, i in col.items()})
+    return rows
+
+
+class _Browser:
+    """One headless Chromium for one scrape, downloading into a private directory."""
+
+    def __init__(self, settings: Settings) -> None:
+        try:
+            from selenium import webdriver
+            from selenium.webdriver.chrome.service import Service
+        except ImportError as exc:  # pragma: no cover - selenium is a dependency
+            raise PipelineError("SCRAPEJS", "selenium is not installed", {"error": str(exc)}) from exc
+        s = settings.scrape
+        self.tmp = Path(tempfile.mkdtemp(prefix="praf-euronext-"))
+        self.downloads = self.tmp / "downloads"
+        self.downloads.mkdir()
+        options = webdriver.ChromeOptions()
+        options.binary_location = s.chromium_path
+        for flag in CHROMIUM_FLAGS:
+            options.add_argument(flag)
+        options.add_argument(f"--user-agent={s.user_agent}")
+        options.add_argument(f"--user-data-dir={self.tmp / 'profile'}")
+        options.add_experimental_option("prefs", {"download.default_directory": str(self.downloads),
+                                                  "download.prompt_for_download": False})
+        try:
+            self.driver = webdriver.Chrome(service=Service(s.chromedriver_path), options=options)
+        except Exception as exc:  # noqa: BLE001 - any start failure (no binary, driver mismatch) is one error
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise PipelineError("SCRAPEJS", f"Chromium did not start: {type(exc).__name__}: {str(exc)[:200]}",
+                                {"chromedriver": s.chromedriver_path, "chromium": s.chromium_path}) from None
+        self.driver.set_page_load_timeout(s.js_timeout_s)
+        self.driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                                    {"behavior": "allow", "downloadPath": str(self.downloads)})
+
+    def close(self) -> None:
+        try:
+            self.driver.quit()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def download_csv(settings: Settings, url: str, stop: threading.Event, attempts: int,
+                 timings: dict[str, float] | None = None) -> tuple[bytes, str]:
+    """Load ``url`` in Chromium, wait for ``#download-button`` to be clickable, click it and poll (bounded by
+    ``scrape.js_timeout_s``) for the finished file. SCRAPESTRUCT if the table fills but no button comes; SCRAPEJS if
+    the page or the file never arrives in ``attempts`` tries. Returns (bytes, file name); ``timings`` gets the seconds
+    of the browser start, the page with its click, the file wait and the browser quit."""
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    timeout = settings.scrape.js_timeout_s
+    spent = timings if timings is not None else {}
+    mark = time.perf_counter()
+    browser = _Browser(settings)
+    spent["browser_start_s"] = time.perf_counter() - mark
+    last = ""
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                browser.driver.get(url)
+                button_or_rows = ec.any_of(ec.element_to_be_clickable((By.ID, "download-button")),
+                                           ec.presence_of_element_located((By.CSS_SELECTOR, "#stocks-data-table tbody tr")))
+                WebDriverWait(browser.driver, timeout, poll_frequency=POLL_S).until(button_or_rows)
+                buttons = browser.driver.find_elements(By.ID, "download-button")
+                if not buttons:  # the table is there: give the button a moment, then it is a changed page
+                    try:
+                        WebDriverWait(browser.driver, min(2.0, timeout), poll_frequency=POLL_S).until(
+                            ec.element_to_be_clickable((By.ID, "download-button")))
+                    except TimeoutException:
+                        raise structure_error("euronext", "the list loads but has no #download-button",
+                                              url=url) from None
+                button = WebDriverWait(browser.driver, timeout, poll_frequency=POLL_S).until(
+                    ec.element_to_be_clickable((By.ID, "download-button")))
+                button.click()
+            except TimeoutException:
+                last = "the list page did not finish loading"
+                log.warning(f"euronext: {last} (attempt {attempt}/{attempts})", error_code="SCRAPEJS")
+                continue
+            except WebDriverException as exc:
+                last = f"browser error: {str(exc).splitlines()[0][:160]}"
+                log.warning(f"euronext: {last} (attempt {attempt}/{attempts})", error_code="SCRAPEJS")
+                continue
+            spent["page_s"] = time.perf_counter() - mark - spent["browser_start_s"]
+            found = _wait_for_download(browser.downloads, timeout, stop)
+            spent["file_s"] = time.perf_counter() - mark - spent["browser_start_s"] - spent["page_s"]
+            if found is not None:
+                return found.read_bytes(), found.name
+            last = f"no file {timeout:g} s after clicking Download"
+            log.warning(f"euronext: {last} (attempt {attempt}/{attempts})", error_code="SCRAPEJS")
+        raise PipelineError("SCRAPEJS", f"euronext: {last} ({attempts} attempts)", {"url": url, "timeout_s": timeout})
+    finally:
+        closing = time.perf_counter()
+        browser.close()
+        spent["browser_quit_s"] = time.perf_counter() - closing
+
+
+def _wait_for_download(directory: Path, timeout: float, stop: threading.Event) -> Path | None:
+    """Bounded poll for a finished download (Chromium writes ``*.crdownload`` first, then renames it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        done = [p for p in directory.iterdir() if not p.name.endswith((".crdownload", ".tmp")) and p.stat().st_size > 0]
+        if done:
+            return done[0]
+        stop.wait(POLL_S)
+    return None
+
+
+@register
+class EuronextScraper(BaseExchangeScraper):
+    """The Euronext equities list: page checked over HTTP (status, retries), the CSV downloaded in Chromium."""
+
+    code = "euronext"
+    description = "Euronext equities list (JavaScript download)"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timings: dict[str, float] = {}  # the browser's share of the fetch (the job records it)
+
+    def fetch(self) -> list[RawPage]:
+        url = self.settings.scrape.euronext_url
+        page = RawPage("list.html", self.fetcher.get(url, "list.html"))  # HTTP status and retries; kept for replay
+        body, _name = download_csv(self.settings, url, self.fetcher.stop, self.settings.scrape.retries + 1, self.timings)
+        self.fetcher.store.save("euronext.csv", body)
+        return [page, RawPage("euronext.csv", body)]
+
+    def parse(self, pages: list[RawPage]) -> Iterator[Callable[[], ScrapedListing]]:
+        csv_page = next(p for p in pages if p.name.endswith(".csv"))
+        for row in parse_euronext_csv(csv_page.body):
+            if "__raw__" not in row and row["market"].split(",")[0].strip() in EURONEXT_SKIPPED:
+                continue
+            yield partial(self._listing, row)
+
+    def _listing(self, row: dict[str, Any]) -> ScrapedListing:
+        if "__raw__" in row:
+            raise bad_row("malformed line", line=row["__line__"], raw=row["__raw__"])
+        raw = row["symbol"].strip().upper()
+        symbol, mic = euronext_to_yahoo(raw, row["market"])
+        return ScrapedListing(
+            symbol=symbol, exchange_code=self.code, exchange_symbol=raw, name=clean_name(_missing(row["name"])),
+            isin=_missing(row["isin"]), currency=_missing(row["currency"]), market=row["market"].split(",")[0].strip(),
+            mic=mic,
+        )
