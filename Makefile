@@ -20,11 +20,12 @@ install: $(VENV)/.installed
 system-deps:
 	scripts/install-system-deps.sh
 
-## demo: install into .venv, run the whole chain on the offline sandbox into a demo home, open the dashboard
+## demo: install into .venv, then the whole chain on the offline sandbox, ending in the dashboard
+## (in a terminal: `praf-tui --demo` shows scrape → fetch → QA progress in the dashboard; without one, the headless twin)
 demo: install
-	$(BIN)/praf-engine --home "$(DEMO_HOME)" demo
-	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/praf-tui --home "$(DEMO_HOME)"; \
-	else echo "(no terminal: run '$(BIN)/praf-tui --home $(DEMO_HOME)' to open the dashboard)"; fi
+	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/praf-tui --demo --home "$(DEMO_HOME)"; \
+	else $(BIN)/praf-engine --home "$(DEMO_HOME)" demo && \
+	  echo "(no terminal: run '$(BIN)/praf-tui --home $(DEMO_HOME)' to open the dashboard)"; fi
 
 ## test: install what the tests need and run the whole suite on SQLite and a disposable PostgreSQL
 test: install system-deps
@@ -38,6 +39,12 @@ test-sqlite: install
 bench: install
 	$(BIN)/python bench/lake_write.py
 	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/scrape.py
+	$(BIN)/python bench/fetch.py
+	$(BIN)/python bench/qa.py
+
+screenshots: install
+	$(BIN)/python scripts/screenshots.py
 
 lint: install
 	$(BIN)/ruff check praf_engine praf_tui tests bench

@@ -71,7 +71,7 @@ class ScrapeSettings(_Section):
     user_agent: str = Field("PRAF/0.1 (+https://github.com/praf; daily data pipeline)", description="User-Agent sent to exchange sites")
     delay_min_s: float = Field(1.0, ge=0, description="Politeness delay between requests, lower bound")
     delay_max_s: float = Field(3.0, ge=0, description="Politeness delay between requests, upper bound")
-    retries: int = Field(3, ge=0, le=10, description="Retries per request before SCRAPEHTTP")
+    retries: int = Field(3, ge=0, le=10, description="Retries per request before SCRAPEHTTP, and of the Euronext page and download before SCRAPEJS")
     timeout_s: float = Field(30.0, gt=0, description="HTTP/FTP timeout per request")
     js_timeout_s: float = Field(20.0, gt=0, description="Selenium wait for the Euronext download (SCRAPEJS)")
     row_floor_ratio: float = Field(0.5, ge=0, le=1, description="Fewer rows than this share of last month = structure_error")

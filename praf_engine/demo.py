@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -60,38 +61,89 @@ def _qa(settings: Settings, service: Any, sandbox: Any) -> dict[str, Any]:
 STEPS.append(DemoStep("qa", "data-quality checks of the lake into qa_failures and qa_summary", _qa, order=30))
 
 
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    ok: bool
+    figures: dict[str, Any]
+    error: str | None  # "[CODE] message" when the step failed
+    seconds: float
+
+
+class DemoSession:
+    """A running sandbox and a demo home: `praf-engine demo` and `praf-tui --demo` drive the same steps through it.
+    The sandbox keeps serving until the session closes, so jobs rerun from the dashboard still reach it."""
+
+    def __init__(self, home: str | None, overrides: dict[Key, Any] | None = None) -> None:
+        self.home = home
+        self.overrides = dict(overrides or {})
+        self.steps = sorted(STEPS, key=lambda x: x.order)
+        self.settings: Settings | None = None
+        self.sandbox: Any = None
+        self.service: Any = None
+
+    def __enter__(self) -> DemoSession:
+        from praf_engine.sandbox.serve import Sandbox
+        from praf_engine.service import EngineService
+
+        base = load_settings(home=self.home, overrides={**self.overrides, ("sources",): "sandbox"})
+        configure_logging(base.logs_dir, secrets=base.secrets(), level=base.log_level, keep_days=base.retention.log_keep_days)
+        self.sandbox = Sandbox.from_settings(base, fixed_ports=False).__enter__()
+        try:
+            self.settings = load_settings(home=self.home, overrides={**self.overrides, **self.sandbox.settings_overrides()})
+            self.service = EngineService.open(self.settings, init=False)
+        except BaseException:
+            self.sandbox.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.service is not None:
+                self.service.close()
+        finally:
+            self.sandbox.__exit__(None, None, None)
+
+    def describe(self) -> str:
+        return (f"sandbox: {len(self.sandbox.market.universe())} listings, market date {self.sandbox.market.today}, "
+                f"Yahoo at {self.sandbox.endpoints.yahoo_url}, {len(self.sandbox.endpoints.exit_urls)} exits")
+
+    def run_step(self, step: DemoStep) -> StepResult:
+        """Run one step; a failure is reported in the result (and logged), never raised, so the next step runs."""
+        started = time.monotonic()
+        try:
+            figures = step.run(self.settings, self.service, self.sandbox)
+            log.info("demo step done", detail={"step": step.name, **figures})
+            return StepResult(step.name, True, figures, None, time.monotonic() - started)
+        except Exception as exc:  # noqa: BLE001 - report every failing step, keep going
+            code = getattr(exc, "error_code", "INTERNAL")
+            log.error(f"demo step {step.name} failed: {exc}", error_code=code)
+            return StepResult(step.name, False, {}, f"[{code}] {getattr(exc, 'msg', exc)}", time.monotonic() - started)
+
+    def as_of(self) -> dt.date | None:
+        """The date the dashboard should show: the sandbox's market date unless that lies in the future."""
+        today = self.sandbox.market.today
+        return today if today <= dt.datetime.now(dt.UTC).date() else None
+
+
 def run_demo(home: str | None, overrides: dict[Key, Any], console: Console) -> int:
     """Run the chain against a fresh in-process sandbox; returns the exit code (0 = every step passed)."""
-    from praf_engine.sandbox.serve import Sandbox
-    from praf_engine.service import EngineService
-
-    base = load_settings(home=home, overrides={**overrides, ("sources",): "sandbox"})
-    configure_logging(base.logs_dir, secrets=base.secrets(), level=base.log_level, keep_days=base.retention.log_keep_days)
-    with Sandbox.from_settings(base, fixed_ports=False) as sandbox:
-        settings = load_settings(home=home, overrides={**overrides, **sandbox.settings_overrides()})
-        console.print(f"sandbox: {len(sandbox.market.universe())} listings, market date {sandbox.market.today}, "
-                      f"Yahoo at {sandbox.endpoints.yahoo_url}, {len(sandbox.endpoints.exit_urls)} exits")
-        service = EngineService.open(settings, init=False)
-        failed: list[str] = []
-        try:
-            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                          console=console, transient=False) as progress:
-                task = progress.add_task("demo", total=len(STEPS))
-                for step in sorted(STEPS, key=lambda x: x.order):
-                    progress.update(task, description=f"{step.name}: {step.description}")
-                    try:
-                        figures = step.run(settings, service, sandbox)
-                        log.info("demo step done", detail={"step": step.name, **figures})
-                    except Exception as exc:  # noqa: BLE001 - report every failing step, keep going
-                        failed.append(step.name)
-                        log.error(f"demo step {step.name} failed: {exc}", error_code=getattr(exc, "error_code", "INTERNAL"))
-                    progress.advance(task)
-            summary = service.summary(sandbox.market.today if sandbox.market.today <= dt.date.today() else None)
-        finally:
-            service.close()
+    with DemoSession(home, overrides) as session:
+        console.print(session.describe())
+        results: list[StepResult] = []
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            task = progress.add_task("demo", total=len(session.steps))
+            for step in session.steps:
+                progress.update(task, description=f"{step.name}: {step.description}")
+                results.append(session.run_step(step))
+                progress.advance(task)
+        summary = session.service.summary(session.as_of())
+        settings = session.settings
     console.print_json(data=summary.to_dict())
+    failed = [r for r in results if not r.ok]
     if failed:
-        console.print(f"[red]demo: steps failed: {', '.join(failed)}[/]")
+        console.print(f"[red]demo: steps failed: {', '.join(r.name for r in failed)}[/]", highlight=False)
         return 1
-    console.print(f"demo home ready: {settings.home}")
+    console.print(f"demo home ready: {settings.home}", highlight=False)
     return 0

@@ -1,4 +1,5 @@
-"""House-keeping jobs (seed §3.4): weekly VACUUM, raw-cache purge, QA auto-resolve, lake temp-file cleanup."""
+"""House-keeping jobs (seed §3.4): weekly VACUUM, raw-cache purge, QA auto-resolve, lake temp-file cleanup, and the
+archival of long-delisted tickers with their yearly export."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from praf_engine.errors import PipelineError
 from praf_engine.jobs.runner import JobContext
 from praf_engine.lake import Lake
 from praf_engine.logs import get_logger
+from praf_engine.universe.lifecycle import archive_delisted
 
 log = get_logger(__name__)
 
@@ -76,10 +78,14 @@ def vacuum_job(ctx: JobContext) -> int:
 
 
 def retention_job(ctx: JobContext) -> int:
+    """The daily house-keeping run (scheduled at ``schedule.archival_time``): raw cache, QA auto-resolve, lake temp
+    files, then delisted tickers past ``retention.delisted_archive_months`` archived and last years' archived rows
+    exported to ``archive/tickers_YYYY.csv.gz`` (the scrape job does the same after every scrape)."""
     s = ctx.settings
     now = ctx.clock()
     ctx.detail["raw_cache_removed"] = purge_raw_cache(s.cache_dir / "yahoo", s.retention.raw_cache_days, now)
     ctx.detail["qa_auto_resolved"] = autoresolve_failures(s.retention.qa_autoresolve_days, now.date())
     ctx.detail["lake_temp_removed"] = Lake(s.lake_dir).cleanup_temp()
+    ctx.detail["archive"] = archive_delisted(s, now.date())
     log.info("retention done", detail=ctx.detail)
     return 0

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from peewee import SqliteDatabase, fn
 
+from praf_engine import views
 from praf_engine.config import Settings, load_settings
 from praf_engine.db.database import describe, open_database
 from praf_engine.db.models import CronStatus, FetchError, QAFailure, QASummary, Ticker
 from praf_engine.db.schema import SCHEMA_VERSION, current_version, migrate
+from praf_engine.demo import DemoSession, StepResult
 from praf_engine.errors import PipelineError
 from praf_engine.logs import redact
 from praf_engine.qa.dto import (
@@ -28,10 +32,11 @@ from praf_engine.qa.dto import (
     TimelinessPanel,
     UniverseMonth,
 )
+from praf_engine.views import ActionRow, Bar, FailureFilters, FetchMeta, JobInfo, SymbolDetail
 
-__all__ = ["CheckPanel", "EngineService", "FailurePage", "FailureRow", "FetchErrorRow", "FetchHealthPanel", "JobRun", "KpiCard",
-           "LagRow", "NightPoint", "PipelineError", "Summary", "SymbolIssue", "TimelinessPanel", "UniverseMonth",
-           "load_settings", "redact"]
+__all__ = ["ActionRow", "Bar", "CheckPanel", "DemoSession", "EngineService", "FailureFilters", "FailurePage", "FailureRow", "FetchErrorRow",
+           "FetchHealthPanel", "FetchMeta", "JobInfo", "JobRun", "KpiCard", "LagRow", "NightPoint", "PipelineError", "StepResult", "Summary",
+           "SymbolDetail", "SymbolIssue", "TimelinessPanel", "UniverseMonth", "load_settings", "redact"]
 
 
 @dataclass(frozen=True)
@@ -197,12 +202,54 @@ class EngineService:
 
     def failures(self, *, check: str | None = None, severity: str | None = None, exchange: str | None = None,
                  resolved: bool | None = None, symbol: str | None = None, date: dt.date | None = None,
-                 offset: int = 0, limit: int = 50) -> FailurePage:
-        """qa_failures filtered and paged on the server; ``total`` counts every row of the filter."""
+                 offset: int = 0, limit: int = 50, sort: str = "date", descending: bool = True) -> FailurePage:
+        """qa_failures filtered, sorted and paged on the server; ``total`` counts every row of the filter."""
         from praf_engine.qa import panels
 
         return panels.failures(check=check, severity=severity, exchange=exchange, resolved=resolved, symbol=symbol,
-                               date=date, offset=offset, limit=limit)
+                               date=date, offset=offset, limit=limit, sort=sort, descending=descending)
+
+    def failure_filters(self) -> FailureFilters:
+        """The checks (with severity), severities and exchanges a triage view can filter on."""
+        return views.failure_filters()
+
+    def triage_failures(self, ids: Sequence[int], action: str, note: str | None, who: str) -> int:
+        """Bulk resolve / false_positive / reopen in one transaction (all or nothing); returns rows changed."""
+        return views.triage_many(self.db, ids, action, note, who)
+
+    def export_failures(self, path: str | Path, **filters: Any) -> int:
+        """Every row of a failures filter (not just one page) as CSV at ``path``; returns the row count."""
+        def rows() -> Iterator[FailureRow]:
+            offset = 0
+            while True:
+                page = self.failures(**filters, offset=offset, limit=1000)
+                yield from page.rows
+                offset += len(page.rows)
+                if not page.rows or offset >= page.total:
+                    return
+
+        return views.export_failures(rows(), Path(path))
+
+    def symbol_detail(self, symbol: str, days: int | None = 365) -> SymbolDetail:
+        """One listing: its last ``days`` of bars (None: all), QA history, corporate actions and fetch state."""
+        return views.symbol_detail(self.settings, symbol, days)
+
+    def jobs(self) -> tuple[JobInfo, ...]:
+        """Every job PRAF can run, with its last run from cron_status."""
+        return views.jobs()
+
+    def run_job(self, name: str, trigger: str = "tui") -> JobRun:
+        """Run a job now, in the calling thread (the TUI calls it from a worker); returns its cron_status row.
+        A job already running elsewhere is recorded with error code JOBLOCKED, like any failed run."""
+        from praf_engine.jobs.registry import JOBS
+        from praf_engine.jobs.runner import JobRunner, new_run_id
+
+        if name not in JOBS:
+            raise PipelineError("CONFIGBAD", f"unknown job {name!r}; known: {', '.join(JOBS)}")
+        run_id = new_run_id()
+        JobRunner(self.settings, self.db, trigger=trigger).run(name, JOBS[name].load(), run_id=run_id)
+        r = CronStatus.get(CronStatus.run_id == run_id)
+        return JobRun(r.job, r.run_id, r.started_at, r.finished_at, r.exit_code, r.error_code, r.trigger)
 
     def resolve_failure(self, failure_id: int, note: str | None, who: str, *, false_positive: bool = False) -> FailureRow:
         from praf_engine.qa import panels

@@ -1,63 +1,101 @@
-"""Render every dashboard screen to screenshots/*.svg from a fixed, seeded home (run: .venv/bin/python scripts/screenshots.py)."""
+"""Render every dashboard screen to screenshots/*.svg from the fixed sandbox home (the real scrape → fetch → QA
+chain on a seeded market, clocks frozen): `.venv/bin/python scripts/screenshots.py`."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from praf_engine.db.models import FetchError, QAFailure, QASummary, Ticker  # noqa: E402
-from praf_engine.logs import configure_logging  # noqa: E402
+from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF, build_fixture_home  # noqa: E402
 from praf_engine.service import EngineService, load_settings  # noqa: E402
 from praf_tui.app import PrafApp  # noqa: E402
 
-AS_OF = dt.date.today()
+Step = Callable[[Any, Any], Awaitable[None]]
 
 
-def seed(service: EngineService) -> None:
-    """A small fixed universe: 300 listings, a few late, missing and failing."""
-    for i in range(300):
-        first = AS_OF - dt.timedelta(days=5 if i < 12 else 400)
-        status, changed = ("delisted", AS_OF - dt.timedelta(days=9)) if i >= 292 else ("active", None)
-        Ticker.create(symbol=f"SYM{i:03d}", exchange_code="nasdaq", first_seen=first, last_seen=AS_OF,
-                      status=status, status_changed=changed)
-    QASummary.create(date=AS_OF, check_name="lag_check", fail_count=7, universe_size=292)
-    for i in range(7):
-        QAFailure.create(symbol=f"SYM{i:03d}", check_name="lag_check", date=AS_OF, details={"days_behind": 3 + i})
-    for i in range(4):
-        QAFailure.create(symbol=f"SYM{100 + i:03d}", check_name="missing_dates", date=AS_OF, details={"missing": 1})
-    QAFailure.create(symbol="SYM200", check_name="price_jump", date=AS_OF, details={"move_pct": 81.0})
-    for i in range(3):
-        FetchError.create(run_id="demo", night=AS_OF, symbol=f"SYM{250 + i:03d}", error_code="YFEMPTY")
+def _keys(*keys: str) -> Step:
+    async def run(app: Any, pilot: Any) -> None:
+        for key in keys:
+            await pilot.press(key)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+
+    return run
 
 
-async def render(out_dir: Path) -> list[Path]:
+def _symbol(symbol: str, *keys: str) -> Step:
+    async def run(app: Any, pilot: Any) -> None:
+        app.open_symbol(symbol)
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+
+    return run
+
+
+def shots(service: EngineService) -> list[tuple[str, tuple[int, int], Step]]:
+    worst = service.failures(resolved=False, check="price_jump", limit=1).rows or service.failures(resolved=False, limit=1).rows
+    symbol = worst[0].symbol if worst else "AAPL"
+    return [
+        ("dashboard", (80, 24), _keys()),
+        ("dashboard-wide", (120, 40), _keys()),
+        ("dashboard-universe", (120, 40), _keys("1")),
+        ("dashboard-timeliness", (120, 40), _keys("2")),
+        ("dashboard-completeness", (120, 40), _keys("3")),
+        ("dashboard-quality", (120, 40), _keys("4")),
+        ("dashboard-fetch", (120, 40), _keys("5")),
+        ("dashboard-jobs", (120, 40), _keys("6")),
+        ("triage", (120, 40), _keys("t")),
+        ("triage-narrow", (80, 24), _keys("t")),
+        ("symbol", (120, 40), _symbol(symbol)),
+        ("symbol-qa", (120, 40), _symbol(symbol, "3")),
+        ("help", (120, 40), _keys("question_mark")),
+    ]
+
+
+async def render(out_dir: Path, home: Path) -> list[Path]:
+    written = []
+    service = EngineService.open(load_settings(home=str(home), environ={}))
+    try:
+        for name, size, step in shots(service):
+            app = PrafApp(service, as_of=FIXTURE_AS_OF, who="screenshots", refresh_s=0)
+            async with app.run_test(size=size) as pilot:
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                await step(app, pilot)
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                app.save_screenshot(f"{name}.svg", path=str(out_dir))
+            written.append(out_dir / f"{name}.svg")
+    finally:
+        service.close()
+    return written
+
+
+def main() -> int:
+    target = REPO / "screenshots"
+    target.mkdir(exist_ok=True)
+    for old in target.glob("*.svg"):
+        old.unlink()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(home=tmp, environ={})
-        configure_logging(settings.logs_dir, console_level=None)
-        service = EngineService.open(settings)
-        seed(service)
-        written = []
-        try:
-            for name, size in (("dashboard", (80, 24)), ("dashboard-wide", (120, 40))):
-                app = PrafApp(service)
-                async with app.run_test(size=size) as pilot:
-                    await app.workers.wait_for_complete()
-                    await pilot.pause()
-                    app.save_screenshot(f"{name}.svg", path=str(out_dir))
-                written.append(out_dir / f"{name}.svg")
-        finally:
-            service.close()
-        return written
+        home = Path(tmp) / "home"
+        failed = build_fixture_home(home)
+        if failed:
+            print(f"fixture home steps failed: {failed}", file=sys.stderr)
+            return 1
+        for path in asyncio.run(render(target, home)):
+            print(path.relative_to(REPO))
+    return 0
 
 
 if __name__ == "__main__":
-    target = REPO / "screenshots"
-    target.mkdir(exist_ok=True)
-    for path in asyncio.run(render(target)):
-        print(path.relative_to(REPO))
+    raise SystemExit(main())

@@ -46,7 +46,7 @@ JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
         JobSpec("vacuum", "Weekly VACUUM of the metadata database", _housekeeping("vacuum_job")),
-        JobSpec("retention", "Purge the raw cache, auto-resolve old QA failures, clean lake temp files", _housekeeping("retention_job")),
+        JobSpec("retention", "Purge the raw cache, auto-resolve old QA failures, clean lake temp files, archive long-delisted tickers", _housekeeping("retention_job")),
         JobSpec("scrape", "Monthly universe scrape of the five exchanges into tickers (SPEC §2)", _scrape),
         JobSpec("fetch", "Nightly OHLCV fetch through the exits into the lake (SPEC §3)", _fetch),
         JobSpec("qa", "Data-quality checks of the lake and fetch state into qa_failures/qa_summary (gated on the last fetch)", _qa),

@@ -160,10 +160,14 @@ def _row(r: QAFailure) -> FailureRow:
                       r.resolution, r.note, r.resolved_by, r.resolved_at)
 
 
+SORT_KEYS = {"date": QAFailure.date, "symbol": QAFailure.symbol, "check": QAFailure.check_name, "severity": QAFailure.severity}
+
+
 def failures(*, check: str | None = None, severity: str | None = None, exchange: str | None = None,
              resolved: bool | None = None, symbol: str | None = None, date: dt.date | None = None,
-             offset: int = 0, limit: int = 50) -> FailurePage:
-    """Server-side filtered and paged ``qa_failures`` (newest date first), with the total count of the filter."""
+             offset: int = 0, limit: int = 50, sort: str = "date", descending: bool = True) -> FailurePage:
+    """Server-side filtered, sorted and paged ``qa_failures``, with the total count of the filter.
+    ``sort``: date, symbol, check or severity (ties broken by date, check, symbol, id)."""
     if offset < 0 or not 1 <= limit <= 1000:
         raise PipelineError("QATRIAGE", f"paging out of range: offset={offset} (>= 0), limit={limit} (1..1000)")
     if check is not None and check not in catalog.CHECKS:
@@ -181,8 +185,14 @@ def failures(*, check: str | None = None, severity: str | None = None, exchange:
         query = query.where(fn.LOWER(QAFailure.symbol).contains(symbol.lower()))
     if date:
         query = query.where(QAFailure.date == date)
+    if sort not in SORT_KEYS:
+        raise PipelineError("QATRIAGE", f"unknown sort {sort!r}; use {', '.join(SORT_KEYS)}")
     total = query.count()
-    rows = query.order_by(QAFailure.date.desc(), QAFailure.check_name, QAFailure.symbol, QAFailure.id).offset(offset).limit(limit)
+    key = SORT_KEYS[sort]
+    order = [key.desc() if descending else key.asc()]
+    order += [o for f, o in ((QAFailure.date, QAFailure.date.desc()), (QAFailure.check_name, QAFailure.check_name),
+                             (QAFailure.symbol, QAFailure.symbol)) if f is not key]
+    rows = query.order_by(*order, QAFailure.id).offset(offset).limit(limit)
     return FailurePage(total, offset, limit, tuple(_row(r) for r in rows))
 
 

@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 
 from praf_engine.config import Key, Settings
 from praf_engine.logs import get_logger
-from praf_engine.sandbox.exits import ExitPool, serve_nordvpn_path
+from praf_engine.sandbox.exits import ExitPool
 from praf_engine.sandbox.httpserver import LoopbackHTTPServer
 from praf_engine.sandbox.market import Market
+from praf_engine.sandbox.nordvpn import serve_nordvpn_path
 from praf_engine.sandbox.sites import NasdaqFtpServer, SitesServer
 from praf_engine.sandbox.telegram import TelegramStub
 from praf_engine.sandbox.yahoo import YahooEmulator
@@ -105,7 +106,8 @@ class Sandbox:
         )
 
     def settings_overrides(self) -> dict[Key, Any]:
-        """Overrides for ``load_settings`` that point a PRAF home at this running sandbox."""
+        """Overrides for ``load_settings`` that point a PRAF home at this running sandbox, its SOCKS5 exits included
+        (the Yahoo emulator rate-limits per source address: a fetch from 127.0.0.1 alone would run into it)."""
         e = self.endpoints
         out: dict[Key, Any] = {
             ("sources",): "sandbox", ("sandbox", "http_url"): e.http_url, ("sandbox", "yahoo_url"): e.yahoo_url,
@@ -116,14 +118,19 @@ class Sandbox:
         if self.pool:
             out[("sandbox", "exit_port")] = e.exit_port
             out[("sandbox", "exits")] = len(e.exit_urls)
+            out[("exits", "kind")] = "proxies"
+            out[("exits", "proxies")] = list(e.exit_urls)
         return out
 
     def settings_toml(self) -> str:
-        """A settings.toml snippet for a PRAF home that should use this sandbox."""
-        lines = ['sources = "sandbox"', "", "[sandbox]"]
+        """A settings.toml snippet for a PRAF home that should use this sandbox (the same as ``settings_overrides``)."""
+        sections: dict[str, list[str]] = {}
         for (section, *rest), value in self.settings_overrides().items():
-            if section == "sandbox":
-                lines.append(f"{rest[0]} = {value!r}".replace("'", '"'))
-        if self.pool:
-            lines += ["", "[exits]", 'kind = "proxies"', "proxies = [" + ", ".join(f'"{u}"' for u in self.endpoints.exit_urls) + "]"]
+            if not rest:
+                continue  # top-level keys go first, below
+            shown = "[" + ", ".join(f'"{v}"' for v in value) + "]" if isinstance(value, list) else repr(value).replace("'", '"')
+            sections.setdefault(section, []).append(f"{rest[0]} = {shown}")
+        lines = ['sources = "sandbox"']
+        for section, entries in sections.items():
+            lines += ["", f"[{section}]", *entries]
         return "\n".join(lines) + "\n"

@@ -46,27 +46,29 @@ from urllib.parse import parse_qs, urlsplit
 
 from praf_engine.logs import get_logger
 from praf_engine.sandbox.httpserver import LoopbackHTTPServer, Request, Response
-from praf_engine.sandbox.sites_render import (
-    DAX_PAGE_SIZE,
+from praf_engine.sandbox.sites_euronext import (
     EURONEXT_HEADER,
     EURONEXT_NOISE_MARKETS,
-    FTSE_PAGES,
     EuronextRow,
-    cqs_symbol,
-    dax_page_count,
-    dax_page_missing,
-    dax_rows,
     euronext_csv,
     euronext_data,
     euronext_data_json,
     euronext_filename,
     euronext_rows,
+    render_euronext_page,
+)
+from praf_engine.sandbox.sites_render import (
+    DAX_PAGE_SIZE,
+    FTSE_PAGES,
+    cqs_symbol,
+    dax_page_count,
+    dax_page_missing,
+    dax_rows,
     fault,
     ftse_tickers,
     nasdaq_symbol,
     otherlisted_noise,
     render_dax_page,
-    render_euronext_page,
     render_ftse_page,
     render_nasdaqlisted,
     render_otherlisted,

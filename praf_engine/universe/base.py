@@ -8,6 +8,7 @@ import hashlib
 import io
 import random
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,8 +181,9 @@ class Fetcher:
         return body
 
 
-class BaseExchangeScraper:
-    """fetch (raw pages) -> parse (rows of the source) -> clean (map, validate, de-duplicate) for one exchange."""
+class BaseExchangeScraper(ABC):
+    """fetch (raw pages) -> parse (rows of the source) -> clean (map, validate, de-duplicate) for one exchange.
+    Abstract: a scraper implements ``fetch`` and ``parse``; ``scrape`` and ``clean`` are shared."""
 
     code: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -190,12 +192,13 @@ class BaseExchangeScraper:
         self.settings = settings
         self.fetcher = fetcher
 
+    @abstractmethod
     def fetch(self) -> list[RawPage]:
-        raise NotImplementedError
+        """Download the exchange's raw pages through ``self.fetcher`` (which saves each under ``scrapes_raw/``)."""
 
+    @abstractmethod
     def parse(self, pages: list[RawPage]) -> Iterable[Callable[[], ScrapedListing]]:
         """Yield one thunk per source row; a thunk raises SCRAPEBAD for a row that cannot become a listing."""
-        raise NotImplementedError
 
     def scrape(self) -> ScrapeResult:
         pages = self.fetch()

@@ -1,4 +1,5 @@
-"""Settings: precedence of the five sources, CONFIGBAD messages naming setting and source, secrets, docs."""
+"""Settings: precedence of the five sources, the data home, aliases and lists, secrets, the docs reference
+(CONFIGBAD messages: test_config_errors.py)."""
 
 from __future__ import annotations
 
@@ -10,40 +11,12 @@ import pytest
 from pydantic import BaseModel
 
 from praf_engine.cli import settings_reference
-from praf_engine.config import Settings, describe_settings, load_settings, parse_overrides
-from praf_engine.errors import PipelineError
-from tests.conftest import REPO, cli_env
+from praf_engine.config import Settings, describe_settings, load_settings
+from tests.conftest import REPO
+from tests.engine.conftest import PRAF_ENGINE, SECRET, load_from, subprocess_env
 
-PRAF_ENGINE = REPO / ".venv" / "bin" / "praf-engine"
 DOC = REPO / "docs" / "configuration.md"
 START, END = "<!-- settings-reference:start -->", "<!-- settings-reference:end -->"
-SECRET = "hunter2secret"
-
-
-def _subprocess_env() -> dict[str, str]:
-    """cli_env() without the 12-factor secrets either: the child must not see the developer's settings."""
-    return {k: v for k, v in cli_env().items() if not k.startswith("TELEGRAM_")}
-
-
-@pytest.fixture
-def dirs(tmp_path: Path) -> tuple[Path, Path]:
-    """(home, cwd): two distinct empty directories, so the home's .env and the cwd's .env are different files."""
-    home, cwd = tmp_path / "home", tmp_path / "cwd"
-    home.mkdir()
-    cwd.mkdir()
-    return home, cwd
-
-
-def _load(home: Path | None, cwd: Path, environ: dict[str, str] | None = None, cli: list[str] | None = None) -> Settings:
-    return load_settings(home=home, environ=environ or {}, cwd=cwd, overrides=parse_overrides(cli or []))
-
-
-def _configbad(home: Path | None, cwd: Path, environ: dict[str, str] | None = None, cli: list[str] | None = None) -> str:
-    with pytest.raises(PipelineError) as info:
-        _load(home, cwd, environ, cli)
-    assert info.value.error_code == "CONFIGBAD", str(info.value)
-    assert info.value.exit_code == 2
-    return str(info.value)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -71,7 +44,7 @@ def test_each_layer_beats_every_layer_below(dirs: tuple[Path, Path], top: str) -
         environ["PRAF_FETCH__BATCH_SIZE"] = str(VALUES["environment"])
     if "command line" in present:
         cli.append(f"fetch.batch_size={VALUES['command line']}")
-    assert _load(home, cwd, environ, cli).fetch.batch_size == VALUES[top]
+    assert load_from(home, cwd, environ, cli).fetch.batch_size == VALUES[top]
 
 
 @pytest.mark.parametrize("only", LAYERS[1:])
@@ -89,7 +62,7 @@ def test_each_layer_alone_sets_the_knob(dirs: tuple[Path, Path], only: str) -> N
         environ["PRAF_FETCH__BATCH_SIZE"] = "50"
     else:
         cli.append("fetch.batch_size=50")
-    settings = _load(home, cwd, environ, cli)
+    settings = load_from(home, cwd, environ, cli)
     assert settings.fetch.batch_size == 50
     assert settings.fetch.workers == 6  # the rest of the section keeps its defaults
 
@@ -97,14 +70,14 @@ def test_each_layer_alone_sets_the_knob(dirs: tuple[Path, Path], only: str) -> N
 def test_layers_merge_key_by_key_not_section_by_section(dirs: tuple[Path, Path]) -> None:
     home, cwd = dirs
     (home / "settings.toml").write_text("log_level = 'debug'\n[fetch]\nbatch_size = 50\nworkers = 2\n")
-    settings = _load(home, cwd, {"PRAF_FETCH__WORKERS": "3"}, ["fetch.full_history_cap=9"])
+    settings = load_from(home, cwd, {"PRAF_FETCH__WORKERS": "3"}, ["fetch.full_history_cap=9"])
     assert (settings.fetch.batch_size, settings.fetch.workers, settings.fetch.full_history_cap) == (50, 3, 9)
     assert settings.log_level == "debug"
 
 
 def test_defaults_when_nothing_is_given(dirs: tuple[Path, Path]) -> None:
     home, cwd = dirs
-    settings = _load(home, cwd)
+    settings = load_from(home, cwd)
     assert settings.fetch.batch_size == 100
     assert settings.schedule.fetch_time == "01:00"
     assert settings.database_url is None
@@ -114,7 +87,7 @@ def test_defaults_when_nothing_is_given(dirs: tuple[Path, Path]) -> None:
 def test_other_variables_in_env_and_dotenv_are_ignored(dirs: tuple[Path, Path]) -> None:
     home, cwd = dirs
     (cwd / ".env").write_text("FOO=bar\nSECRET_KEY=x\nPRAF_FETCH__WORKERS=4\n")
-    settings = _load(home, cwd, {"PATH": "/usr/bin", "HOME": "/nowhere", "LANG": "C"})
+    settings = load_from(home, cwd, {"PATH": "/usr/bin", "HOME": "/nowhere", "LANG": "C"})
     assert settings.fetch.workers == 4
 
 
@@ -185,7 +158,7 @@ def test_home_flag_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_database_url_alias(dirs: tuple[Path, Path]) -> None:
     home, cwd = dirs
     url = f"postgresql://praf:{SECRET}@db.example:5432/praf"
-    settings = _load(home, cwd, {"DATABASE_URL": url})
+    settings = load_from(home, cwd, {"DATABASE_URL": url})
     assert settings.database_url is not None
     assert settings.database_url.get_secret_value() == url
 
@@ -193,14 +166,14 @@ def test_database_url_alias(dirs: tuple[Path, Path]) -> None:
 def test_database_url_alias_from_cwd_dotenv_and_environment_wins(dirs: tuple[Path, Path]) -> None:
     home, cwd = dirs
     (cwd / ".env").write_text("DATABASE_URL=postgresql://a:b@from-dotenv/db\n")
-    assert _load(home, cwd).database_url.get_secret_value() == "postgresql://a:b@from-dotenv/db"  # type: ignore[union-attr]
-    settings = _load(home, cwd, {"DATABASE_URL": "postgresql://a:b@from-env/db"})
+    assert load_from(home, cwd).database_url.get_secret_value() == "postgresql://a:b@from-dotenv/db"  # type: ignore[union-attr]
+    settings = load_from(home, cwd, {"DATABASE_URL": "postgresql://a:b@from-env/db"})
     assert settings.database_url.get_secret_value() == "postgresql://a:b@from-env/db"  # type: ignore[union-attr]
 
 
 def test_telegram_aliases(dirs: tuple[Path, Path]) -> None:
     home, cwd = dirs
-    settings = _load(home, cwd, {"TELEGRAM_BOT_TOKEN": "123456789:" + "A" * 35, "TELEGRAM_CHAT_ID": "-100123"})
+    settings = load_from(home, cwd, {"TELEGRAM_BOT_TOKEN": "123456789:" + "A" * 35, "TELEGRAM_CHAT_ID": "-100123"})
     assert settings.telegram_token is not None
     assert settings.telegram_token.get_secret_value() == "123456789:" + "A" * 35
     assert settings.telegram_chat_id == "-100123"
@@ -212,229 +185,18 @@ def test_telegram_aliases(dirs: tuple[Path, Path]) -> None:
 )
 def test_list_setting_from_environment(dirs: tuple[Path, Path], text: str, expected: list[float]) -> None:
     home, cwd = dirs
-    assert _load(home, cwd, {"PRAF_FETCH__BACKOFF_S": text}).fetch.backoff_s == expected
+    assert load_from(home, cwd, {"PRAF_FETCH__BACKOFF_S": text}).fetch.backoff_s == expected
 
 
 def test_list_settings_from_dotenv_cli_and_toml(dirs: tuple[Path, Path]) -> None:
     home, cwd = dirs
     (cwd / ".env").write_text("PRAF_EXITS__PROXIES=socks5h://10.0.0.2:1080, http://10.0.0.3:3128\n")
-    settings = _load(home, cwd, cli=["fetch.backoff_s=[5, 6]"])
+    settings = load_from(home, cwd, cli=["fetch.backoff_s=[5, 6]"])
     assert settings.exits.proxies == ["socks5h://10.0.0.2:1080", "http://10.0.0.3:3128"]
     assert settings.fetch.backoff_s == [5.0, 6.0]
-    assert _load(home, cwd, cli=["fetch.backoff_s=10,30"]).fetch.backoff_s == [10.0, 30.0]
+    assert load_from(home, cwd, cli=["fetch.backoff_s=10,30"]).fetch.backoff_s == [10.0, 30.0]
     (home / "settings.toml").write_text("[fetch]\nbackoff_s = [1, 2, 3]\n")
-    assert _load(home, cwd).fetch.backoff_s == [1.0, 2.0, 3.0]
-
-
-# ----------------------------------------------------------------------------------------------------------
-# CONFIGBAD: the message names the setting and its source
-# ----------------------------------------------------------------------------------------------------------
-
-
-def test_negative_batch_size_from_environment(dirs: tuple[Path, Path]) -> None:
-    home, cwd = dirs
-    msg = _configbad(home, cwd, {"PRAF_FETCH__BATCH_SIZE": "-5"})
-    assert "fetch.batch_size" in msg
-    assert "PRAF_FETCH__BATCH_SIZE" in msg
-
-
-def test_unknown_exit_kind_from_settings_toml(dirs: tuple[Path, Path]) -> None:
-    home, cwd = dirs
-    (home / "settings.toml").write_text('[exits]\nkind = "tor"\n')
-    msg = _configbad(home, cwd)
-    assert "exits.kind" in msg
-    assert str(home / "settings.toml") in msg
-
-
-@pytest.mark.parametrize("value", ["25:00", "1:5", "24:00", "01:60", "0100", "1:05", "01:5"])
-def test_bad_fetch_time_from_command_line(dirs: tuple[Path, Path], value: str) -> None:
-    home, cwd = dirs
-    msg = _configbad(home, cwd, cli=[f"schedule.fetch_time={value}"])
-    assert "schedule.fetch_time" in msg
-    assert "command line" in msg
-
-
-@pytest.mark.parametrize("value", ["00:00", "23:59", "01:45"])
-def test_good_fetch_time_from_command_line(dirs: tuple[Path, Path], value: str) -> None:
-    home, cwd = dirs
-    assert _load(home, cwd, cli=[f"schedule.fetch_time={value}"]).schedule.fetch_time == value
-
-
-@pytest.mark.parametrize("source", ["settings.toml", "home .env", "cwd .env", "environment", "command line"])
-def test_unknown_key_is_rejected_in_every_source(dirs: tuple[Path, Path], source: str) -> None:
-    home, cwd = dirs
-    environ: dict[str, str] = {}
-    cli: list[str] = []
-    if source == "settings.toml":
-        (home / "settings.toml").write_text("[fetch]\nbatchsize = 5\n")
-        where = str(home / "settings.toml")
-    elif source == "home .env":
-        (home / ".env").write_text("PRAF_FETCH__BATCHSIZE=5\n")
-        where = str(home / ".env")
-    elif source == "cwd .env":
-        (cwd / ".env").write_text("PRAF_FETCH__BATCHSIZE=5\n")
-        where = str(cwd / ".env")
-    elif source == "environment":
-        environ["PRAF_FETCH__BATCHSIZE"] = "5"
-        where = "PRAF_FETCH__BATCHSIZE"
-    else:
-        cli.append("fetch.batchsize=5")
-        where = "command line"
-    msg = _configbad(home, cwd, environ, cli)
-    assert "fetch.batchsize" in msg
-    assert "unknown" in msg
-    assert where in msg
-
-
-@pytest.mark.parametrize(
-    ("environ", "toml", "name", "where"),
-    [
-        ({"PRAF_FECTH__BATCH_SIZE": "5"}, None, "fecth", "PRAF_FECTH__BATCH_SIZE"),
-        ({"PRAF_LOGLEVEL": "debug"}, None, "loglevel", "PRAF_LOGLEVEL"),
-        ({}, "[fecth]\nbatch_size = 5\n", "fecth", "settings.toml"),
-        ({}, "loglevel = 'debug'\n", "loglevel", "settings.toml"),
-    ],
-)
-def test_unknown_section_or_top_level_key(
-    dirs: tuple[Path, Path], environ: dict[str, str], toml: str | None, name: str, where: str
-) -> None:
-    home, cwd = dirs
-    if toml:
-        (home / "settings.toml").write_text(toml)
-    msg = _configbad(home, cwd, environ)
-    assert name in msg
-    assert where in msg
-
-
-def test_invalid_toml(dirs: tuple[Path, Path]) -> None:
-    home, cwd = dirs
-    (home / "settings.toml").write_text("[fetch\nbatch_size = \n")
-    msg = _configbad(home, cwd)
-    assert str(home / "settings.toml") in msg
-    assert "TOML" in msg
-
-
-def test_home_inside_settings_toml(dirs: tuple[Path, Path], tmp_path: Path) -> None:
-    home, cwd = dirs
-    (home / "settings.toml").write_text(f"home = '{tmp_path / 'elsewhere'}'\n")
-    with pytest.raises(PipelineError) as info:
-        _load(home, cwd)
-    assert info.value.error_code == "CONFIGBAD"
-    assert "home" in str(info.value)
-    assert "settings.toml" in str(info.value)
-    assert info.value.detail["source"] == str(home / "settings.toml")
-
-
-def test_home_inside_settings_toml_message_names_the_file(dirs: tuple[Path, Path], tmp_path: Path) -> None:
-    home, cwd = dirs
-    (home / "settings.toml").write_text(f"home = '{tmp_path / 'elsewhere'}'\n")
-    assert str(home / "settings.toml") in _configbad(home, cwd)
-
-
-@pytest.mark.parametrize("proxies", ["proxy.example:1080", "socks5h://ok:1080,10.0.0.3:3128", "ftp://x:21", '["//x:1"]'])
-def test_proxy_without_scheme(dirs: tuple[Path, Path], proxies: str) -> None:
-    home, cwd = dirs
-    msg = _configbad(home, cwd, {"PRAF_EXITS__PROXIES": proxies})
-    assert "exits.proxies" in msg
-    assert "PRAF_EXITS__PROXIES" in msg
-
-
-def test_rejected_proxy_with_credentials_does_not_leak_the_password(dirs: tuple[Path, Path]) -> None:
-    home, cwd = dirs
-    with pytest.raises(PipelineError) as info:
-        _load(home, cwd, {"PRAF_EXITS__PROXIES": f"user:{SECRET}@proxy.example:1080"})
-    assert info.value.error_code == "CONFIGBAD"
-    assert "exits.proxies" in str(info.value)
-    assert SECRET not in str(info.value)
-    assert SECRET not in repr(info.value.detail)
-
-
-def test_delay_min_above_max_from_command_line(dirs: tuple[Path, Path]) -> None:
-    home, cwd = dirs
-    msg = _configbad(home, cwd, cli=["scrape.delay_min_s=5"])
-    assert "delay_min_s" in msg
-    assert "command line" in msg
-
-
-def test_delay_min_above_max_names_both_sources(dirs: tuple[Path, Path]) -> None:
-    home, cwd = dirs
-    (home / "settings.toml").write_text("[scrape]\ndelay_min_s = 2.5\n")
-    msg = _configbad(home, cwd, {"PRAF_SCRAPE__DELAY_MAX_S": "2"})
-    assert "delay_min_s" in msg and "delay_max_s" in msg
-    assert str(home / "settings.toml") in msg
-    assert "PRAF_SCRAPE__DELAY_MAX_S" in msg
-
-
-@pytest.mark.parametrize("source", ["environment", "DATABASE_URL", "cwd .env", "command line", "settings.toml"])
-def test_mysql_database_url_rejected_without_showing_the_password(dirs: tuple[Path, Path], source: str) -> None:
-    home, cwd = dirs
-    url = f"mysql://praf:{SECRET}@db.example:3306/praf"
-    environ: dict[str, str] = {}
-    cli: list[str] = []
-    if source == "environment":
-        environ["PRAF_DATABASE_URL"] = url
-        where = "PRAF_DATABASE_URL"
-    elif source == "DATABASE_URL":
-        environ["DATABASE_URL"] = url
-        where = "DATABASE_URL"
-    elif source == "cwd .env":
-        (cwd / ".env").write_text(f"DATABASE_URL={url}\n")
-        where = str(cwd / ".env")
-    elif source == "command line":
-        cli.append(f"database_url={url}")
-        where = "command line"
-    else:
-        (home / "settings.toml").write_text(f"database_url = '{url}'\n")
-        where = str(home / "settings.toml")
-    with pytest.raises(PipelineError) as info:
-        _load(home, cwd, environ, cli)
-    err = info.value
-    assert err.error_code == "CONFIGBAD"
-    assert "database_url" in str(err)
-    assert where in str(err)
-    assert SECRET not in str(err)
-    assert SECRET not in repr(err.detail)
-    assert SECRET not in repr(err.args)
-
-
-def test_set_without_equals_sign() -> None:
-    with pytest.raises(PipelineError) as info:
-        parse_overrides(["fetch.batch_size"])
-    assert info.value.error_code == "CONFIGBAD"
-    assert "fetch.batch_size" in str(info.value)
-    assert info.value.detail["source"] == "command line"
-
-
-def test_parse_overrides_reads_json_values() -> None:
-    assert parse_overrides(["fetch.batch_size=7", "exits.kind=proxies", "fetch.backoff_s=[1, 2]", "A.B = 1.5"]) == {
-        ("fetch", "batch_size"): 7,
-        ("exits", "kind"): "proxies",
-        ("fetch", "backoff_s"): [1, 2],
-        ("a", "b"): 1.5,
-    }
-
-
-@pytest.mark.parametrize("source", ["command line", "settings.toml"])
-def test_numeric_telegram_chat_id_is_accepted(dirs: tuple[Path, Path], source: str) -> None:
-    home, cwd = dirs
-    cli: list[str] = []
-    if source == "command line":
-        cli.append("telegram_chat_id=-100123456")
-    else:
-        (home / "settings.toml").write_text("telegram_chat_id = -100123456\n")
-    assert _load(home, cwd, cli=cli).telegram_chat_id == "-100123456"
-
-
-def test_cli_exits_2_with_the_setting_and_source_on_stderr(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [str(PRAF_ENGINE), "--home", str(tmp_path / "home"), "--set", "fetch.batch_size=-1", "config"],
-        cwd=tmp_path, env=_subprocess_env(), capture_output=True, text=True, timeout=60,
-    )
-    assert result.returncode == 2, result.stderr
-    err = " ".join(result.stderr.split())
-    assert "CONFIGBAD" in err
-    assert "fetch.batch_size" in err
-    assert "command line" in err
+    assert load_from(home, cwd).fetch.backoff_s == [1.0, 2.0, 3.0]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -447,7 +209,7 @@ NORD_PASS = "nordPassw0rdQQ"
 
 
 def _secret_settings(home: Path, cwd: Path) -> Settings:
-    return _load(home, cwd, {
+    return load_from(home, cwd, {
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "PRAF_NORDVPN_USER": NORD_USER,
         "PRAF_NORDVPN_PASSWORD": NORD_PASS,
@@ -463,8 +225,8 @@ def test_secrets_lists_every_secret_in_force(dirs: tuple[Path, Path]) -> None:
 
 def test_secrets_is_empty_without_secrets(dirs: tuple[Path, Path]) -> None:
     home, cwd = dirs
-    assert _load(home, cwd).secrets() == []
-    assert _load(home, cwd, {"DATABASE_URL": "postgresql://praf@db.example/praf"}).secrets() == []
+    assert load_from(home, cwd).secrets() == []
+    assert load_from(home, cwd, {"DATABASE_URL": "postgresql://praf@db.example/praf"}).secrets() == []
 
 
 def test_repr_and_json_dump_hide_secrets(dirs: tuple[Path, Path]) -> None:
@@ -506,7 +268,7 @@ def test_describe_settings_covers_every_field_with_a_description() -> None:
 
 def test_describe_settings_defaults_match_loaded_defaults(dirs: tuple[Path, Path]) -> None:
     home, cwd = dirs
-    loaded: dict[str, Any] = _load(home, cwd).model_dump()
+    loaded: dict[str, Any] = load_from(home, cwd).model_dump()
     for row in describe_settings():
         if row["key"] == "home":
             continue
@@ -522,7 +284,7 @@ def test_describe_settings_defaults_match_loaded_defaults(dirs: tuple[Path, Path
 def test_describe_settings_env_names_load_the_setting(dirs: tuple[Path, Path]) -> None:
     home, cwd = dirs
     row = next(r for r in describe_settings() if r["key"] == "qa.lag_days")
-    assert _load(home, cwd, {row["env"]: "4"}).qa.lag_days == 4
+    assert load_from(home, cwd, {row["env"]: "4"}).qa.lag_days == 4
 
 
 def _doc_block() -> str:
@@ -549,7 +311,7 @@ def test_configuration_doc_intro_explains_sources_and_flags() -> None:
 def test_config_reference_command_prints_settings_reference(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(PRAF_ENGINE), "--home", str(tmp_path / "home"), "config", "--reference"],
-        cwd=tmp_path, env=_subprocess_env(), capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == settings_reference().strip()

@@ -138,3 +138,55 @@ def test_error_codes_doc_intro_has_schema_log_path_and_exit_codes() -> None:
     assert "PRAF_HOME/logs/app.jsonl" in intro
     for needle in ("| 2 | `CONFIGBAD`", "| 130 | `INTERRUPTED`", "137", "`JOBKILLED`", "| 1 |"):
         assert needle in intro, needle
+
+
+# ----------------------------------------------------------------------------------------------------------
+# scrape and fetch entries against the code's behaviour: they name the settings that govern it, with defaults
+# ----------------------------------------------------------------------------------------------------------
+
+_GOVERNED_BY = {
+    "SCRAPE404": set(),
+    "SCRAPEJS": {"scrape.js_timeout_s", "scrape.retries"},
+    "SCRAPEHTTP": {"scrape.retries"},
+    "SCRAPESTRUCT": {"scrape.row_floor_ratio"},
+    "UNIVERSESTALE": {"fetch.universe_max_age_days"},
+    "YF429": {"fetch.backoff_s", "exits.cooldown_s"},
+    "YFEMPTY": {"fetch.backoff_s"},
+    "YFDELISTED": {"fetch.dlq_after_nights"},
+    "YFTIMEOUT": {"fetch.request_timeout_s", "fetch.backoff_s"},
+    "YFMALFORMED": {"fetch.dlq_after_nights"},
+    "YFHTTP": {"fetch.backoff_s"},
+    "EXITFAIL": {"exits.max_connect_failures"},
+    "APIDOWN": {"fetch.breaker_first_batches", "fetch.breaker_failure_ratio"},
+}
+_SETTING_REF = re.compile(r"`([a-z_]+\.[a-z_0-9]+)`(?: \(([^)]*)\))?")
+
+
+def _defaults() -> dict[str, object]:
+    from praf_engine.config import describe_settings
+
+    return {row["key"]: row["default"] for row in describe_settings()}
+
+
+def _numbers(value: object) -> list[float]:
+    return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", str(value))]
+
+
+def test_scrape_and_fetch_entries_name_their_settings_with_the_true_defaults() -> None:
+    """Retry counts, timeouts and thresholds come from settings: the operator text names the setting and gives its
+    default in parentheses, so a hard-coded '2x' or '3 retries' can no longer drift from the code."""
+    defaults = _defaults()
+    for code, needed in _GOVERNED_BY.items():
+        entry = CATALOGUE[code]
+        text = f"{entry.meaning} | {entry.action}"
+        named = {m.group(1) for m in _SETTING_REF.finditer(text)}
+        assert needed <= named, f"{code} should name {sorted(needed - named)}: {text}"
+        assert not re.search(r"\b\d+ ?x\b|\b\d+ (?:retries|times|nights|failures)\b", text), f"{code} hard-codes a count: {text}"
+    for entry in CATALOGUE.values():
+        for m in _SETTING_REF.finditer(f"{entry.meaning} | {entry.action}"):
+            key, shown = m.group(1), m.group(2)
+            if key.split(".")[0] not in {"scrape", "fetch", "exits", "qa", "retention", "alerts", "sandbox"}:
+                continue
+            assert key in defaults, f"{entry.code} names an unknown setting {key}"
+            if shown is not None:
+                assert _numbers(shown) == _numbers(defaults[key]), f"{entry.code}: {key} default is {defaults[key]}, text says {shown}"

@@ -23,11 +23,9 @@ TODAY = dt.date(2025, 6, 6)
 
 
 def home_settings(home: Path, sandbox: Sandbox, database_url: str | None = None, **overrides: Any) -> Settings:
-    """A home that fetches from ``sandbox`` (its exits as a proxy list when it has any)."""
+    """A home that fetches from ``sandbox`` (its exits as a proxy list when it has any: ``settings_overrides`` says so)."""
     flat = {"__".join(k): v for k, v in sandbox.settings_overrides().items()}
     flat.update({"fetch__workers": 3, "fetch__request_timeout_s": 5.0})
-    if sandbox.pool is not None:
-        flat.update({"exits__kind": "proxies", "exits__proxies": list(sandbox.endpoints.exit_urls)})
     flat.update(overrides)
     s = make_settings(home, database_url, **flat)
     configure_logging(s.logs_dir, secrets=s.secrets(), console_level=None)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import tomllib
 
 from praf_engine.db.models import BatchLatency, CronStatus, FetchError, TickerFetchMeta
+from praf_engine.logs import configure_logging
 from praf_engine.sandbox.exits import ExitPool
+from tests.conftest import make_settings
 from tests.engine.fetch.conftest import insert_universe, run_fetch
 
 
@@ -33,6 +36,28 @@ def test_storm_completes_by_rotating_exits_while_direct_is_rate_limited(make_san
     limited = FetchError.select().where(FetchError.error_code == "YF429").count()
     assert limited > 0 and _detail()["outcomes"]["rate_limited"] == limited
     assert direct.yahoo.statuses[429] > 0
+
+
+def test_the_sandbox_overrides_alone_send_the_fetch_through_its_exits(make_sandbox, tmp_path, backend):
+    """`praf-engine demo` points its home at the sandbox with ``settings_overrides()`` only: that must include the
+    exits, or the whole fetch leaves from 127.0.0.1 and one address's rate limit trips the APIDOWN breaker."""
+    from praf_engine.service import EngineService
+
+    sandbox = make_sandbox(50, exits=4, rate_limit_requests=60)  # one address could not serve 50 cold symbols
+    flat = {"__".join(k): v for k, v in sandbox.settings_overrides().items()}
+    settings = make_settings(tmp_path / "home", backend, **flat, fetch__batch_size=8, fetch__workers=2)
+    configure_logging(settings.logs_dir, secrets=settings.secrets(), console_level=None)
+    assert (settings.exits.kind, settings.exits.proxies) == ("proxies", list(sandbox.endpoints.exit_urls))
+    toml = tomllib.loads(sandbox.settings_toml())
+    assert toml["exits"] == {"kind": "proxies", "proxies": list(sandbox.endpoints.exit_urls)}
+    service = EngineService.open(settings)
+    try:
+        symbols = insert_universe(sandbox.market)
+        assert run_fetch(settings, service.db) == 0
+        assert TickerFetchMeta.select().where(TickerFetchMeta.fetch_status == "ok").count() == len(symbols)
+        assert sandbox.yahoo.requests.get("127.0.0.1", 0) == 0 and len(sandbox.yahoo.requests) >= 2
+    finally:
+        service.close()
 
 
 def test_dead_exits_fall_back_to_direct_with_half_batches(make_sandbox, fetch_home):

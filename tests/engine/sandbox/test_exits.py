@@ -17,7 +17,8 @@ import pytest
 from curl_cffi.requests import Session
 from curl_cffi.requests.exceptions import RequestException
 
-from praf_engine.sandbox.exits import ExitPool, SocksExitServer, nordvpn_servers_json, serve_nordvpn_path
+from praf_engine.sandbox.exits import ExitPool, SocksExitServer
+from praf_engine.sandbox.nordvpn import nordvpn_servers_json, serve_nordvpn_path
 
 USER, PASSWORD = "svc-user", "s3cret:p@ss"
 TIMEOUT = 5.0

@@ -16,7 +16,10 @@ from tests.conftest import cli_env
 
 def test_demo_runs_the_chain_into_a_fresh_home(tmp_path: Path) -> None:
     home = tmp_path / "demo"
-    out = subprocess.run([sys.executable, "-m", "praf_engine", "--home", str(home), "--set", "sandbox.size=60", "demo"],
+    # 120 requests per address cannot carry 60 cold symbols and a second night from one address: the demo must
+    # fetch through the sandbox's exits (from direct alone, the second night trips the APIDOWN breaker)
+    out = subprocess.run([sys.executable, "-m", "praf_engine", "--home", str(home), "--set", "sandbox.size=60",
+                          "--set", "sandbox.rate_limit_requests=120", "demo"],
                          capture_output=True, text=True, env=cli_env(), timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "demo home ready" in out.stdout

@@ -252,6 +252,8 @@ def test_euronext_faults(market, sites, home_settings, kind, error_code, status)
         assert scrape(service, ["nasdaq", "euronext"], day) == 1
         row = control("202507")["euronext"]
         assert (row.scrape_status, row.error_code) == (status, error_code)
+        if kind == "js_timeout":  # the catalogue's promise: retried scrape.retries times, so 2 attempts here
+            assert "(2 attempts)" in row.detail["msg"], row.detail
         assert control("202507")["nasdaq"].scrape_status == "success"
         assert last_cron().error_code == error_code
         assert {t.symbol: (t.status, t.last_seen, t.first_seen, t.name) for t in Ticker.select()
