@@ -90,7 +90,7 @@ class DemoSession:
         configure_logging(base.logs_dir, secrets=base.secrets(), level=base.log_level, keep_days=base.retention.log_keep_days)
         self.sandbox = Sandbox.from_settings(base, fixed_ports=False).__enter__()
         try:
-            self.settings = load_settings(home=self.home, overrides={**self.overrides, **self.sandbox.settings_overrides()})
+            self.settings = load_settings(home=self.home, overrides={**self.sandbox.settings_overrides(), **self.overrides})
             self.service = EngineService.open(self.settings, init=False)
         except BaseException:
             self.sandbox.__exit__(None, None, None)
