@@ -13,6 +13,7 @@ from praf_engine.errors import CATALOGUE  # noqa: E402
 
 START, END = "<!-- settings-reference:start -->", "<!-- settings-reference:end -->"
 TABLE_HEADER = "| code | origin | meaning | automatic action |"
+KEYS_START, KEYS_END = "<!-- tui-keys:start -->", "<!-- tui-keys:end -->"
 
 
 def configuration(text: str) -> str:
@@ -31,8 +32,36 @@ def error_codes(text: str) -> str:
     return "\n".join(lines[:start] + rows + lines[end:]) + "\n"
 
 
+def tui_keys_table() -> str:
+    """Markdown: every described binding of the app and each screen, from the classes' BINDINGS."""
+    from praf_tui.app import PrafApp
+    from praf_tui.screens.dashboard import DashboardScreen
+    from praf_tui.screens.help import HelpScreen
+    from praf_tui.screens.symbol import SymbolScreen
+    from praf_tui.screens.triage import TriageScreen
+
+    out = []
+    for title, cls in (("Everywhere", PrafApp), ("Dashboard", DashboardScreen), ("Triage", TriageScreen),
+                       ("Symbol", SymbolScreen), ("Help", HelpScreen)):
+        out += [f"**{title}**", "", "| key | action | what it does |", "|---|---|---|"]
+        for b in cls.BINDINGS:
+            if isinstance(b, tuple):
+                continue
+            if b.description:
+                keys = b.key_display or b.key.replace(",", ", ")
+                out.append(f"| `{keys}` | {b.description} | {b.tooltip or ''} |")
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+def tui(text: str) -> str:
+    head, _, rest = text.partition(KEYS_START)
+    _, _, tail = rest.partition(KEYS_END)
+    return f"{head}{KEYS_START}\n{tui_keys_table()}\n{KEYS_END}{tail}"
+
+
 if __name__ == "__main__":
-    for name, fn in (("configuration.md", configuration), ("error_codes.md", error_codes)):
+    for name, fn in (("configuration.md", configuration), ("error_codes.md", error_codes), ("tui.md", tui)):
         path = REPO / "docs" / name
         path.write_text(fn(path.read_text(encoding="utf-8")), encoding="utf-8")
         print(f"docs/{name}")

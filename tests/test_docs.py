@@ -161,3 +161,13 @@ def test_relative_links_resolve(page: Path) -> None:
         elif anchor and dest.is_file() and dest.suffix == ".md" and anchor not in _anchors(dest):
             broken.append(f"{target} (no heading #{anchor} in {dest.name})")
     assert not broken, f"{page.relative_to(REPO)}: broken links: {broken}"
+
+
+def test_tui_keys_in_docs_are_generated_from_the_bindings() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_docs", REPO / "scripts" / "gen_docs.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    page = DOCS / "tui.md"
+    assert page.read_text(encoding="utf-8") == gen.tui(page.read_text(encoding="utf-8")), "run scripts/gen_docs.py"
