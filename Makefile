@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python bench/scrape.py
 	$(BIN)/python bench/fetch.py
 	$(BIN)/python bench/qa.py
+	$(BIN)/python bench/tui.py
 
 screenshots: install
 	$(BIN)/python scripts/screenshots.py

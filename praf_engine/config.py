@@ -156,7 +156,8 @@ class DashboardSettings(_Section):
     rows_yellow: int = Field(500, ge=0, description="... yellow up to")
     fetch_errors_green: int = Field(50, ge=0, description="Fetch errors last night, green up to")
     fetch_errors_yellow: int = Field(100, ge=0, description="... yellow up to")
-    refresh_s: float = Field(5.0, gt=0, description="Dashboard refresh interval")
+    refresh_s: float = Field(5.0, gt=0, description="Dashboard refresh interval (praf-tui --refresh overrides; 0 there: off)")
+    operator: str | None = Field(None, max_length=64, description="Name stored with triage actions (default: the login name)")
 
 
 class AlertSettings(_Section):

@@ -219,6 +219,8 @@ class EngineService:
 
     def export_failures(self, path: str | Path, **filters: Any) -> int:
         """Every row of a failures filter (not just one page) as CSV at ``path``; returns the row count."""
+        filters = {k: v for k, v in filters.items() if k not in ("offset", "limit")}  # the export takes every row
+
         def rows() -> Iterator[FailureRow]:
             offset = 0
             while True:

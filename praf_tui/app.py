@@ -1,19 +1,35 @@
-"""`praf-tui`: the Textual dashboard. Reaches the engine only through `praf_engine.service`."""
+"""`praf-tui`: the Textual dashboard. Reaches the engine only through `praf_engine.service`.
+
+The app holds the service, the as-of date and a data version. Screens watch ``data_version`` and reload in a
+thread worker when it changes (after a refresh tick, a triage action, a job or a demo step) and when ``as_of``
+changes. Every service call happens in a worker: input never blocks on the database.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import partial
+from typing import Any
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Static
+from textual.reactive import reactive
+from textual.screen import Screen
 
-from praf_engine.service import EngineService, PipelineError, Summary, load_settings, redact
-from praf_tui.messages import SummaryLoaded
-from praf_tui.widgets.kpi_bar import KpiBar
+from praf_engine.service import EngineService, PipelineError, load_settings, redact
+from praf_tui.messages import DemoStepFinished, JobFinished
+from praf_tui.screens.dashboard import DashboardScreen
+from praf_tui.screens.help import HelpScreen
+from praf_tui.screens.symbol import SymbolScreen
+from praf_tui.screens.triage import TriageScreen
+from praf_tui.widgets.dialogs import PromptDialog
+
+ANSI_THEME = "ansi-dark"
 
 
 class PrafApp(App[None]):
@@ -22,52 +38,173 @@ class PrafApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "PRAF"
     SUB_TITLE = "daily stock-data pipeline"
+    MODES = {"dashboard": DashboardScreen, "triage": TriageScreen}
+    DEFAULT_MODE = "dashboard"
     BINDINGS = [
-        Binding("r", "refresh_summary", "Refresh", tooltip="Reload the KPI counts"),
+        Binding("d", "switch_mode('dashboard')", "Dashboard", tooltip="KPI cards and the panels behind them"),
+        Binding("t", "switch_mode('triage')", "Triage", tooltip="The QA failures list: filter, resolve, reopen"),
+        Binding("s", "ask_symbol", "Symbol", tooltip="Open one listing: chart, bars, QA history, fetch state"),
+        Binding("ctrl+r", "refresh", "Refresh", tooltip="Reload the data now"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="Every key of this screen"),
         Binding("q", "quit", "Quit", tooltip="Leave the dashboard"),
     ]
 
-    def __init__(self, service: EngineService) -> None:
+    as_of: reactive[dt.date | None] = reactive(None)  # None: today (UTC)
+    data_version: reactive[int] = reactive(0)  # bumped whenever the screens should reload
+
+    def __init__(self, service: EngineService, *, as_of: dt.date | None = None, who: str | None = None,
+                 refresh_s: float | None = None, demo: Any = None, ansi: bool = False) -> None:
         super().__init__()
         self.service = service
-
-    def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
-        yield KpiBar(id="kpis")
-        yield Static("Loading…", id="status")
-        yield Footer()
+        dash = service.settings.dashboard
+        self.who = who or dash.operator or _user()
+        self.refresh_s = dash.refresh_s if refresh_s is None else refresh_s
+        self.demo = demo  # a praf_engine DemoSession whose steps run when the app starts
+        self.demo_done = demo is None
+        self.demo_status: tuple[int, int, str] = (0, len(demo.steps), demo.steps[0].name) if demo is not None else (0, 0, "")
+        self.set_reactive(PrafApp.as_of, as_of)
+        if ansi:
+            self.theme = ANSI_THEME
 
     def on_mount(self) -> None:
-        self.action_refresh_summary()
+        if self.refresh_s > 0:
+            self.set_interval(self.refresh_s, self.action_refresh, name="live-refresh")
+        if self.demo is not None:
+            self._run_demo()
 
-    def action_refresh_summary(self) -> None:
-        self.query_one("#status", Static).update("Loading…")
-        self._load_summary()
+    # Data ------------------------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self.data_version += 1
 
-    @work(thread=True, exclusive=True, group="summary")
-    def _load_summary(self) -> None:
-        self.post_message(SummaryLoaded(self.service.summary()))
+    def changed(self) -> None:
+        """Something was written (triage, job, demo step): every screen reloads."""
+        self.data_version += 1
 
-    def on_summary_loaded(self, message: SummaryLoaded) -> None:
-        summary: Summary = message.summary
-        self.query_one(KpiBar).show(summary)
-        qa = summary.qa_date.isoformat() if summary.qa_date else "no QA run yet"
-        self.query_one("#status", Static).update(f"As of {summary.as_of:%Y-%m-%d} · QA {qa}")
+    def effective_as_of(self) -> dt.date:
+        return self.as_of or dt.datetime.now(dt.UTC).date()
+
+    # Navigation ------------------------------------------------------------------------------------
+    def action_ask_symbol(self) -> None:
+        def opened(symbol: str | None) -> None:
+            if symbol:
+                self.open_symbol(symbol)
+
+        self.push_screen(PromptDialog("Open symbol", "e.g. AAPL, VOD.L, SAP.DE", allow_empty=False), opened)
+
+    def open_symbol(self, symbol: str) -> None:
+        self.push_screen(SymbolScreen(symbol))
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    # Jobs ------------------------------------------------------------------------------------------
+    def run_job(self, name: str) -> None:
+        """Run a job in a thread worker; a JobFinished message and a notification report its end."""
+        self.notify(f"job {name} started", title="Jobs")
+        self._run_job(name)
+
+    @work(thread=True, group="jobs")
+    def _run_job(self, name: str) -> None:
+        try:
+            run = self.service.run_job(name)
+        except PipelineError as exc:
+            self.call_from_thread(self.notify, f"[{exc.error_code}] {redact(exc.msg)}", title=f"job {name}", severity="error")
+            return
+        self.post_message(JobFinished(run))
+
+    def on_job_finished(self, message: JobFinished) -> None:
+        run = message.run
+        ok = run.exit_code == 0
+        text = f"job {run.job} finished: exit {run.exit_code}" + (f" [{run.error_code}]" if run.error_code else "")
+        self.notify(text, title="Jobs", severity="information" if ok else "error")
+        self.changed()
+
+    # Demo ------------------------------------------------------------------------------------------
+    @work(thread=True, group="demo", exclusive=True)
+    def _run_demo(self) -> None:
+        steps = self.demo.steps
+        for index, step in enumerate(steps, 1):
+            result = self.demo.run_step(step)
+            self.post_message(DemoStepFinished(index, len(steps), result))
+
+    def on_demo_step_finished(self, message: DemoStepFinished) -> None:
+        result = message.result
+        steps = self.demo.steps
+        following = steps[message.index].name if message.index < len(steps) else "done"
+        self.demo_status = (message.index, message.total, following)
+        if not result.ok:
+            self.notify(f"demo step {result.name} failed: {redact(result.error or '')}", title="Demo", severity="error")
+        if message.index == message.total:
+            self.demo_done = True
+            self.notify("demo ready: press t to triage the findings", title="Demo")
+        self.changed()
+
+    # Command palette: every binding of the screen and the app, and every job ------------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding, node = active.binding, active.node
+            if not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            yield SystemCommand(f"{binding.description} ({binding.key_display or key})", binding.tooltip or binding.description,
+                                partial(self._run_bound_action, node, binding.action))
+        for job in self.service.jobs():
+            yield SystemCommand(f"Run job: {job.name}", job.summary, partial(self.run_job, job.name))
+
+    def _run_bound_action(self, node: Any, action: str) -> None:
+        self.call_later(self.run_action, action, node)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="praf-tui", description="PRAF terminal dashboard")
     parser.add_argument("--home", help="data home (default $PRAF_HOME or ~/.local/share/praf)")
+    parser.add_argument("--as-of", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="show the data as of this date")
+    parser.add_argument("--demo", action="store_true",
+                        help="start the offline sandbox, run scrape → fetch → QA into the home, and watch it in the dashboard")
+    parser.add_argument("--size", type=int, default=300, help="with --demo: listings in the sandbox universe (default 300)")
+    parser.add_argument("--ansi", action="store_true", help="use the terminal's own 16 colours")
+    parser.add_argument("--refresh", type=float, metavar="SECONDS",
+                        help="live refresh period (default: dashboard.refresh_s, 5 s; 0: off)")
     args = parser.parse_args(argv)
+    if args.demo:
+        return _main_demo(args)
     try:
         service = EngineService.open(load_settings(home=args.home))
     except PipelineError as exc:
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code
     try:
-        PrafApp(service).run()
+        PrafApp(service, as_of=args.as_of, refresh_s=args.refresh, ansi=args.ansi).run()
     finally:
         service.close()
+    return 0
+
+
+def _main_demo(args: argparse.Namespace) -> int:
+    from praf_engine.service import DemoSession
+
+    try:
+        session = DemoSession(args.home, {("sandbox", "size"): args.size}).__enter__()
+    except PipelineError as exc:
+        print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
+        return exc.exit_code
+    try:
+        app = PrafApp(session.service, as_of=args.as_of or session.as_of(), refresh_s=args.refresh, demo=session, ansi=args.ansi)
+        app.run()
+    finally:
+        session.__exit__(None, None, None)
+    print(f"demo home: {session.settings.home}")
     return 0
 
 

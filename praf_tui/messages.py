@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.message import Message
 
-from praf_engine.service import Summary
 
+class DemoStepFinished(Message):
+    """`praf-tui --demo`: one pipeline step ended (``result`` is the engine's StepResult)."""
 
-class SummaryLoaded(Message):
-    def __init__(self, summary: Summary) -> None:
+    def __init__(self, index: int, total: int, result: Any) -> None:
         super().__init__()
-        self.summary = summary
+        self.index = index
+        self.total = total
+        self.result = result
+
+
+class JobFinished(Message):
+    """A job started from the dashboard ended (``run`` is the engine's JobRun)."""
+
+    def __init__(self, run: Any) -> None:
+        super().__init__()
+        self.run = run

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from peewee import JOIN, fn
+from peewee import JOIN, Case, fn
 
 from praf_engine import calendars
 from praf_engine.config import Settings
@@ -160,7 +160,9 @@ def _row(r: QAFailure) -> FailureRow:
                       r.resolution, r.note, r.resolved_by, r.resolved_at)
 
 
-SORT_KEYS = {"date": QAFailure.date, "symbol": QAFailure.symbol, "check": QAFailure.check_name, "severity": QAFailure.severity}
+# severity sorts by rank (critical > warning > info), not alphabetically
+SEVERITY_RANK = Case(QAFailure.severity, (("critical", 3), ("warning", 2), ("info", 1)), 0)
+SORT_KEYS = {"date": QAFailure.date, "symbol": QAFailure.symbol, "check": QAFailure.check_name, "severity": SEVERITY_RANK}
 
 
 def failures(*, check: str | None = None, severity: str | None = None, exchange: str | None = None,

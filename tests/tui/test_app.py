@@ -1,31 +1,123 @@
-"""The dashboard shell: KPI cards from the service, refresh and quit by keyboard."""
+"""The app shell: modes, symbol prompt, help generated from the bindings, command palette, refresh, quit, --demo."""
 
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
 
-from praf_engine.db.models import Ticker
-from praf_engine.service import EngineService
-from praf_tui.app import PrafApp
+from textual.command import CommandPalette
+from textual.widgets import DataTable, Input
+
+from praf_engine.service import DemoSession, EngineService
+from praf_tui.app import PrafApp, main
+from praf_tui.screens.dashboard import DashboardScreen
+from praf_tui.screens.help import HelpScreen
+from praf_tui.screens.symbol import SymbolScreen
+from praf_tui.screens.triage import TriageScreen
+from praf_tui.widgets.dialogs import PromptDialog
+from tests.conftest import REPO
 
 
-async def test_kpis_show_the_service_summary_and_q_quits(sqlite_settings) -> None:
-    service = EngineService.open(sqlite_settings)
-    try:
-        for i in range(3):
-            Ticker.create(symbol=f"S{i}", exchange_code="nasdaq", first_seen=dt.date(2020, 1, 1), last_seen=dt.date.today())
-        app = PrafApp(service)
+async def _settle(app: PrafApp, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_modes_symbol_prompt_refresh_and_quit(make_app, tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("t")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, TriageScreen)
+        await pilot.press("d")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        version = app.data_version
+        await pilot.press("ctrl+r")
+        assert app.data_version == version + 1
+        symbol = tui_service.failures(limit=1).rows[0].symbol
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptDialog)
+        await pilot.press("escape")  # cancelled: nothing opens
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("enter")  # empty is refused, the dialog stays
+        await pilot.pause()
+        assert isinstance(app.screen, PromptDialog)
+        app.screen.query_one(Input).value = symbol.lower()
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, SymbolScreen) and app.screen.symbol.upper() == symbol
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_help_lists_every_described_binding_of_the_screen(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("t")
+        await _settle(app, pilot)
+        triage = app.screen
+        expected = {b.binding.description for b in triage.active_bindings.values() if b.binding.description}
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        shown = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        assert expected <= shown and {"Dashboard", "Triage", "Quit"} <= shown
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is triage
+
+
+async def test_command_palette_offers_every_action_and_every_job(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Run job: fetch", "Run job: qa", "Run job: scrape"} <= titles
+        assert any(t.startswith("Triage") for t in titles) and any(t.startswith("Help") for t in titles)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"triage")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, TriageScreen)
+
+
+async def test_demo_runs_the_chain_and_ends_in_the_dashboard_with_findings(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    overrides = {("sandbox", "size"): 60, ("sandbox", "today"): dt.date(2025, 6, 6),
+                 ("sandbox", "fault_rates"): {"zero_volume": 0.2, "null_field": 0.1}}
+    with DemoSession(str(tmp_path / "demo"), overrides) as session:
+        app = PrafApp(session.service, as_of=session.as_of() or dt.date(2025, 6, 9), who="tester", refresh_s=0, demo=session)
         async with app.run_test(size=(80, 24)) as pilot:
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            assert "3" in str(app.query_one("#kpi-total_active").render())
-            Ticker.create(symbol="S9", exchange_code="nasdaq", first_seen=dt.date.today(), last_seen=dt.date.today())
-            await pilot.press("r")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            assert "4" in str(app.query_one("#kpi-total_active").render())
-            assert "1" in str(app.query_one("#kpi-new_30d").render())
+            await _settle(app, pilot)
+            assert app.demo_done and app.demo_status[0] == app.demo_status[1] == len(session.steps)
+            assert isinstance(app.screen, DashboardScreen)
+            cards = {c.key: c.count for c in session.service.summary_cards(app.as_of)}
+            assert cards["total_active"] > 40
+            assert session.service.failures(resolved=False, limit=1).total > 0  # real findings to triage
             await pilot.press("q")
-        assert app.return_code == 0
-    finally:
-        service.close()
+
+
+def test_main_refuses_a_bad_home_with_its_code(tmp_path: Path, capsys) -> None:
+    (tmp_path / "settings.toml").write_text("[fetch]\nbatch_size = -1\n")
+    assert main(["--home", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "[CONFIGBAD]" in err and "fetch.batch_size" in err
+
+
+def test_praf_tui_help_runs_as_a_module() -> None:
+    out = subprocess.run([sys.executable, "-m", "praf_tui", "--help"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert out.returncode == 0 and "--demo" in out.stdout

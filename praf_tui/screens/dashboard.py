@@ -1,0 +1,268 @@
+"""The dashboard (SPEC §8, seed §6.3/§6.7): the 7 KPI cards and the panels behind them, at one as-of date.
+
+Everything shown comes from one thread-worker load of the service (cards, panels, jobs); a load asked while one
+is in flight runs once when it returns, so polls never overlap and input never waits on the database. The app's
+``data_version`` (refresh ticks, writes, jobs, demo steps) and ``as_of`` trigger the loads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, TabbedContent, TabPane
+
+from praf_engine.service import (
+    CheckPanel,
+    FetchHealthPanel,
+    JobInfo,
+    JobRun,
+    KpiCard,
+    PipelineError,
+    Summary,
+    TimelinessPanel,
+    UniverseMonth,
+    redact,
+)
+from praf_tui.widgets.cards import KpiCardView, SummaryBar
+from praf_tui.widgets.dialogs import DatePrompt, PromptDialog
+from praf_tui.widgets.panels import (
+    ChecksView,
+    FetchView,
+    JobsTable,
+    JobsView,
+    Panel,
+    SymbolTable,
+    TimelinessView,
+    UniversePanel,
+)
+
+PANELS = (("universe", "1 Universe"), ("timeliness", "2 Timeliness"), ("completeness", "3 Completeness"),
+          ("quality", "4 Quality"), ("fetch", "5 Fetch"), ("jobs", "6 Jobs"))
+PANEL_HELP = {
+    "universe": "Universe Health: new vs delisted listings per month",
+    "timeliness": "Data Timeliness: days-behind histogram and the lagging listings",
+    "completeness": "Completeness & Integrity: missing dates and null fields",
+    "quality": "Volume & Price Quality: zero volume, price jumps, OHLC, duplicates, units, shifted dates",
+    "fetch": "Fetch Errors & API Health: last night's errors, 30-night latency and errors",
+    "jobs": "Jobs: the last run of each job and the latest runs; R reruns a job",
+}
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    as_of: dt.date
+    summary: Summary
+    cards: tuple[KpiCard, ...]
+    universe: tuple[UniverseMonth, ...]
+    timeliness: TimelinessPanel
+    completeness: CheckPanel
+    quality: CheckPanel
+    fetch: FetchHealthPanel
+    jobs: tuple[JobInfo, ...]
+    runs: tuple[JobRun, ...]
+
+
+def load_dashboard(service: Any, as_of: dt.date) -> DashboardData:
+    """Every query of the dashboard (runs in a worker thread)."""
+    return DashboardData(as_of, service.summary(as_of), tuple(service.summary_cards(as_of)), tuple(service.universe_delta(as_of)),
+                         service.timeliness_panel(as_of), service.completeness_panel(as_of), service.quality_panel(as_of),
+                         service.fetch_health_panel(as_of), tuple(service.jobs()), tuple(service.last_runs()))
+
+
+class DashboardScreen(Screen[None]):
+    """KPI cards on top, the panels in tabs below; ``data`` is the last load (None until the first one)."""
+
+    AUTO_FOCUS = "KpiCardView"
+    DEFAULT_CSS = """
+    DashboardScreen #demo { height: 1; padding: 0 1; display: none; }
+    DashboardScreen #demo.-running { display: block; }
+    DashboardScreen #demo Label { width: auto; margin-right: 1; }
+    DashboardScreen #demo ProgressBar { width: 1fr; }
+    DashboardScreen #panels { height: 1fr; }
+    DashboardScreen #panels ContentSwitcher { height: 1fr; }
+    DashboardScreen #panels TabPane { height: 1fr; padding: 0; }
+    """
+    BINDINGS = [
+        Binding("left_square_bracket", "shift_day(-1)", "Day -1", key_display="[",
+                tooltip="Show the data as of the previous day"),
+        Binding("right_square_bracket", "shift_day(1)", "Day +1", key_display="]",
+                tooltip="Show the data as of the next day"),
+        Binding("a", "ask_as_of", "As-of", tooltip="Type the as-of date (YYYY-MM-DD; empty: today)"),
+        Binding("R", "rerun_job", "Rerun job", key_display="R",
+                tooltip="Jobs panel: rerun the job under the cursor now (asks to confirm)"),
+        Binding("escape", "focus_cards", "Cards", show=False, tooltip="Put the focus back on the KPI cards"),
+        *(Binding(str(i), f"panel('{key}')", title, show=False, tooltip=PANEL_HELP[key])
+          for i, (key, title) in enumerate(PANELS, 1)),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: DashboardData | None = None
+        self._loading = False
+        self._pending = False
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="demo"):
+            yield Label("", id="demo-step")
+            yield ProgressBar(total=1, show_eta=False, id="demo-progress")
+        yield SummaryBar()
+        with TabbedContent(id="panels"):
+            with TabPane(PANELS[0][1], id="universe"):
+                yield UniversePanel()
+            with TabPane(PANELS[1][1], id="timeliness"):
+                yield TimelinessView()
+            with TabPane(PANELS[2][1], id="completeness"):
+                yield ChecksView("Completeness & Integrity", id="completeness-view")
+            with TabPane(PANELS[3][1], id="quality"):
+                yield ChecksView("Volume & Price Quality", id="quality-view")
+            with TabPane(PANELS[4][1], id="fetch"):
+                yield FetchView()
+            with TabPane(PANELS[5][1], id="jobs"):
+                yield JobsView()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"as of {self._as_of_text()} · loading…"
+        self.watch(self.app, "data_version", self._reload, init=False)
+        self.watch(self.app, "as_of", self._reload, init=False)
+        self.app.theme_changed_signal.subscribe(self, self._retheme)
+        self._reload()
+
+    # Loading -------------------------------------------------------------------------------------
+    def _reload(self, *_: Any) -> None:
+        self._show_demo()
+        if self._loading:
+            self._pending = True
+            return
+        self._loading = True
+        self._pending = False
+        self._load(self.app.effective_as_of())
+
+    @work(thread=True, group="dashboard-load")
+    def _load(self, as_of: dt.date) -> None:
+        try:
+            data = load_dashboard(self.app.service, as_of)
+        except PipelineError as exc:
+            self.app.call_from_thread(self._failed, f"[{exc.error_code}] {redact(exc.msg)}")
+        except Exception as exc:  # noqa: BLE001 - shown, never crashes the dashboard
+            self.app.call_from_thread(self._failed, redact(f"{type(exc).__name__}: {exc}"))
+        else:
+            self.app.call_from_thread(self._show, data)
+
+    def _done(self) -> None:
+        self._loading = False
+        if self._pending:
+            self._reload()
+
+    def _failed(self, message: str) -> None:
+        self.notify(message, title="Dashboard", severity="error")
+        self._done()
+
+    def _show(self, data: DashboardData) -> None:
+        try:
+            self.data = data
+            self._draw(data)
+        finally:
+            self._done()
+
+    def _draw(self, data: DashboardData) -> None:
+        summary = data.summary
+        qa = summary.qa_date.isoformat() if summary.qa_date else "none"
+        night = summary.fetch_night.isoformat() if summary.fetch_night else "none"
+        self.sub_title = f"as of {self._as_of_text(data.as_of)} · QA {qa} · night {night}"
+        self.query_one(SummaryBar).show(data.cards)
+        fetch_rule = next((c.threshold for c in data.cards if c.key == "fetch_errors"), "")
+        self.query_one(UniversePanel).show(data.universe, summary.total_active)
+        self.query_one(TimelinessView).show(data.timeliness, summary.total_active)
+        self.query_one("#completeness-view", ChecksView).show(data.completeness)
+        self.query_one("#quality-view", ChecksView).show(data.quality)
+        self.query_one(FetchView).show(data.fetch, fetch_rule)
+        self.query_one(JobsView).show(data.jobs, data.runs)
+
+    def _retheme(self, _theme: Any = None) -> None:
+        """Table cells carry colours resolved from the theme: draw them again in the new one."""
+        for panel in self.query(Panel):
+            panel.forget()
+        if self.data is not None:
+            self._draw(self.data)
+
+    def _as_of_text(self, as_of: dt.date | None = None) -> str:
+        day = as_of or self.app.effective_as_of()
+        return day.isoformat() if self.app.as_of is not None else f"today ({day.isoformat()})"
+
+    def _show_demo(self) -> None:
+        """`praf-tui --demo`: a one-line progress bar while the pipeline steps run."""
+        running = getattr(self.app, "demo", None) is not None and not getattr(self.app, "demo_done", True)
+        self.query_one("#demo").set_class(running, "-running")
+        if running:
+            index, total, step = getattr(self.app, "demo_status", (0, 0, ""))
+            self.query_one("#demo-step", Label).update(Content(f"demo: step {min(index + 1, total)}/{total} {step}…"))
+            self.query_one("#demo-progress", ProgressBar).update(total=max(total, 1), progress=index)
+
+    # Actions -------------------------------------------------------------------------------------
+    def action_shift_day(self, days: int) -> None:
+        self.app.as_of = self.app.effective_as_of() + dt.timedelta(days=days)
+
+    def action_ask_as_of(self) -> None:
+        def chosen(text: str | None) -> None:
+            if text is None:
+                return
+            self.app.as_of = dt.date.fromisoformat(text) if text else None
+
+        self.app.push_screen(DatePrompt("As-of date", self.app.as_of), chosen)
+
+    def action_panel(self, key: str) -> None:
+        """Show a panel and put the focus on its first table (Enter, arrows and R act on it)."""
+        self.query_one("#panels", TabbedContent).active = key
+        table = self.query_one(f"TabPane#{key}").query(DataTable).first()
+        self.call_after_refresh(table.focus)
+        self.refresh_bindings()
+
+    def action_focus_cards(self) -> None:
+        bar = self.query_one(SummaryBar)
+        if not any(view.has_focus for view in bar.query(KpiCardView)):
+            bar.query(KpiCardView).first().focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "rerun_job":
+            return self.query_one("#panels", TabbedContent).active == "jobs"
+        return True
+
+    def action_rerun_job(self) -> None:
+        name = self.query_one(JobsTable).cursor_key()
+        if not name:
+            self.notify("no job under the cursor", title="Jobs", severity="warning")
+            return
+
+        def confirmed(answer: str | None) -> None:
+            if answer and answer.strip().lower() in ("y", "yes"):
+                self.app.run_job(name)
+
+        self.app.push_screen(PromptDialog(f"Rerun job {name} now? Type y and Enter to confirm", "y / Esc", allow_empty=False),
+                             confirmed)
+
+    # Events --------------------------------------------------------------------------------------
+    @on(KpiCardView.Opened)
+    def _open_card_panel(self, event: KpiCardView.Opened) -> None:
+        self.action_panel(event.card.panel)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.refresh_bindings()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        table = event.data_table
+        if isinstance(table, SymbolTable):
+            symbol = table.symbol_of(event.row_key.value)
+            if symbol:
+                self.app.open_symbol(symbol)

@@ -1,0 +1,330 @@
+"""One listing (`s` or Enter on a symbol anywhere): price chart, OHLCV bars, QA history with resolve/reopen,
+corporate actions and the fetch state. Loads in a thread worker; reloads when the data version or as-of changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from praf_engine.service import FailureRow, PipelineError, SymbolDetail, redact
+from praf_tui.widgets.dialogs import PromptDialog
+from praf_tui.widgets.price_chart import PriceChart
+from praf_tui.widgets.symbol_views import (
+    ACTION_COLUMNS,
+    BAR_COLUMNS,
+    ERROR_COLUMNS,
+    QA_COLUMNS,
+    action_cells,
+    bar_cells,
+    error_cells,
+    fetch_lines,
+    info_line,
+    price_decimals,
+    qa_caption,
+    qa_cells,
+    qa_label,
+)
+
+WINDOWS: tuple[tuple[str, int | None], ...] = (("90 d", 90), ("1 y", 365), ("5 y", 1826), ("all", None))
+DEFAULT_WINDOW = 1
+TABS = ("tab-chart", "tab-bars", "tab-qa", "tab-actions", "tab-fetch")
+MAX_BAR_ROWS = 2000  # the bars table shows the newest rows of the window; the chart shows all of them
+
+
+class SymbolScreen(Screen[None]):
+    """The symbol page. ``symbol`` is what was asked for; ``detail`` the last load (None until then or on error)."""
+
+    AUTO_FOCUS = "#symbol-tabs Tabs"
+    BINDINGS = [
+        Binding("escape,backspace", "back", "Back", key_display="esc", tooltip="Close the symbol page"),
+        Binding("1", "tab(0)", "Chart", show=False, tooltip="Price chart of close and adjusted close"),
+        Binding("2", "tab(1)", "Bars", show=False, tooltip="The OHLCV bars of the window, newest first"),
+        Binding("3", "tab(2)", "QA history", show=False, tooltip="Every QA failure of the listing; r resolves, o reopens"),
+        Binding("4", "tab(3)", "Actions", show=False, tooltip="Splits and dividends"),
+        Binding("5", "tab(4)", "Fetch", show=False, tooltip="Fetch state, dead-letter queue and recent fetch errors"),
+        Binding("plus,equals_sign", "window(1)", "Wider", key_display="+",
+                tooltip="Widen the window of the chart and bars: 90 d → 1 y → 5 y → all"),
+        Binding("minus", "window(-1)", "Narrower", key_display="-",
+                tooltip="Narrow the window of the chart and bars: all → 5 y → 1 y → 90 d"),
+        Binding("r", "resolve", "Resolve", tooltip="Resolve the selected QA failure, with an optional note"),
+        Binding("o", "reopen", "Reopen", tooltip="Reopen the selected QA failure"),
+    ]
+    DEFAULT_CSS = """
+    SymbolScreen #symbol-info { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    SymbolScreen #symbol-error { height: auto; padding: 1 2; border: round $error; margin: 1 2; display: none; }
+    SymbolScreen.-error #symbol-error { display: block; }
+    SymbolScreen.-error #symbol-tabs { display: none; }
+    SymbolScreen #symbol-tabs { height: 1fr; }
+    SymbolScreen TabPane { padding: 0; height: 1fr; }
+    SymbolScreen TabPane > Vertical { height: 1fr; }
+    SymbolScreen DataTable { height: 1fr; }
+    SymbolScreen .caption { height: 1; padding: 0 1; color: $text-muted; }
+    SymbolScreen #qa-caption { height: auto; max-height: 3; }
+    SymbolScreen #chart-empty { height: 1fr; padding: 1 2; display: none; }
+    SymbolScreen.-no-chart #chart-empty { display: block; }
+    SymbolScreen.-no-chart #chart { display: none; }
+    SymbolScreen #fetch-meta { height: auto; padding: 0 1 1 1; }
+    """
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__()
+        self.symbol = symbol
+        self.detail: SymbolDetail | None = None
+        self.error: tuple[str, str] | None = None
+        self.window = DEFAULT_WINDOW
+        self._loading = False
+        self._pending = False
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Static("loading …", id="symbol-info")
+        yield Static(id="symbol-error")
+        with TabbedContent(id="symbol-tabs"):
+            with TabPane("1 Chart", id="tab-chart"), Vertical():
+                yield PriceChart(id="chart")
+                yield Static(id="chart-empty")
+                yield Static(id="chart-caption", classes="caption")
+            with TabPane("2 Bars", id="tab-bars"), Vertical():
+                yield DataTable(id="bars-table", cursor_type="row", zebra_stripes=True)
+                yield Static(id="bars-caption", classes="caption")
+            with TabPane("3 QA", id="tab-qa"), Vertical():
+                yield DataTable(id="qa-table", cursor_type="row", zebra_stripes=True)
+                yield Static(id="qa-caption", classes="caption")
+            with TabPane("4 Actions", id="tab-actions"), Vertical():
+                yield DataTable(id="actions-table", cursor_type="row", zebra_stripes=True)
+                yield Static(id="actions-caption", classes="caption")
+            with TabPane("5 Fetch", id="tab-fetch"), Vertical():
+                yield Static(id="fetch-meta")
+                yield Static("Recent fetch errors", id="errors-caption", classes="caption")
+                yield DataTable(id="errors-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"symbol {self.symbol}"
+        for table_id, columns in (("#bars-table", BAR_COLUMNS), ("#qa-table", QA_COLUMNS),
+                                  ("#actions-table", ACTION_COLUMNS), ("#errors-table", ERROR_COLUMNS)):
+            self.query_one(table_id, DataTable).add_columns(*columns)
+        self.watch(self.app, "data_version", self._reload, init=False)
+        self.watch(self.app, "as_of", self._reload, init=False)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._redraw())
+        self._reload()
+
+    # Loading -----------------------------------------------------------------------------------------
+    def _reload(self, *_: Any) -> None:
+        if self._loading:
+            self._pending = True  # one reload follows the one in flight; polls never overlap
+            return
+        self._loading = True
+        self._load(self.symbol, WINDOWS[self.window][1])
+
+    @work(thread=True, group="symbol-load", exclusive=True)
+    def _load(self, symbol: str, days: int | None) -> None:
+        try:
+            try:
+                detail = self.app.service.symbol_detail(symbol, days)
+            except PipelineError as exc:
+                self.app.call_from_thread(self._show_error, exc.error_code, redact(exc.msg))
+            except Exception as exc:  # noqa: BLE001 - a database or lake surprise is shown, never a crash
+                self.app.call_from_thread(self._show_error, "INTERNAL", redact(f"{type(exc).__name__}: {exc}"))
+            else:
+                self.app.call_from_thread(self._show, detail)
+        finally:
+            self.app.call_from_thread(self._loaded)
+
+    def _loaded(self) -> None:
+        self._loading = False
+        if self._pending and self.is_attached:
+            self._pending = False
+            self._reload()
+
+    def _show_error(self, code: str, msg: str) -> None:
+        if not self.is_attached:
+            return
+        self.detail, self.error = None, (code, msg)
+        self.add_class("-error")
+        self.query_one("#symbol-info", Static).update(Content(f"symbol {self.symbol!r}"))
+        self.query_one("#symbol-error", Static).update(
+            _markup("[b $error]$code[/]  $msg\n\n[dim]esc: back · s: open another symbol[/]", code=code, msg=msg))
+        self.refresh_bindings()
+
+    def _show(self, detail: SymbolDetail) -> None:
+        if not self.is_attached:
+            return
+        self.detail, self.error = detail, None
+        self.remove_class("-error")
+        self.sub_title = f"symbol {detail.symbol}"
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """Fill every tab from ``self.detail`` (after a load, and when the theme changes)."""
+        detail = self.detail
+        if detail is None or not self.is_attached:
+            return
+        self.query_one("#symbol-info", Static).update(info_line(detail))
+        self._show_chart(detail)
+        self._show_bars(detail)
+        self._show_qa(detail)
+        actions = self.query_one("#actions-table", DataTable)
+        actions.clear()
+        for action in detail.actions:
+            actions.add_row(*action_cells(action, detail.currency))
+        self.query_one("#actions-caption", Static).update(
+            f"{len(detail.actions)} splits and dividends, newest first" if detail.actions else "no corporate actions recorded")
+        self.query_one("#fetch-meta", Static).update(fetch_lines(detail.fetch))
+        errors = self.query_one("#errors-table", DataTable)
+        errors.clear()
+        for error in detail.errors:
+            errors.add_row(*error_cells(error))
+        self.query_one("#errors-caption", Static).update(
+            f"Recent fetch errors ({len(detail.errors)}, newest first)" if detail.errors else "No recent fetch errors")
+        tabs = self.query_one(TabbedContent)
+        tabs.get_tab("tab-bars").label = f"2 Bars {len(detail.bars):,}"
+        tabs.get_tab("tab-actions").label = f"4 Actions {len(detail.actions)}"
+        trouble = detail.fetch is not None and (detail.fetch.in_dlq or detail.fetch.consecutive_failures > 0)
+        tabs.get_tab("tab-fetch").label = "5 Fetch !" if trouble or detail.errors else "5 Fetch"
+        self.refresh_bindings()
+
+    def _show_chart(self, detail: SymbolDetail) -> None:
+        chart = self.query_one(PriceChart)
+        chart.show(detail.bars)
+        window = WINDOWS[self.window][0]
+        self.set_class(not chart.has_data, "-no-chart")
+        if detail.bars:
+            first, last = detail.bars[0].date, detail.bars[-1].date
+            caption = f"{window} · {len(detail.bars):,} bars {first} → {last} · +/- window"
+        else:
+            caption = f"{window} · no bars · +/- window"
+        self.query_one("#chart-caption", Static).update(caption)
+        if not chart.has_data:
+            why = "no bars in the lake (never fetched?)" if not detail.bars_total else "no prices in this window"
+            self.query_one("#chart-empty", Static).update(_markup("[b]$symbol[/b]: $why", symbol=detail.symbol, why=why))
+
+    def _show_bars(self, detail: SymbolDetail) -> None:
+        table = self.query_one("#bars-table", DataTable)
+        row = table.cursor_row
+        table.clear()
+        decimals = price_decimals(detail.bars)
+        newest = detail.bars[::-1][:MAX_BAR_ROWS]
+        for bar in newest:
+            table.add_row(*bar_cells(bar, decimals), key=bar.date.isoformat())
+        if newest:
+            table.move_cursor(row=min(row, len(newest) - 1))
+        shown = f"newest {len(newest):,} of {len(detail.bars):,}" if len(newest) < len(detail.bars) else f"{len(newest):,}"
+        self.query_one("#bars-caption", Static).update(
+            f"{WINDOWS[self.window][0]} · {shown} bars, newest first · {detail.bars_total:,} in the lake")
+
+    def _show_qa(self, detail: SymbolDetail) -> None:
+        table = self.query_one("#qa-table", DataTable)
+        selected = self.selected_failure()
+        row = table.cursor_row
+        table.clear()
+        for failure in detail.qa:
+            table.add_row(*qa_cells(self.app, failure), key=str(failure.id))
+        if detail.qa:
+            keep = [i for i, f in enumerate(detail.qa) if selected is not None and f.id == selected.id]
+            table.move_cursor(row=keep[0] if keep else min(row, len(detail.qa) - 1))
+        self.query_one(TabbedContent).get_tab("tab-qa").label = qa_label(detail.qa)
+        self._qa_caption()
+
+    @on(DataTable.RowHighlighted, "#qa-table")
+    def _qa_caption(self) -> None:
+        """Under the QA table: the highlighted failure's details in full and who resolved it."""
+        failure = self.selected_failure()
+        caption = self.query_one("#qa-caption", Static)
+        if failure is None:
+            caption.update("no QA failures for this listing" if self.detail is not None else "")
+            return
+        caption.update(qa_caption(failure))
+
+    # Selection ---------------------------------------------------------------------------------------
+    def selected_failure(self) -> FailureRow | None:
+        """The QA row under the QA table's cursor (by failure id, so a reload keeps it)."""
+        if self.detail is None or not self.detail.qa:
+            return None
+        table = self.query_one("#qa-table", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((f for f in self.detail.qa if str(f.id) == key), None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("resolve", "reopen"):
+            on_qa = self.is_mounted and self.query_one(TabbedContent).active == "tab-qa"
+            return True if on_qa and self.selected_failure() is not None else None
+        if action in ("tab", "window"):
+            return True if self.error is None else None
+        return True
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.refresh_bindings()
+
+    # Actions -----------------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_tab(self, index: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = TABS[index]
+        pane = tabs.get_pane(TABS[index])
+        tables = pane.query(DataTable)
+        if tables:
+            tables.last().focus()
+        else:
+            tabs.query_one("Tabs").focus()
+        self.refresh_bindings()
+
+    def action_window(self, step: int) -> None:
+        new = max(0, min(len(WINDOWS) - 1, self.window + step))
+        if new == self.window:
+            self.notify(f"the window is already {WINDOWS[new][0]}", title="Chart", markup=False)
+            return
+        self.window = new
+        self._reload()
+
+    def action_resolve(self) -> None:
+        failure = self.selected_failure()
+        if failure is None:
+            return
+
+        def resolved(note: str | None) -> None:
+            if note is not None:  # None: cancelled
+                self._triage(failure.id, "resolved", note or None)
+
+        title = f"Resolve {failure.check_name} of {failure.symbol} on {failure.date} (note optional; empty keeps the old one)"
+        self.app.push_screen(PromptDialog(title, "note, e.g. checked against the exchange"), resolved)
+
+    def action_reopen(self) -> None:
+        failure = self.selected_failure()
+        if failure is None:
+            return
+        if not failure.resolved:
+            self.notify(f"{failure.check_name} of {failure.date} is already open", title="QA", markup=False)
+            return
+        self._triage(failure.id, "reopen", None)
+
+    @work(thread=True, group="symbol-triage")
+    def _triage(self, failure_id: int, action: str, note: str | None) -> None:
+        try:
+            self.app.service.triage_failures([failure_id], action, note, self.app.who)
+        except PipelineError as exc:
+            self.app.call_from_thread(self.notify, f"[{exc.error_code}] {redact(exc.msg)}", title="QA", severity="error",
+                                      markup=False)
+            return
+        self.app.call_from_thread(self._triaged, action)
+
+    def _triaged(self, action: str) -> None:
+        self.notify("reopened" if action == "reopen" else "resolved", title="QA")
+        self.app.changed()
+
+
+def _markup(template: str, **values: str) -> Content:
+    """Markup with the data in ``values`` substituted as plain text ($name), so data never becomes markup."""
+    return Content.from_markup(template, **values)

@@ -1,0 +1,260 @@
+"""The dashboard screen: KPI cards, panels, as-of date, symbol drill-down, job reruns and the demo progress line,
+driven by keyboard on the fixture home (real pipeline data), plus snapshots at 80x24 and 120x40."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable, Input, Label, ProgressBar, TabbedContent
+
+from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF
+from praf_engine.service import EngineService
+from praf_tui.screens.dashboard import PANELS, DashboardScreen
+from praf_tui.screens.symbol import SymbolScreen
+from praf_tui.widgets.cards import CARD_KEYS, KpiCardView, format_pct
+from praf_tui.widgets.dialogs import DatePrompt, PromptDialog
+from praf_tui.widgets.panels import JobsTable, SymbolTable
+
+
+async def settle(app: Any, pilot: Any) -> None:
+    """Wait until no worker runs and the dashboard has shown its last load (a queued reload included)."""
+    for _ in range(50):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        dash = next((s for s in app.screen_stack if isinstance(s, DashboardScreen)), None)
+        if all(w.is_finished for w in app.workers) and (dash is None or not dash._loading):  # noqa: SLF001
+            return
+    raise AssertionError("the dashboard kept loading")
+
+
+async def press(app: Any, pilot: Any, *keys: str) -> None:
+    await pilot.press(*keys)
+    await settle(app, pilot)
+
+
+def card_figures(app: Any) -> dict[str, tuple[int, float, str]]:
+    out = {}
+    for view in app.screen.query(KpiCardView):
+        assert view.card is not None
+        out[view.key] = (view.card.count, view.card.pct_of_universe, view.card.colour)
+    return out
+
+
+def service_figures(service: EngineService, as_of: dt.date | None) -> dict[str, tuple[int, float, str]]:
+    return {c.key: (c.count, c.pct_of_universe, c.colour) for c in service.summary_cards(as_of)}
+
+
+def active_panel(app: Any) -> str:
+    return app.screen.query_one("#panels", TabbedContent).active
+
+
+# Cards ---------------------------------------------------------------------------------------------
+async def test_cards_show_the_service_summary_cards(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        cards = tui_service.summary_cards(FIXTURE_AS_OF)
+        assert [c.key for c in cards] == list(CARD_KEYS)
+        for card in cards:
+            view = app.screen.query_one(f"#kpi-{card.key}", KpiCardView)
+            assert view.card == card
+            text = str(view.render())
+            assert f"{card.count:,}" in text and format_pct(card.pct_of_universe) in text
+            assert view.has_class(f"-{card.colour}")
+        assert {c.colour for c in cards} >= {"neutral", "green", "yellow"}
+        summary = tui_service.summary(FIXTURE_AS_OF)
+        assert app.screen.sub_title == f"as of {FIXTURE_AS_OF} · QA {summary.qa_date} · night {summary.fetch_night}"
+
+
+async def test_card_and_number_keys_open_panels(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.focused, KpiCardView) and app.focused.key == "total_active"
+        await press(app, pilot, "left")  # wraps to the last card
+        assert app.focused.key == "price_jumps"
+        await press(app, pilot, "right", "right", "right", "right")
+        assert app.focused.key == "lag_2d"
+        hint = str(app.screen.query_one("#kpi-hint", Label).render())
+        lag = next(c for c in tui_service.summary_cards(FIXTURE_AS_OF) if c.key == "lag_2d")
+        assert lag.threshold and lag.threshold in hint and lag.label in hint
+        for card in tui_service.summary_cards(FIXTURE_AS_OF):
+            app.screen.query_one(f"#kpi-{card.key}", KpiCardView).focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert active_panel(app) == card.panel
+            assert isinstance(app.focused, DataTable)  # the panel's table takes the keyboard
+        await pilot.press("escape")
+        assert isinstance(app.focused, KpiCardView)
+        for number, (key, _) in reversed(list(enumerate(PANELS, 1))):  # 1-6 switch panels too
+            await press(app, pilot, str(number))
+            assert active_panel(app) == key
+            assert app.focused in app.screen.query_one(f"TabPane#{key}").query(DataTable)
+
+
+# As-of date ----------------------------------------------------------------------------------------
+async def test_day_keys_and_the_date_prompt_change_as_of_and_the_figures(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    day = dt.timedelta(days=1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        at_fixture = card_figures(app)
+        assert at_fixture == service_figures(tui_service, FIXTURE_AS_OF)
+        await press(app, pilot, "left_square_bracket")
+        assert app.as_of == FIXTURE_AS_OF - day
+        assert card_figures(app) == service_figures(tui_service, FIXTURE_AS_OF - day) != at_fixture  # no QA run yet
+        assert app.screen.sub_title.startswith(f"as of {FIXTURE_AS_OF - day} · QA none")
+        await press(app, pilot, "right_square_bracket", "right_square_bracket")
+        assert app.as_of == FIXTURE_AS_OF + day
+        assert card_figures(app) == service_figures(tui_service, FIXTURE_AS_OF + day)
+
+        await press(app, pilot, "a")
+        assert isinstance(app.screen, DatePrompt)
+        assert app.screen.query_one(Input).value == (FIXTURE_AS_OF + day).isoformat()
+        app.screen.query_one(Input).value = ""
+        await press(app, pilot, *"junk", "enter")  # refused: the dialog stays
+        assert isinstance(app.screen, DatePrompt) and app.as_of == FIXTURE_AS_OF + day
+        await press(app, pilot, "escape")
+        assert isinstance(app.screen, DashboardScreen) and app.as_of == FIXTURE_AS_OF + day
+
+        await press(app, pilot, "a")
+        app.screen.query_one(Input).value = ""
+        await press(app, pilot, *"2025-06-06", "enter")
+        assert app.as_of == dt.date(2025, 6, 6)
+        assert card_figures(app) == service_figures(tui_service, dt.date(2025, 6, 6))
+
+        await press(app, pilot, "a")
+        app.screen.query_one(Input).value = ""
+        await press(app, pilot, "enter")  # empty: today
+        assert app.as_of is None
+        assert app.screen.sub_title.startswith(f"as of today ({app.effective_as_of()})")
+        assert card_figures(app) == service_figures(tui_service, app.effective_as_of())
+
+
+# Drill-down ----------------------------------------------------------------------------------------
+async def test_panels_list_the_service_rows_and_enter_opens_the_symbol(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    lagging = tui_service.timeliness_panel(FIXTURE_AS_OF).lagging
+    quality = tui_service.quality_panel(FIXTURE_AS_OF)
+    errors = tui_service.fetch_health_panel(FIXTURE_AS_OF).errors
+    panel = tui_service.completeness_panel(FIXTURE_AS_OF)
+    first_issue = next(issue for name in quality.issues for issue in quality.issues[name])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.query_one("#lagging-table", SymbolTable).row_count == len(lagging) > 1
+        assert screen.query_one("#fetch-errors", SymbolTable).row_count == len(errors) > 1
+        assert screen.query_one("#quality-view SymbolTable", SymbolTable).row_count == sum(map(len, quality.issues.values()))
+        assert screen.query_one("#universe-table", DataTable).row_count == len(tui_service.universe_delta(FIXTURE_AS_OF)) == 6
+        for keys, expected in ((("2",), lagging[0].symbol), (("2", "down"), lagging[1].symbol),
+                               (("4",), first_issue.symbol), (("5", "down"), errors[1].symbol)):
+            await press(app, pilot, *keys)
+            assert isinstance(app.focused, SymbolTable)
+            await press(app, pilot, "enter")
+            assert isinstance(app.screen, SymbolScreen)
+            assert app.screen.symbol == expected
+            app.pop_screen()
+            await settle(app, pilot)
+            assert isinstance(app.screen, DashboardScreen)
+        # the completeness panel: counts per check and every issue of the QA date
+        await press(app, pilot, "3")
+        table = app.focused
+        assert isinstance(table, SymbolTable)
+        assert table.row_count == sum(len(v) for v in panel.issues.values()) > 0
+        counts = str(app.screen.query_one("#completeness-view .check-counts").render())
+        for name, count in panel.counts.items():
+            assert name in counts and str(count) in counts
+        await press(app, pilot, *["down"] * (table.row_count - 1), "enter")
+        assert app.screen.symbol == panel.issues["null_fields"][-1].symbol
+
+
+# Jobs ----------------------------------------------------------------------------------------------
+async def test_shift_r_reruns_the_selected_job_after_confirmation(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    before = tui_service.last_runs()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await press(app, pilot, "R")  # not on the Jobs panel: nothing happens
+        assert isinstance(app.screen, DashboardScreen)
+        await press(app, pilot, "6")
+        table = app.screen.query_one(JobsTable)
+        assert app.focused is table
+        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == [j.name for j in tui_service.jobs()]
+        table.move_cursor(row=[j.name for j in tui_service.jobs()].index("qa"))
+        await press(app, pilot, "R")
+        assert isinstance(app.screen, PromptDialog) and "qa" in app.screen.title_text
+        await press(app, pilot, "escape")  # declined
+        assert tui_service.last_runs() == before
+        await press(app, pilot, "R", "y", "enter")
+        runs = tui_service.last_runs()
+        assert len(runs) == len(before) + 1
+        new = runs[0]
+        assert (new.job, new.trigger, new.exit_code) == ("qa", "tui", 0)
+        runs_table = app.screen.query_one("#runs-table", DataTable)
+        assert [str(cell) for cell in runs_table.get_row(new.run_id)[1:4]] == ["qa", "tui", "0"]
+        assert str(table.get_row("qa")[3]) == ""  # no error code; exit 0 shown
+        assert str(table.get_row("qa")[2]) == "0"
+
+
+# Refresh and demo ----------------------------------------------------------------------------------
+async def test_refresh_reloads_after_a_write_and_loads_never_overlap(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        jumps = tui_service.failures(check="price_jump", date=tui_service.summary(FIXTURE_AS_OF).qa_date, limit=100).rows
+        before = app.screen.query_one("#kpi-price_jumps", KpiCardView).card.count
+        assert before == len({r.symbol for r in jumps}) > 0
+        tui_service.triage_failures([jumps[0].id], "false_positive", "test", "tester")
+        screen = app.screen
+        screen._reload()  # noqa: SLF001 - a second request while one is in flight is queued, not run alongside
+        screen._reload()  # noqa: SLF001
+        assert screen._loading and screen._pending  # noqa: SLF001
+        await settle(app, pilot)
+        assert not screen._pending  # noqa: SLF001
+        await press(app, pilot, "ctrl+r")
+        assert app.screen.query_one("#kpi-price_jumps", KpiCardView).card.count == before - 1
+        assert card_figures(app) == service_figures(tui_service, FIXTURE_AS_OF)
+
+
+async def test_demo_progress_line_follows_the_demo_status(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        demo = app.screen.query_one("#demo")
+        assert not demo.display or not demo.has_class("-running")
+        app.demo, app.demo_done, app.demo_status = object(), False, (1, 4, "fetch")
+        app.changed()
+        await settle(app, pilot)
+        assert demo.has_class("-running") and demo.display
+        bar = app.screen.query_one("#demo-progress", ProgressBar)
+        assert (bar.progress, bar.total) == (1, 4)
+        assert "step 2/4 fetch" in str(app.screen.query_one("#demo-step", Label).render())
+        app.demo_done = True
+        app.changed()
+        await settle(app, pilot)
+        assert not demo.has_class("-running")
+
+
+# Snapshots -----------------------------------------------------------------------------------------
+def _settled(*keys: str) -> Any:
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot.app, pilot)
+        for key in keys:
+            await press(pilot.app, pilot, key)
+
+    return run_before
+
+
+def test_snapshot_dashboard_80x24(make_app: Any, snap_compare: Any) -> None:
+    assert snap_compare(make_app(), run_before=_settled(), terminal_size=(80, 24))
+
+
+def test_snapshot_dashboard_120x40(make_app: Any, snap_compare: Any) -> None:
+    assert snap_compare(make_app(), run_before=_settled("right", "right", "right"), terminal_size=(120, 40))
+
+
+@pytest.mark.parametrize("number", range(1, len(PANELS) + 1), ids=[key for key, _ in PANELS])
+def test_snapshot_panel_120x40(make_app: Any, snap_compare: Any, number: int) -> None:
+    assert snap_compare(make_app(), run_before=_settled(str(number)), terminal_size=(120, 40))

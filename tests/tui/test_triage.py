@@ -1,0 +1,541 @@
+"""QA triage screen: every binding driven by keyboard, each effect checked in the database through the service."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Select, Static
+
+from praf_engine.db.models import QAFailure, Ticker
+from praf_engine.service import EngineService
+from praf_tui.screens.help import HelpScreen
+from praf_tui.screens.symbol import SymbolScreen
+from praf_tui.screens.triage import TriageScreen
+from praf_tui.widgets.dialogs import PromptDialog
+from praf_tui.widgets.failure_table import SELECTED_MARK, FailureTable
+from praf_tui.widgets.filters import SymbolSearch
+
+OPEN = {"resolved": False}
+
+
+async def settle(pilot: Any) -> None:
+    """Wait until no page load is in flight (a reload asked meanwhile runs when the first returns)."""
+    app = pilot.app
+    for _ in range(50):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        if not isinstance(screen, TriageScreen) or not (screen._loading or screen._pending):
+            return
+    raise AssertionError("the triage screen never finished loading")
+
+
+async def open_triage(pilot: Any) -> TriageScreen:
+    await pilot.press("t")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, TriageScreen)
+    return screen
+
+
+async def type_text(pilot: Any, text: str) -> None:
+    await pilot.press(*["space" if c == " " else c for c in text])
+
+
+def status(screen: TriageScreen) -> str:
+    return str(screen.query_one("#triage-status", Static).render())
+
+
+def shown_ids(screen: TriageScreen) -> list[int]:
+    return [r.id for r in screen.query_one(FailureTable).rows_shown]
+
+
+def page_ids(service: EngineService, **kw: Any) -> list[int]:
+    kw.setdefault("limit", 100)
+    return [r.id for r in service.failures(**kw).rows]
+
+
+def failure(failure_id: int) -> QAFailure:
+    return QAFailure.get_by_id(failure_id)
+
+
+def test_default_query_is_every_unresolved_failure_newest_first() -> None:
+    from praf_tui.widgets.filters import TriageQuery, cycle
+
+    q = TriageQuery()
+    assert q.filters() == {"check": None, "severity": None, "exchange": None, "resolved": False, "symbol": None,
+                           "sort": "date", "descending": True}
+    assert cycle(None, ["a", "b"]) == "a" and cycle("b", ["a", "b"]) is None and cycle("x", ["a"]) is None
+    assert cycle("all", ["unresolved", "resolved", "all"], allow_none=False) == "unresolved"
+
+
+async def test_first_page_status_line_and_detail_pane(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        expected = tui_service.failures(resolved=False, limit=100)
+        assert expected.total == 36
+        assert shown_ids(screen) == [r.id for r in expected.rows]
+        assert status(screen) == "rows 1–36 of 36 · page 1/1 · sort date ↓"
+        first = expected.rows[0]
+        detail = str(screen.query_one("#detail", Static).render())
+        assert f"#{first.id} {first.symbol}" in detail and first.check_name in detail
+        for key in first.details:
+            assert key.replace("_", " ") + ":" in detail
+        await pilot.press("down")
+        await pilot.pause()
+        second = expected.rows[1]
+        assert f"#{second.id} {second.symbol}" in str(screen.query_one("#detail", Static).render())
+
+
+@pytest.mark.parametrize(("key", "action", "resolution"), [("r", "resolved", "resolved"),
+                                                           ("f", "false_positive", "false_positive")])
+async def test_resolve_and_false_positive_the_cursor_row_with_a_note(make_app: Any, tui_service: EngineService, key: str,
+                                                                     action: str, resolution: str) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        await pilot.press("down")
+        target = screen.query_one(FailureTable).current
+        assert target is not None
+        version = app.data_version
+        await pilot.press(key)
+        await pilot.pause()
+        assert isinstance(app.screen, PromptDialog)
+        await type_text(pilot, "checked upstream")
+        await pilot.press("enter")
+        await settle(pilot)
+        row = failure(target.id)
+        assert row.resolved and row.resolution == resolution
+        assert row.note == "checked upstream" and row.resolved_by == "tester" and row.resolved_at is not None
+        assert app.data_version == version + 1  # app.changed(): every screen reloads
+        assert target.id not in shown_ids(screen)
+        assert tui_service.failures(**OPEN).total == 35
+        assert status(screen).startswith("rows 1–35 of 35")
+
+
+async def test_reopen_a_resolved_failure_and_empty_note_keeps_the_old_one(make_app: Any, tui_service: EngineService) -> None:
+    first = tui_service.failures(**OPEN, limit=1).rows[0]
+    tui_service.triage_failures([first.id], "resolved", "was fine", "someone")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        await pilot.press("u")  # unresolved → resolved
+        await settle(pilot)
+        assert shown_ids(screen) == [first.id]
+        assert status(screen).startswith("rows 1–1 of 1")
+        await pilot.press("o")
+        await pilot.pause()
+        await pilot.press("enter")  # empty note: the old note stays
+        await settle(pilot)
+        row = failure(first.id)
+        assert not row.resolved and row.resolution is None and row.resolved_at is None
+        assert row.resolved_by == "tester" and row.note == "was fine"
+        assert shown_ids(screen) == []
+        assert status(screen).startswith("rows 0 of 0")
+
+
+async def test_bulk_actions_on_a_multi_selection(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        table = screen.query_one(FailureTable)
+        ids = shown_ids(screen)
+        await pilot.press("space", "space", "down", "space")  # rows 0, 1 and 3; space moves down
+        await pilot.pause()
+        assert screen.selected == {ids[0], ids[1], ids[3]}
+        assert [table.get_cell_at((i, 0)) for i in range(4)] == [SELECTED_MARK, SELECTED_MARK, " ", SELECTED_MARK]
+        assert status(screen).endswith("· 3 selected")
+        await pilot.press("up", "space")  # toggles row 3 off again (the cursor moves on to row 4)
+        await pilot.pause()
+        assert screen.selected == {ids[0], ids[1]}
+        await pilot.press("up", "space")
+        await pilot.press("f")
+        await pilot.pause()
+        assert "3 selected failures" in str(app.screen.query_one("#prompt-title").render())
+        await type_text(pilot, "bulk")
+        await pilot.press("enter")
+        await settle(pilot)
+        for failure_id in (ids[0], ids[1], ids[3]):
+            row = failure(failure_id)
+            assert row.resolution == "false_positive" and row.note == "bulk" and row.resolved_by == "tester"
+        assert not failure(ids[2]).resolved
+        assert screen.selected == set()
+        assert tui_service.failures(**OPEN).total == 33
+        assert "selected" not in status(screen)
+
+
+async def test_select_page_with_ctrl_a_and_star_then_resolve_all(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        ids = set(shown_ids(screen))
+        await pilot.press("ctrl+a")
+        assert screen.selected == ids and status(screen).endswith("· 36 selected")
+        await pilot.press("ctrl+a")  # again: unselect the page
+        assert screen.selected == set()
+        await pilot.press("asterisk")
+        assert screen.selected == ids
+        await pilot.press("r", "enter")
+        await settle(pilot)
+        assert tui_service.failures(**OPEN).total == 0
+        assert tui_service.failures(resolved=True).total == 36
+        assert status(screen).startswith("rows 0 of 0")
+
+
+async def test_escape_in_the_note_dialog_changes_nothing(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        before = [(r.id, r.resolved, r.note) for r in tui_service.failures(resolved=None, limit=100).rows]
+        version = app.data_version
+        await pilot.press("space", "r")
+        await pilot.pause()
+        await type_text(pilot, "not this")
+        await pilot.press("escape")
+        await settle(pilot)
+        for key in ("f", "o"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, PromptDialog)
+            await pilot.press("escape")
+            await settle(pilot)
+        assert app.screen is screen
+        assert [(r.id, r.resolved, r.note) for r in tui_service.failures(resolved=None, limit=100).rows] == before
+        assert app.data_version == version
+        assert len(screen.selected) == 1  # the selection survives a cancelled action
+
+
+@pytest.mark.parametrize(("key", "field"), [("c", "check"), ("v", "severity"), ("x", "exchange")])
+async def test_each_filter_key_narrows_the_list(make_app: Any, tui_service: EngineService, key: str, field: str) -> None:
+    app = make_app()
+    choices = tui_service.failure_filters()
+    ring = {"check": [c for c, _ in choices.checks], "severity": list(choices.severities),
+            "exchange": list(choices.exchanges)}[field]
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        for value in ring[:3]:
+            await pilot.press(key)
+            await settle(pilot)
+            expected = tui_service.failures(**OPEN, **{field: value})
+            assert getattr(screen.query_state, field) == value
+            assert screen.query_one(f"#filter-{field}", Select).value == value
+            assert shown_ids(screen) == [r.id for r in expected.rows]
+            assert expected.total < 36
+            total = f"{expected.total}"
+            assert status(screen).startswith(f"rows 1–{total} of {total}" if expected.total else "rows 0 of 0")
+        await pilot.press("escape")  # clear filters
+        await settle(pilot)
+        assert getattr(screen.query_state, field) is None
+        assert screen.query_one(f"#filter-{field}", Select).value is Select.NULL
+        assert status(screen).startswith("rows 1–36 of 36")
+
+
+async def test_check_severity_exchange_combine_and_select_widgets_work_too(make_app: Any,
+                                                                            tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_triage(pilot)
+        screen.query_one("#filter-check", Select).value = "zero_volume"  # as if picked in the drop-down
+        await settle(pilot)
+        assert screen.query_state.check == "zero_volume"
+        assert status(screen).startswith("rows 1–12 of 12")
+        screen.query_one("#filter-exchange", Select).value = "nasdaq"
+        await settle(pilot)
+        expected = tui_service.failures(**OPEN, check="zero_volume", exchange="nasdaq")
+        assert 0 < expected.total < 12
+        assert shown_ids(screen) == [r.id for r in expected.rows]
+        screen.query_one("#filter-state", Select).value = "all"
+        await settle(pilot)
+        assert screen.query_state.state == "all"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.query_one("#filter-state", Select).value == "unresolved"
+        assert status(screen).startswith("rows 1–36 of 36")
+
+
+async def test_state_filter_cycles_unresolved_resolved_all(make_app: Any, tui_service: EngineService) -> None:
+    ids = page_ids(tui_service, **OPEN, limit=4)
+    tui_service.triage_failures(ids, "false_positive", None, "someone")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        assert status(screen).startswith("rows 1–32 of 32")
+        await pilot.press("u")
+        await settle(pilot)
+        assert screen.query_state.state == "resolved" and sorted(shown_ids(screen)) == sorted(ids)
+        await pilot.press("u")
+        await settle(pilot)
+        assert screen.query_state.state == "all" and status(screen).startswith("rows 1–36 of 36")
+        await pilot.press("u")
+        await settle(pilot)
+        assert screen.query_state.state == "unresolved" and status(screen).startswith("rows 1–32 of 32")
+
+
+async def test_symbol_search_enter_applies_escape_returns(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        ids = shown_ids(screen)
+        await pilot.press("slash")
+        assert isinstance(app.focused, SymbolSearch)
+        await type_text(pilot, "bf")
+        await pilot.press("enter")
+        await settle(pilot)
+        expected = tui_service.failures(**OPEN, symbol="bf")
+        assert expected.total == 2 and {r.symbol for r in expected.rows} == {"BFI"}
+        assert shown_ids(screen) == [r.id for r in expected.rows]
+        assert isinstance(app.focused, FailureTable)
+        assert status(screen).startswith("rows 1–2 of 2")
+        await pilot.press("slash", "x", "y", "escape")  # an edit left with Esc is forgotten, filters kept
+        await settle(pilot)
+        assert isinstance(app.focused, FailureTable)
+        assert screen.query_one(SymbolSearch).value == "bf" and screen.query_state.symbol == "bf"
+        await pilot.press("escape")  # on the list: clear every filter
+        await settle(pilot)
+        assert screen.query_one(SymbolSearch).value == "" and shown_ids(screen) == ids
+
+
+async def test_sort_keys_and_direction(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        for sort in ("symbol", "check", "severity", "date"):
+            await pilot.press("s")
+            await settle(pilot)
+            assert screen.query_state.sort == sort
+            assert shown_ids(screen) == page_ids(tui_service, **OPEN, sort=sort, descending=True)
+            assert f"sort {sort} ↓" in status(screen)
+        await pilot.press("s", "S")
+        await settle(pilot)
+        assert shown_ids(screen) == page_ids(tui_service, **OPEN, sort="symbol", descending=False)
+        assert "sort symbol ↑" in status(screen)
+        assert shown_ids(screen)[0] == tui_service.failures(**OPEN, sort="symbol", descending=False, limit=1).rows[0].id
+
+
+async def test_paging_keys_move_whole_server_pages(make_app: Any, tui_service: EngineService,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(TriageScreen, "PAGE_SIZE", 10)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        assert status(screen).startswith("rows 1–10 of 36 · page 1/4")
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert status(screen).startswith("rows 11–20 of 36 · page 2/4")
+        assert shown_ids(screen) == page_ids(tui_service, **OPEN, offset=10, limit=10)
+        await pilot.press("n", "n")
+        await settle(pilot)
+        assert status(screen).startswith("rows 31–36 of 36 · page 4/4")
+        await pilot.press("n")  # past the end: stays
+        await settle(pilot)
+        assert status(screen).startswith("rows 31–36 of 36 · page 4/4")
+        await pilot.press("pageup")
+        await settle(pilot)
+        assert status(screen).startswith("rows 21–30 of 36 · page 3/4")
+        await pilot.press("p", "p", "p")
+        await settle(pilot)
+        assert status(screen).startswith("rows 1–10 of 36 · page 1/4")
+        # the selection is kept across pages; an action covers every selected row
+        await pilot.press("space", "pagedown")
+        await settle(pilot)
+        await pilot.press("space")
+        assert status(screen).endswith("· 2 selected")
+        await pilot.press("r", "enter")
+        await settle(pilot)
+        assert tui_service.failures(**OPEN).total == 34
+        # the last page empties: the screen steps back to the new last page
+        await pilot.press("n", "n")
+        await settle(pilot)
+        assert status(screen).startswith("rows 31–34 of 34 · page 4/4")
+        await pilot.press("ctrl+a", "r", "enter")
+        await settle(pilot)
+        assert status(screen).startswith("rows 21–30 of 30 · page 3/3")
+
+
+async def test_export_writes_every_row_of_the_filter(make_app: Any, tui_service: EngineService,
+                                                     fixture_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(TriageScreen, "PAGE_SIZE", 5)  # the export is not limited to the page
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        await pilot.press("c", "c", "c", "c")  # lag_check, missing_dates, null_fields, zero_volume
+        await settle(pilot)
+        assert screen.query_state.check == "zero_volume"
+        await pilot.press("e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, PromptDialog)
+        default = fixture_home / "qa_failures_2025-06-09.csv"
+        assert dialog.query_one("#prompt-input").value == str(default)
+        await pilot.press("enter")
+        await settle(pilot)
+        with default.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == tui_service.failures(**OPEN, check="zero_volume").total == 12
+        assert {r["check_name"] for r in rows} == {"zero_volume"} and {r["resolved"] for r in rows} == {"0"}
+        assert any("exported 12 rows" in str(n.message) for n in app._notifications)
+        # a folder that does not exist: the service's error code, nothing written, no crash
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("home", *"/nowhere")  # /nowhere/<home>/qa_failures_….csv
+        await pilot.press("enter")
+        await settle(pilot)
+        assert any("[EXPORTIO]" in str(n.message) for n in app._notifications)
+        assert not Path("/nowhere").exists()
+        await pilot.press("e", "escape")  # Esc: no export
+        await settle(pilot)
+        assert app.screen is screen
+
+
+async def test_a_stale_row_reports_the_service_error_and_nothing_changes(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        ids = shown_ids(screen)
+        await pilot.press("space", "space")
+        QAFailure.delete().where(QAFailure.id == ids[1]).execute()  # someone else removed it meanwhile
+        await pilot.press("r", "enter")
+        await settle(pilot)
+        assert any("[QATRIAGE]" in str(n.message) and "apply again" in str(n.message) for n in app._notifications)
+        assert not failure(ids[0]).resolved  # all or nothing
+        assert app.screen is screen
+        assert screen.selected == {ids[0]} and ids[1] not in shown_ids(screen)  # the gone row left
+        await pilot.press("r", "enter")  # the retry works
+        await settle(pilot)
+        assert failure(ids[0]).resolved and failure(ids[0]).resolved_by == "tester"
+
+
+async def test_enter_opens_the_symbol_screen_but_not_for_universe_rows(make_app: Any, tui_service: EngineService) -> None:
+    QAFailure.create(symbol="*", date=dt.date(2025, 6, 10), check_name="api_latency", severity="warning",
+                     details={"p95_ms": 2500.0})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        assert screen.query_one(FailureTable).current.symbol == "*"  # newest first
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen
+        assert any("no symbol page" in str(n.message) for n in app._notifications)
+        await pilot.press("down")
+        symbol = screen.query_one(FailureTable).current.symbol
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SymbolScreen) and getattr(app.screen, "symbol", symbol) == symbol
+
+
+async def test_help_lists_the_triage_keys(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_triage(pilot)
+        for binding in TriageScreen.BINDINGS:
+            assert binding.description and binding.tooltip  # type: ignore[union-attr]
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one("#help-table")
+        actions = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        assert {"Resolve", "False pos.", "Reopen", "Select", "Select page", "Search", "Export", "Check", "Severity",
+                "Exchange", "State", "Sort", "Sort direction", "Clear filters", "Next page", "Previous page",
+                "Open symbol"} <= actions
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+def build_big_home(service: EngineService, symbols: int = 6000, failures: int = 50_000) -> None:
+    """``failures`` open failures over ``symbols`` listings, straight into the tables (one transaction)."""
+    exchanges = ("nasdaq", "arca", "ftse", "dax", "euronext")
+    checks = ("lag_check", "missing_dates", "null_fields", "zero_volume", "price_jump", "ohlc_sanity",
+              "duplicate_dates", "currency_unit", "date_shift", "iqr_jump", "volume_spike")
+    severity = {"price_jump": "critical", "iqr_jump": "info", "volume_spike": "info"}
+    day = dt.date(2025, 6, 9)
+    with service.db.atomic():
+        Ticker.insert_many([{"symbol": f"S{i:05d}", "exchange_code": exchanges[i % 5], "first_seen": dt.date(2020, 1, 2),
+                             "last_seen": day} for i in range(symbols)]).execute()
+        rows = []
+        for n in range(failures):
+            s, k = n % symbols, n // symbols
+            check = checks[(s + k) % len(checks)]
+            rows.append({"symbol": f"S{s:05d}", "date": day - dt.timedelta(days=(n * 7) % 40), "check_name": check,
+                         "severity": severity.get(check, "warning"), "details": {"count": 1 + n % 5, "n": n}})
+            if len(rows) == 1000:
+                QAFailure.insert_many(rows).execute()
+                rows = []
+        QAFailure.insert_many(rows).execute()
+
+
+async def test_fifty_thousand_open_failures_show_one_page_and_page_forward(sqlite_settings: Any) -> None:
+    from praf_tui.app import PrafApp
+
+    service = EngineService.open(sqlite_settings)
+    try:
+        build_big_home(service)
+        assert service.failures(resolved=False, limit=1).total == 50_000
+        app = PrafApp(service, as_of=dt.date(2025, 6, 9), who="tester", refresh_s=0)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await open_triage(pilot)
+            assert status(screen) == "rows 1–100 of 50,000 · page 1/500 · sort date ↓"
+            assert shown_ids(screen) == page_ids(service, **OPEN)
+            assert screen.query_one(FailureTable).row_count == 100
+            await pilot.press("pagedown")
+            await settle(pilot)
+            assert status(screen) == "rows 101–200 of 50,000 · page 2/500 · sort date ↓"
+            assert shown_ids(screen) == page_ids(service, **OPEN, offset=100)
+            await pilot.press("x")  # nasdaq: a fifth of them
+            await settle(pilot)
+            assert status(screen).startswith("rows 1–100 of 10,000 · page 1/100")
+            await pilot.press("ctrl+a", "r", "enter")
+            await settle(pilot)
+            assert service.failures(resolved=True).total == 100
+            assert status(screen).startswith("rows 1–100 of 9,900 · page 1/99")
+    finally:
+        service.close()
+
+
+# Snapshots: the default view and a selection with the detail pane, at both sizes ------------------------
+async def _triage_view(pilot: Any) -> None:
+    await open_triage(pilot)
+
+
+async def _triage_selection(pilot: Any) -> None:
+    await open_triage(pilot)
+    await pilot.press("down", "space", "space", "down", "down")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_snapshot_default_view(snap_compare: Any, make_app: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(), run_before=_triage_view, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_snapshot_selection_and_detail(snap_compare: Any, make_app: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(), run_before=_triage_selection, terminal_size=size)
+
+
+async def test_live_refresh_keeps_the_cursor_on_its_failure_and_the_scroll(make_app: Any, tui_service: EngineService) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        table = screen.query_one(FailureTable)
+        await pilot.press(*["down"] * 20)
+        await pilot.pause()
+        target, scroll = table.current.id, table.scroll_y
+        assert table.cursor_row == 20 and scroll > 0
+        page, loads = screen._page, screen.loads
+        app.action_refresh()  # nothing new: the table is left as it is
+        await settle(pilot)
+        assert screen.loads == loads + 1 and screen._page is page
+        assert table.current.id == target and table.scroll_y == scroll
+        first = shown_ids(screen)[0]
+        tui_service.triage_failures([first], "resolved", None, "someone-else")  # another operator, elsewhere
+        app.action_refresh()
+        await settle(pilot)
+        assert first not in shown_ids(screen) and status(screen).startswith("rows 1–35 of 35")
+        assert table.current.id == target and table.cursor_row == 19
+        assert table.scroll_y == scroll
