@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib.metadata
+import os
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -37,15 +40,51 @@ def resolve_mic(mic: str | None, exchange_code: str | None = None) -> str:
                         {"exchange_code": exchange_code})
 
 
+def _cache_file(mic: str) -> Path | None:
+    """Where the session array of ``mic`` is kept between processes: building a calendar costs ~0.1 s and importing
+    exchange_calendars ~0.4 s, which every dashboard start and QA run would pay. Keyed by the bounds and the
+    installed exchange_calendars version (its holiday rules change with releases)."""
+    try:
+        version = importlib.metadata.version("exchange_calendars")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "praf" / "calendars"
+    return root / f"{mic}-{CAL_START:%Y%m%d}-{CAL_END:%Y%m%d}-xcals{version}.npy"
+
+
 @functools.lru_cache(maxsize=32)
 def _sessions(mic: str) -> np.ndarray:
-    import exchange_calendars as xcals
+    cache = _cache_file(mic)
+    days = None
+    if cache is not None and cache.is_file():
+        try:
+            days = np.load(cache, allow_pickle=False)
+            if days.dtype != np.dtype("datetime64[D]") or days.ndim != 1 or not len(days):
+                days = None
+        except (OSError, ValueError):
+            days = None  # a torn or foreign file: rebuilt below
+    if days is None:
+        import exchange_calendars as xcals
 
-    with _lock:
-        cal = xcals.get_calendar(mic, start=CAL_START.isoformat(), end=CAL_END.isoformat())
-    days = cal.sessions.values.astype("datetime64[D]")
+        with _lock:
+            cal = xcals.get_calendar(mic, start=CAL_START.isoformat(), end=CAL_END.isoformat())
+        days = cal.sessions.values.astype("datetime64[D]")
+        if cache is not None:
+            _store(cache, days)
     days.flags.writeable = False
     return days
+
+
+def _store(path: Path, days: np.ndarray) -> None:
+    """Atomic write of the cache file; a read-only or full disk only costs the next start its speed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("wb") as fh:
+            np.save(fh, days, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def sessions(mic: str) -> np.ndarray:

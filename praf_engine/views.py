@@ -27,7 +27,6 @@ from praf_engine.db.models import (
     utcnow,
 )
 from praf_engine.errors import PipelineError
-from praf_engine.lake import Lake
 from praf_engine.qa import catalog
 from praf_engine.qa.dto import FailureRow
 from praf_engine.universe.symbols import validate_symbol
@@ -126,6 +125,8 @@ def symbol_detail(settings: Settings, symbol: str, days: int | None = 365) -> Sy
     ticker = Ticker.get_or_none(Ticker.symbol == sym)
     if ticker is None:
         raise PipelineError("SYMBOLUNKNOWN", f"no listing {sym!r} in tickers", {"symbol": sym})
+    from praf_engine.lake import Lake  # pyarrow: only when a symbol page opens, not at every dashboard start
+
     lake = Lake(settings.lake_dir)
     last = lake.last_date(sym)
     bars: tuple[Bar, ...] = ()

@@ -12,6 +12,7 @@ import datetime as dt
 import getpass
 import sys
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -23,7 +24,7 @@ from textual.screen import Screen
 
 from praf_engine.service import EngineService, PipelineError, load_settings, redact
 from praf_tui.messages import DemoStepFinished, JobFinished
-from praf_tui.screens.dashboard import DashboardScreen
+from praf_tui.screens.dashboard import DashboardScreen, load_dashboard
 from praf_tui.screens.help import HelpScreen
 from praf_tui.screens.symbol import SymbolScreen
 from praf_tui.screens.triage import TriageScreen
@@ -61,10 +62,24 @@ class PrafApp(App[None]):
         self.refresh_s = dash.refresh_s if refresh_s is None else refresh_s
         self.demo = demo  # a praf_engine DemoSession whose steps run when the app starts
         self.demo_done = demo is None
+        self._prefetch: tuple[dt.date, Future[Any]] | None = None
         self.demo_status: tuple[int, int, str] = (0, len(demo.steps), demo.steps[0].name) if demo is not None else (0, 0, "")
         self.set_reactive(PrafApp.as_of, as_of)
         if ansi:
             self.theme = ANSI_THEME
+
+    def on_load(self) -> None:
+        """Start the dashboard's queries while Textual builds the screen (the first load takes this result)."""
+        if self.demo is None and self.DEFAULT_MODE == "dashboard":
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="praf-prefetch")
+            as_of = self.effective_as_of()
+            self._prefetch = (as_of, pool.submit(load_dashboard, self.service, as_of))
+            pool.shutdown(wait=False)
+
+    def take_prefetch(self, as_of: dt.date) -> Future[Any] | None:
+        """The prefetched dashboard data for ``as_of``, once (later loads query afresh)."""
+        early, self._prefetch = self._prefetch, None
+        return early[1] if early is not None and early[0] == as_of else None
 
     def on_mount(self) -> None:
         if self.refresh_s > 0:

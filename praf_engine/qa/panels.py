@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from peewee import JOIN, Case, fn
 
 from praf_engine import calendars
@@ -72,23 +71,25 @@ def cards(summary: Any, settings: Settings) -> tuple[KpiCard, ...]:
 def timeliness(as_of: dt.date, threshold: int, limit: int = 100) -> TimelinessPanel:
     """Days behind for every active symbol on its own calendar; the lagging table and the histogram."""
     rows = _fetch_state()
-    frame = pd.DataFrame(rows, columns=["symbol", "exchange_code", "mic", "last"])
-    behind = np.full(len(frame), -1, dtype=np.int64)
-    if len(frame):
-        pairs = {(m, e): calendars.resolve_mic(m, e) for m, e in frame[["mic", "exchange_code"]].drop_duplicates().itertuples(index=False)}
-        frame["cal"] = frame[["mic", "exchange_code"]].apply(tuple, axis=1).map(pairs)
-        last = pd.to_datetime(frame["last"]).to_numpy().astype("datetime64[D]")
-        for cal, idx in frame.groupby("cal").indices.items():
+    symbols = [r[0] for r in rows]
+    exchanges = [r[1] for r in rows]
+    pairs = {(m, e): calendars.resolve_mic(m, e) for _, e, m, _ in rows}
+    cals = [pairs[(m, e)] for _, e, m, _ in rows]
+    lasts = [_date(r[3]) for r in rows]
+    behind = np.full(len(rows), -1, dtype=np.int64)
+    if rows:
+        last = np.array([np.datetime64(d, "D") if d else np.datetime64("NaT", "D") for d in lasts], dtype="datetime64[D]")
+        cal_arr = np.array(cals)
+        for cal in set(cals):
+            idx = np.flatnonzero(cal_arr == cal)
             behind[idx] = calendars.sessions_behind(cal, last[idx], as_of)
-    else:
-        frame["cal"] = []
     edges = [(0, 0), (1, 1), (2, 2), (3, 5), (6, 10), (11, 10**9)]
     hist = [(b, int(((behind >= lo) & (behind <= hi)).sum())) for b, (lo, hi) in zip(HISTOGRAM_BUCKETS, edges, strict=False)]
     hist.append(("never", int((behind < 0).sum())))
     lagging = np.flatnonzero((behind < 0) | (behind > threshold))
     order = lagging[np.argsort(-np.where(behind[lagging] < 0, 10**9, behind[lagging]), kind="stable")]
-    out = tuple(LagRow(frame["symbol"].iat[i], frame["exchange_code"].iat[i], frame["cal"].iat[i], _date(frame["last"].iat[i]),
-                       None if behind[i] < 0 else int(behind[i])) for i in order[:limit])
+    out = tuple(LagRow(symbols[i], exchanges[i], cals[i], lasts[i], None if behind[i] < 0 else int(behind[i]))
+                for i in order[:limit])
     return TimelinessPanel(as_of, threshold, out, len(lagging), tuple(hist))
 
 
@@ -119,17 +120,14 @@ def fetch_health(as_of: dt.date, settings: Settings, nights: int = 30) -> FetchH
     errors = tuple(FetchErrorRow(r.symbol, r.error_code, r.msg, int(r.consecutive_failures), r.exit_name)
                    for r in FetchError.select().where(FetchError.night == night).order_by(FetchError.symbol)) if night else ()
     start = as_of - dt.timedelta(days=nights - 1)
-    lat = pd.DataFrame(list(BatchLatency.select(BatchLatency.night, BatchLatency.latency_ms)
-                            .where(BatchLatency.night.between(start, as_of)).tuples()), columns=["night", "ms"])
+    by_night: dict[dt.date, list[float]] = {}
+    for n, ms in BatchLatency.select(BatchLatency.night, BatchLatency.latency_ms).where(
+            BatchLatency.night.between(start, as_of)).tuples():
+        by_night.setdefault(_date(n), []).append(float(ms))
     errs = dict(FetchError.select(FetchError.night, fn.COUNT(FetchError.id)).where(FetchError.night.between(start, as_of))
                 .group_by(FetchError.night).tuples())
     errs = {_date(k): v for k, v in errs.items()}
-    stats = {}
-    if not lat.empty:
-        lat["night"] = [_date(n) for n in lat["night"]]
-        grouped = lat.groupby("night")["ms"]
-        stats = {n: (float(q50), float(q95), int(c)) for n, q50, q95, c in
-                 zip(grouped.median().index, grouped.median(), grouped.quantile(0.95), grouped.count(), strict=True)}
+    stats = {n: (float(np.median(v)), float(np.quantile(v, 0.95)), len(v)) for n, v in by_night.items()}
     series = []
     for i in range(nights):
         day = start + dt.timedelta(days=i)

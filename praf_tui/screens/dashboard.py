@@ -150,7 +150,8 @@ class DashboardScreen(Screen[None]):
     @work(thread=True, group="dashboard-load")
     def _load(self, as_of: dt.date) -> None:
         try:
-            data = load_dashboard(self.app.service, as_of)
+            early = getattr(self.app, "take_prefetch", lambda _d: None)(as_of)
+            data = early.result() if early is not None else load_dashboard(self.app.service, as_of)
         except PipelineError as exc:
             self.app.call_from_thread(self._failed, f"[{exc.error_code}] {redact(exc.msg)}")
         except Exception as exc:  # noqa: BLE001 - shown, never crashes the dashboard

@@ -60,3 +60,25 @@ def test_sessions_behind_matches_counting_sessions(mic: str, last: dt.date, ahea
     expected = len(calendars.sessions_between(mic, last + dt.timedelta(days=1), as_of))
     got = calendars.sessions_behind(mic, np.array([last, "NaT"], dtype="datetime64[D]"), as_of)
     assert got.tolist() == [expected, -1]
+
+
+def test_session_cache_survives_processes_and_rebuilds_a_torn_file(tmp_path) -> None:
+    """The session arrays are cached on disk (keyed by bounds and exchange_calendars version); a second process
+    reads them without importing exchange_calendars, and a torn cache file is rebuilt, never trusted."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    code = ("import sys; from praf_engine import calendars as c; d = c.sessions('XLON'); "
+            "print(len(d), str(d[-300]), 'exchange_calendars' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    n, day, imported = first.stdout.split()
+    assert imported == "True" and second.stdout.split() == [n, day, "False"]
+    cached = next((tmp_path / "praf" / "calendars").glob("XLON-*.npy"))
+    cached.write_bytes(cached.read_bytes()[:100])  # torn
+    third = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    assert third.stdout.split() == [n, day, "True"]
