@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,9 +74,11 @@ class DemoSession:
     """A running sandbox and a demo home: `praf-engine demo` and `praf-tui --demo` drive the same steps through it.
     The sandbox keeps serving until the session closes, so jobs rerun from the dashboard still reach it."""
 
-    def __init__(self, home: str | None, overrides: dict[Key, Any] | None = None) -> None:
+    def __init__(self, home: str | None, overrides: dict[Key, Any] | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.home = home
         self.overrides = dict(overrides or {})
+        self.environ = environ  # None: the process environment (PRAF_*, DATABASE_URL, …)
         self.steps = sorted(STEPS, key=lambda x: x.order)
         self.settings: Settings | None = None
         self.sandbox: Any = None
@@ -86,11 +88,12 @@ class DemoSession:
         from praf_engine.sandbox.serve import Sandbox
         from praf_engine.service import EngineService
 
-        base = load_settings(home=self.home, overrides={**self.overrides, ("sources",): "sandbox"})
+        base = load_settings(home=self.home, overrides={**self.overrides, ("sources",): "sandbox"}, environ=self.environ)
         configure_logging(base.logs_dir, secrets=base.secrets(), level=base.log_level, keep_days=base.retention.log_keep_days)
         self.sandbox = Sandbox.from_settings(base, fixed_ports=False).__enter__()
         try:
-            self.settings = load_settings(home=self.home, overrides={**self.sandbox.settings_overrides(), **self.overrides})
+            self.settings = load_settings(home=self.home, overrides={**self.sandbox.settings_overrides(), **self.overrides},
+                                          environ=self.environ)
             self.service = EngineService.open(self.settings, init=False)
         except BaseException:
             self.sandbox.__exit__(None, None, None)

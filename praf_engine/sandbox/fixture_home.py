@@ -5,6 +5,7 @@ render the same bytes on every machine. The data itself is what the real pipelin
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shutil
 from pathlib import Path
@@ -51,7 +52,9 @@ def build_fixture_home(home: Path, *, size: int = FIXED_SIZE, today: dt.date = F
                  ("exits", "kind"): "direct"}  # exit names carry the sandbox's random ports; 120 listings stay under the limit
     if database_url:
         overrides[("database_url",)] = database_url
-    with DemoSession(str(home), overrides) as session:
+    # a fixture home is a SQLite home unless asked otherwise: never the DATABASE_URL of the calling environment
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("PRAF_")}
+    with DemoSession(str(home), overrides, environ=environ) as session:
         failed = [r.name for r in map(session.run_step, session.steps) if not r.ok]
         freeze_clocks(session.service.db, today)
         freeze_measurements(session.service.db)

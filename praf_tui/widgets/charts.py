@@ -65,7 +65,7 @@ class HistogramChart(Chart):
             self.plt.bar(labels, lagging, orientation="horizontal", color="red")
             top = max(n for _, n in histogram)
             step = max(1, math.ceil(_nice_step(top)))
-            ticks = list(range(0, top + step, step))
+            ticks = list(range(0, max(top, 1) + step, step))  # an empty universe still needs a non-empty axis
             self.plt.xlim(0, ticks[-1])
             self.plt.xticks(ticks, [f"{t:,}" for t in ticks])
         self.refresh()

@@ -121,3 +121,24 @@ def test_main_refuses_a_bad_home_with_its_code(tmp_path: Path, capsys) -> None:
 def test_praf_tui_help_runs_as_a_module() -> None:
     out = subprocess.run([sys.executable, "-m", "praf_tui", "--help"], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.returncode == 0 and "--demo" in out.stdout
+
+
+async def test_a_fresh_empty_home_renders_every_screen(tmp_path: Path, monkeypatch) -> None:
+    """A new operator's first start: no tickers, no runs, no QA — every panel, triage and help still render."""
+    from praf_engine.service import load_settings
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    service = EngineService.open(load_settings(home=str(tmp_path / "empty"), environ={}))
+    try:
+        app = PrafApp(service, as_of=dt.date(2025, 6, 9), who="tester", refresh_s=0)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _settle(app, pilot)
+            for key in ("1", "2", "3", "4", "5", "6", "t", "question_mark", "escape", "d"):
+                await pilot.press(key)
+                await _settle(app, pilot)
+                app.screen._compositor.render_strips()  # draw everything now: a chart that cannot draw raises here
+            assert isinstance(app.screen, DashboardScreen)
+            await pilot.press("q")
+        assert app.return_code == 0
+    finally:
+        service.close()
