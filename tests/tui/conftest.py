@@ -49,3 +49,16 @@ def make_app(tui_service: EngineService) -> Any:
         return PrafApp(tui_service, **kw)
 
     return build
+
+
+async def settle(pilot: Any) -> None:
+    """Wait until the screen has no load in flight (a reload asked meanwhile runs when the first returns)."""
+    app = pilot.app
+    for _ in range(50):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        if not (getattr(screen, "_loading", False) or getattr(screen, "_pending", False)):
+            return
+    raise AssertionError(f"{type(app.screen).__name__} never finished loading")

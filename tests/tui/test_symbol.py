@@ -19,23 +19,13 @@ from praf_tui.widgets.dialogs import PromptDialog
 from praf_tui.widgets.price_chart import PriceChart, date_ticks, series
 from praf_tui.widgets.symbol_views import details_summary
 from tests.engine.qa.helpers import frame
+from tests.tui.conftest import settle
 
 SYMBOL = "BFI"  # fixture home: a critical price_jump and a zero_volume warning, a year of bars, no fetch trouble
 NEVER_FETCHED = "CED"  # fixture home: lag_check, no bars, two fetch errors
 NULL_CLOSE = ("SUM", dt.date(2025, 4, 28))  # fixture home: a bar without close (null_fields)
 
 
-async def settle(pilot: Any) -> None:
-    """Wait until no load is in flight (a reload asked meanwhile runs when the first returns)."""
-    app = pilot.app
-    for _ in range(50):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        screen = app.screen
-        if not isinstance(screen, SymbolScreen) or not (screen._loading or screen._pending):
-            return
-    raise AssertionError("the symbol page never finished loading")
 
 
 async def open_symbol(pilot: Any, symbol: str) -> SymbolScreen:

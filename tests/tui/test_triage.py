@@ -18,21 +18,9 @@ from praf_tui.screens.triage import TriageScreen
 from praf_tui.widgets.dialogs import PromptDialog
 from praf_tui.widgets.failure_table import SELECTED_MARK, FailureTable
 from praf_tui.widgets.filters import SymbolSearch
+from tests.tui.conftest import settle
 
 OPEN = {"resolved": False}
-
-
-async def settle(pilot: Any) -> None:
-    """Wait until no page load is in flight (a reload asked meanwhile runs when the first returns)."""
-    app = pilot.app
-    for _ in range(50):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        screen = app.screen
-        if not isinstance(screen, TriageScreen) or not (screen._loading or screen._pending):
-            return
-    raise AssertionError("the triage screen never finished loading")
 
 
 async def open_triage(pilot: Any) -> TriageScreen:
