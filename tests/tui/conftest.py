@@ -3,8 +3,12 @@ per test so a test's triage never leaks into another; the app built on it at the
 
 from __future__ import annotations
 
+import difflib
+import html
+import pickle
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +56,58 @@ def make_app(tui_service: EngineService) -> Any:
 
 
 async def settle(pilot: Any) -> None:
-    """Wait until the screen has no load in flight (a reload asked meanwhile runs when the first returns)."""
+    """Wait until the screen is mounted (its first load asked) and has no load in flight (a reload asked
+    meanwhile runs when the first returns), then for the refresh that follows."""
     app = pilot.app
     for _ in range(50):
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
         screen = app.screen
-        if not (getattr(screen, "_loading", False) or getattr(screen, "_pending", False)):
+        if screen.is_mounted and not (getattr(screen, "_loading", False) or getattr(screen, "_pending", False)):
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
             return
     raise AssertionError(f"{type(app.screen).__name__} never finished loading")
+
+
+_TEXT = re.compile(r'<text class="([^"]*)" x="([0-9.]+)"[^>]*clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>')
+_RECT = re.compile(r'<rect fill="([^"]*)" x="([0-9.]+)" y="([0-9.]+)" width="([0-9.]+)"')
+
+
+def svg_lines(svg: str) -> tuple[list[str], list[str]]:
+    """A snapshot SVG as terminal text lines, and as (line, column, style) runs plus background rectangles."""
+    rows: dict[int, list[tuple[float, str]]] = {}
+    styles: list[str] = []
+    for cls, x, line, text in _TEXT.findall(svg):
+        rows.setdefault(int(line), []).append((float(x), html.unescape(text)))
+        styles.append(f"line {line} col {round(float(x) / 12.2)}: {cls}")
+    styles += [f"rect {fill} x={x} y={y} w={w}" for fill, x, y, w in _RECT.findall(svg)]
+    lines = []
+    for line in range(max(rows, default=-1) + 1):
+        out = ""
+        for x, text in sorted(rows.get(line, [])):
+            out = out.ljust(round(x / 12.2)) + text
+        lines.append(out.rstrip())
+    return lines, styles
+
+
+@pytest.fixture
+def snap_compare(snap_compare: Callable[..., bool], request: pytest.FixtureRequest) -> Callable[..., bool]:
+    """pytest-textual-snapshot's comparison, printing on a mismatch what differs as text (the HTML report stays
+    on the machine that ran it; CI logs show this)."""
+    from pytest_textual_snapshot import node_to_report_path
+
+    def compare(*args: Any, **kw: Any) -> bool:
+        ok = snap_compare(*args, **kw)
+        if not ok:
+            _, expected, actual, *_ = pickle.loads(node_to_report_path(request.node).read_bytes())
+            (want, want_styles), (got, got_styles) = svg_lines(expected or ""), svg_lines(actual or "")
+            print("snapshot mismatch (text):")
+            print("\n".join(difflib.unified_diff(want, got, "snapshot", "actual", lineterm="")) or "  text identical")
+            print("snapshot mismatch (styles, first 40 lines of diff):")
+            print("\n".join(list(difflib.unified_diff(want_styles, got_styles, "snapshot", "actual",
+                                                       lineterm=""))[:40]))
+        return ok
+
+    return compare
