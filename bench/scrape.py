@@ -10,7 +10,10 @@
                     same columns (no upsert, no lifecycle, no scrape_control);
   (c) praf_scrape   the scrape job through JobRunner into a fresh home (SQLite): fetch with retries/raw saving,
                     parse, validate, map, upsert, delist check, DLQ clean-up, scrape_control, archival pass.
-Target: praf_scrape - browser_start <= 2 x (bare_insert + download), browser_start as measured inside the job.
+Target: praf_scrape - browser_start <= 2 x (bare_insert + download), browser_start as measured inside the job. The job
+starts Chromium in the background while it scrapes the HTTP exchanges, so only the part of the start the Euronext
+scraper still had to wait for (``browser_wait_s``) is on the job's wall clock: that part is what is subtracted
+(``browser_start_s``, the start's own duration, is reported beside it).
 Also reported: the same ratio over the four HTTP exchanges alone (their scrape seconds against their own download
 and bare insert), since the Euronext page load, JavaScript and file download have no bare-client equivalent.
 """
@@ -35,7 +38,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from praf_engine.config import load_settings  # noqa: E402
-from praf_engine.db.models import ScrapeControl, Ticker  # noqa: E402
+from praf_engine.db.models import CronStatus, ScrapeControl, Ticker  # noqa: E402
 from praf_engine.jobs.runner import JobRunner  # noqa: E402
 from praf_engine.logs import configure_logging  # noqa: E402
 from praf_engine.sandbox.market import Market  # noqa: E402
@@ -100,12 +103,14 @@ def scrape_once(url: str, home: Path, codes: list[str]) -> dict[str, Any]:
         code = JobRunner(settings, service.db, clock=clock).run("scrape", make_scrape_job(codes))
         scrape_s = time.perf_counter() - started
         per_exchange = {r.exchange: {"rows": r.row_count, "status": r.scrape_status, **{
-            k: r.detail[k] for k in ("seconds", "fetch_s", "parse_s", "store_s", "browser_start_s", "page_s", "file_s",
-                                     "browser_quit_s") if k in r.detail}} for r in ScrapeControl.select()}
+            k: r.detail[k] for k in ("seconds", "fetch_s", "parse_s", "store_s", "browser_start_s", "browser_wait_s",
+                                     "page_s", "file_s", "browser_quit_s") if k in r.detail}} for r in ScrapeControl.select()}
+        browser = (CronStatus.select().where(CronStatus.job == "scrape").order_by(CronStatus.id.desc()).first().detail
+                   or {}).get("browser", {})
         rows = [tuple(getattr(t, c) for c in COLUMNS) for t in Ticker.select()]
     finally:
         service.close()
-    return {"code": code, "scrape_s": scrape_s, "per_exchange": per_exchange, "rows": rows}
+    return {"code": code, "scrape_s": scrape_s, "per_exchange": per_exchange, "browser": browser, "rows": rows}
 
 
 def run(size: int, work: Path, browser: bool, repeat: int) -> dict[str, Any]:
@@ -125,7 +130,9 @@ def run(size: int, work: Path, browser: bool, repeat: int) -> dict[str, Any]:
             one["took"] = took
             one["insert_s"] = bare_insert(one["rows"], work / f"bare{i}")
             one["http_insert_s"] = bare_insert([r for r in one["rows"] if r[1] != "euronext"], work / f"bare{i}-http")
-            one["start_s"] = one["per_exchange"].get("euronext", {}).get("browser_start_s", 0.0)
+            euronext = one["per_exchange"].get("euronext", {})
+            # the part of the start on the critical path (all of it when the scraper started its own browser)
+            one["start_s"] = euronext.get("browser_wait_s", euronext.get("browser_start_s", 0.0))
             one["http_s"] = sum(one["per_exchange"][c]["seconds"] for c in http_codes)
             rounds.append(one)
     best = min(rounds, key=lambda r: r["scrape_s"] - r["start_s"])
@@ -147,7 +154,9 @@ def run(size: int, work: Path, browser: bool, repeat: int) -> dict[str, Any]:
         "download_bytes": download_bytes,
         "bare_insert_s": round(insert_s, 4), "bare_insert_rows_per_s": round(len(rows) / insert_s),
         "upsert_s": round(store_s, 4), "upsert_rows_per_s": round(len(rows) / store_s) if store_s else None,
-        "browser_start_s": round(start_s, 3), "praf_scrape_s": round(scrape_s, 3),
+        "browser_start_s": best["browser"].get("browser_start_s", round(start_s, 3)),
+        "browser_wait_s": round(start_s, 3), "browser_quit_s": best["browser"].get("browser_quit_s"),
+        "praf_scrape_s": round(scrape_s, 3),
         "ratio": round(ratio, 3), "ratio_target": RATIO_TARGET, "target_met": bool(ratio <= RATIO_TARGET and code == 0),
         "http_exchanges_s": round(http_s, 3), "http_exchanges_bare_insert_s": round(http_insert_s, 4),
         "http_exchanges_ratio": round(http_ratio, 3), "http_exchanges_target_met": bool(http_ratio <= RATIO_TARGET),

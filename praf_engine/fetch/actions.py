@@ -21,30 +21,48 @@ ACTION_TYPES = ("split", "dividend", "merger", "spinoff")
 CSV_COLUMNS = ("symbol", "action_date", "action_type", "ratio")
 
 
-def record_events(symbol: str, dividends: dict[dt.date, float], splits: dict[dt.date, float], source: str = "yahoo") -> int:
-    """Insert the events not yet known (unique on symbol, date, type); returns how many were new."""
+def _event_rows(symbol: str, dividends: dict[dt.date, float], splits: dict[dt.date, float], source: str) -> list[dict[str, Any]]:
     rows = [{"symbol": symbol, "action_date": d, "action_type": "dividend", "ratio": float(a), "source": source,
              "raw_blob": {"amount": float(a)}} for d, a in dividends.items()]
     rows += [{"symbol": symbol, "action_date": d, "action_type": "split", "ratio": float(r), "source": source,
               "raw_blob": {"ratio": float(r)}} for d, r in splits.items()]
-    if not rows:
-        return 0
-    known = {(r.action_date, r.action_type) for r in CorporateAction.select(CorporateAction.action_date, CorporateAction.action_type)
-             .where(CorporateAction.symbol == symbol, CorporateAction.action_date.in_([r["action_date"] for r in rows]))}
-    new = [r for r in rows if (r["action_date"], r["action_type"]) not in known]
-    for row in new:
-        CorporateAction.insert(**row).on_conflict_ignore().execute()
-    return len(new)
+    return rows
+
+
+def record_events(symbol: str, dividends: dict[dt.date, float], splits: dict[dt.date, float], source: str = "yahoo") -> int:
+    """Insert the events not yet known (unique on symbol, date, type); returns how many were new."""
+    return record_events_many({symbol: (dividends, splits)}, source).get(symbol, 0)
+
+
+def record_events_many(events: dict[str, tuple[dict[dt.date, float], dict[dt.date, float]]], source: str = "yahoo",
+                       chunk: int = 200) -> dict[str, int]:
+    """``record_events`` for many symbols, a few statements for all of them: {symbol: new events} (symbols with
+    events only)."""
+    wanted = {sym: rows for sym, (dividends, splits) in events.items() if (rows := _event_rows(sym, dividends, splits, source))}
+    symbols = list(wanted)
+    new: dict[str, int] = {}
+    for i in range(0, len(symbols), chunk):
+        part = symbols[i:i + chunk]
+        days = [r["action_date"] for s in part for r in wanted[s]]
+        known = set(CorporateAction.select(CorporateAction.symbol, CorporateAction.action_date, CorporateAction.action_type)
+                    .where(CorporateAction.symbol.in_(part), CorporateAction.action_date.between(min(days), max(days)))
+                    .tuples())
+        rows = [r for s in part for r in wanted[s] if (s, r["action_date"], r["action_type"]) not in known]
+        for j in range(0, len(rows), 500):  # 7 columns a row: well below SQLite's 32,766 parameters
+            CorporateAction.insert_many(rows[j:j + 500]).on_conflict_ignore().execute()
+        for s in part:
+            new[s] = sum((s, r["action_date"], r["action_type"]) not in known for r in wanted[s])
+    return new
 
 
 def last_adj_ratio(frame: pd.DataFrame) -> float | None:
     """adj_close / close of the last bar that has both."""
-    both = frame.dropna(subset=["close", "adj_close"])
-    both = both[both["close"] != 0]
-    if both.empty:
+    close = np.asarray(frame["close"], dtype=float)
+    adj = np.asarray(frame["adj_close"], dtype=float)
+    rows = np.flatnonzero(~np.isnan(close) & ~np.isnan(adj) & (close != 0))
+    if not len(rows):
         return None
-    last = both.iloc[-1]
-    return float(last["adj_close"]) / float(last["close"])
+    return float(adj[rows[-1]]) / float(close[rows[-1]])
 
 
 def history_rewritten(old_ratio: float | None, new_ratio: float | None, threshold: float) -> str | None:

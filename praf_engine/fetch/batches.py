@@ -78,11 +78,15 @@ def plan_night(settings: Settings, night: dt.date, *, symbols: list[str] | None 
     groups: dict[dt.date, list[str]] = defaultdict(list)
     candidates: list[tuple[int, str]] = []
     behind = night - dt.timedelta(days=f.full_history_after_days)
+    traded: dict[tuple[str | None, dt.date], bool] = {}  # (venue, last fetched) -> a session since: asked once
     for sym, mic, last, pending in rows:
         plan.last_fetched[sym] = last
         if full or last is None or pending or last < behind:
             candidates.append((0 if last is None else 1, sym))
-        elif not has_session(mic, last + dt.timedelta(days=1), night):
+            continue
+        if (mic, last) not in traded:
+            traded[(mic, last)] = has_session(mic, last + dt.timedelta(days=1), night)
+        if not traded[(mic, last)]:
             plan.up_to_date.append(sym)
         else:
             groups[last + dt.timedelta(days=1) - dt.timedelta(days=f.overlap_days)].append(sym)

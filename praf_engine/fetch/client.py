@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
 import pandas as pd
 from curl_cffi import requests as curl_requests
 
@@ -164,25 +165,47 @@ def classify(status: Any, reason: str) -> str:
     return DELISTED if "delisted" in reason else EMPTY
 
 
-def _events(column: pd.Series) -> dict[dt.date, float]:
-    values = column[column.fillna(0) != 0]
-    return {ts.date(): float(v) for ts, v in values.items()}
+_PRICE_FIELDS = ("Open", "High", "Low", "Close", "Adj Close")
+_FRAME_FIELDS = (("open", "Open"), ("high", "High"), ("low", "Low"), ("close", "Close"), ("adj_close", "Adj Close"),
+                 ("volume", "Volume"))
 
 
-def split_frame(data: pd.DataFrame, symbol: str) -> tuple[pd.DataFrame, dict[dt.date, float], dict[dt.date, float]]:
-    """One symbol's lake frame and events out of ``yf.download``'s (Price, Ticker) MultiIndex frame."""
-    sub = data.xs(symbol, axis=1, level=1) if isinstance(data.columns, pd.MultiIndex) else data
-    prices = sub.reindex(columns=["Open", "High", "Low", "Close", "Adj Close"])
-    keep = prices.notna().any(axis=1)
-    sub = sub[keep]
-    frame = pd.DataFrame({
-        "date": pd.DatetimeIndex(sub.index).tz_localize(None).normalize(),
-        "open": sub.get("Open"), "high": sub.get("High"), "low": sub.get("Low"), "close": sub.get("Close"),
-        "adj_close": sub.get("Adj Close"), "volume": sub.get("Volume"),
-    }).reset_index(drop=True)
-    dividends = _events(sub["Dividends"]) if "Dividends" in sub else {}
-    splits = _events(sub["Stock Splits"]) if "Stock Splits" in sub else {}
-    return frame, dividends, splits
+def _array_events(days: np.ndarray, values: np.ndarray | None) -> dict[dt.date, float]:
+    if values is None:
+        return {}
+    hit = pd.notna(values) & (values != 0)
+    return {d: float(v) for d, v in zip(days[hit].tolist(), values[hit].tolist(), strict=True)}
+
+
+def split_frames(data: pd.DataFrame, symbols: list[str],
+                 end: dt.date | None = None) -> dict[str, tuple[pd.DataFrame, dict[dt.date, float], dict[dt.date, float]]]:
+    """Each symbol's lake frame (date open high low close adj_close volume, rows with at least one price) and its
+    dividend and split events, out of ``yf.download``'s (Price, Ticker) MultiIndex frame; symbols absent from it are
+    left out. The columns are taken out once, as numpy arrays keeping their own dtypes (one ``xs`` per symbol cost
+    more than the download's parsing). ``end``: bars after it are dropped (events are kept)."""
+    if not isinstance(data.columns, pd.MultiIndex):
+        return {}
+    columns: dict[tuple[str, str], np.ndarray] = {key: col.to_numpy() for key, col in data.items()}
+    index = pd.DatetimeIndex(data.index).tz_localize(None).normalize()
+    stamps = index.to_numpy()
+    days = stamps.astype("datetime64[D]").astype(object)  # datetime.date per row, for the events
+    upto = stamps.astype("datetime64[D]") <= np.datetime64(end, "D") if end is not None else None
+    present = set(data.columns.get_level_values(1))
+    out = {}
+    for sym in symbols:
+        if sym not in present:
+            continue
+        keep = np.zeros(len(index), dtype=bool)
+        for name in _PRICE_FIELDS:
+            col = columns.get((name, sym))
+            if col is not None:
+                keep |= pd.notna(col)
+        kept = keep if upto is None else keep & upto
+        frame = pd.DataFrame({"date": index[kept], **{
+            name: (col[kept] if (col := columns.get((field, sym))) is not None else None) for name, field in _FRAME_FIELDS}})
+        out[sym] = (frame, _array_events(days[keep], None if (c := columns.get(("Dividends", sym))) is None else c[keep]),
+                    _array_events(days[keep], None if (c := columns.get(("Stock Splits", sym))) is None else c[keep]))
+    return out
 
 
 class YFinanceClient:
@@ -223,12 +246,10 @@ class YFinanceClient:
             latency = (time.perf_counter() - began) * 1000
             statuses = dict(session.chart_status)
         results: dict[str, SymbolResult] = {}
-        present = set(data.columns.get_level_values(1)) if data is not None and isinstance(data.columns, pd.MultiIndex) else set()
-        for sym in symbols:
-            key = sym.upper()
-            frame, dividends, splits = (split_frame(data, key) if key in present else (None, {}, {}))
-            if frame is not None and end is not None:
-                frame = frame[frame["date"].dt.date <= end]
+        wanted = [sym.upper() for sym in symbols]
+        split = split_frames(data, wanted, end) if data is not None and len(data.columns) else {}
+        for sym, key in zip(symbols, wanted, strict=True):
+            frame, dividends, splits = split.get(key, (None, {}, {}))
             if frame is not None and len(frame):
                 results[sym] = SymbolResult(sym, OK, frame, dividends, splits)
             else:

@@ -20,7 +20,7 @@ import pandas as pd
 from praf_engine.config import Settings
 from praf_engine.errors import PipelineError
 from praf_engine.fetch import tracker
-from praf_engine.fetch.actions import history_rewritten, last_adj_ratio, record_events
+from praf_engine.fetch.actions import history_rewritten, last_adj_ratio, record_events_many
 from praf_engine.fetch.batches import Plan, batches, plan_night
 from praf_engine.fetch.cache import write_raw
 from praf_engine.fetch.client import (
@@ -205,18 +205,20 @@ class FetchRun:
                 tracker.record_batch(run_id=ctx.run_id, night=self.night, batch_no=out.batch_no * 100 + n, exit_name=exit_name,
                                      symbols=count, ok=ok, latency_ms=latency)
             per_symbol = [lat / max(count, 1) for _e, count, _ok, lat in out.calls]
+            events = record_events_many({sym: (out.results[sym].dividends, out.results[sym].splits) for sym in out.stored})
+            successes = []
             for sym, last in out.stored.items():
                 res = out.results[sym]
-                new_events = record_events(sym, res.dividends, res.splits)
+                new_events = events.get(sym, 0)
                 rewrite = out.rewrites.get(sym) or (f"{new_events} new corporate action(s)" if new_events and out.start is not None else None)
                 pending = bool(rewrite) and not redo
-                tracker.record_success(sym, last_date=last, raw_hash=out.hashes.get(sym), latencies=per_symbol,
-                                       exit_name=out.exit_of[sym], adj_ratio=out.ratios.get(sym), full_pending=pending)
+                successes.append(tracker.Success(sym, last, out.hashes.get(sym), out.exit_of[sym], out.ratios.get(sym), pending))
                 self.rows += len(res.bars) if res.bars is not None else 0
                 self.counts[OK] += 1
                 if pending:
                     self.redo.append(sym)
                     log.info("upstream history rewritten; full re-download", detail={"symbol": sym, "why": rewrite})
+            tracker.record_successes(successes, per_symbol)
         if judging:
             self._held.append(out)
         elif self.tripped:

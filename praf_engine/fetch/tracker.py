@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from peewee import fn
 
 from praf_engine.config import Settings
+from praf_engine.db.database import is_postgres
 from praf_engine.db.models import (
     BatchLatency,
     DLQSymbol,
@@ -17,6 +18,7 @@ from praf_engine.db.models import (
     ScrapeControl,
     Ticker,
     TickerFetchMeta,
+    database_proxy,
     utcnow,
 )
 from praf_engine.errors import PipelineError
@@ -45,17 +47,48 @@ def adj_ratios(symbols: Iterable[str]) -> dict[str, float | None]:
     return out
 
 
-def record_success(symbol: str, *, last_date: dt.date, raw_hash: str | None, latencies: list[float], exit_name: str,
-                   adj_ratio: float | None, full_pending: bool) -> None:
-    """Called only after the lake write returned (durable): advances last_fetched_date, never beyond the lake."""
-    meta = TickerFetchMeta.get_or_none(TickerFetchMeta.symbol == symbol)
-    TickerFetchMeta.update(
-        last_fetched_date=last_date,
-        consecutive_failures=0, fetch_status="ok", last_error_code=None, last_attempt_at=utcnow(),
-        latency_ms=statistics.median(latencies) if latencies else None, raw_hash=raw_hash, last_exit=exit_name,
-        adj_ratio=adj_ratio if adj_ratio is not None else (meta.adj_ratio if meta else None),
-        full_history_pending=full_pending,
-    ).where(TickerFetchMeta.symbol == symbol).execute()
+@dataclass(frozen=True)
+class Success:
+    """One symbol stored in the lake: what its ticker_fetch_meta row becomes."""
+
+    symbol: str
+    last_date: dt.date
+    raw_hash: str | None
+    exit_name: str
+    adj_ratio: float | None  # None keeps the stored ratio
+    full_pending: bool
+
+
+def _success_sql() -> str:
+    m, p = TickerFetchMeta, database_proxy.param
+    sets = [f"{m.last_fetched_date.column_name} = {p}", f"{m.consecutive_failures.column_name} = 0",
+            f"{m.fetch_status.column_name} = 'ok'", f"{m.last_error_code.column_name} = NULL",
+            f"{m.last_attempt_at.column_name} = {p}", f"{m.latency_ms.column_name} = {p}",
+            f"{m.raw_hash.column_name} = {p}", f"{m.last_exit.column_name} = {p}",
+            f"{m.adj_ratio.column_name} = COALESCE({p}, {m.adj_ratio.column_name})",
+            f"{m.full_history_pending.column_name} = {p}"]
+    return f"UPDATE {m._meta.table_name} SET {', '.join(sets)} WHERE {m.symbol.column_name} = {p}"
+
+
+def record_successes(rows: list[Success], latencies: list[float]) -> None:
+    """Called only after the lake write returned (durable): advances last_fetched_date, never beyond the lake.
+    One statement for every row of a batch (``latencies``: the batch's per-symbol latencies, their median is kept)."""
+    if not rows:
+        return
+    m = TickerFetchMeta
+    now = m.last_attempt_at.db_value(utcnow())
+    latency = statistics.median(latencies) if latencies else None
+    params = [(m.last_fetched_date.db_value(r.last_date), now, latency, r.raw_hash, r.exit_name,
+               None if r.adj_ratio is None else float(r.adj_ratio), m.full_history_pending.db_value(r.full_pending),
+               r.symbol) for r in rows]
+    sql = _success_sql()
+    cursor = database_proxy.cursor()
+    if is_postgres(database_proxy.obj):
+        from psycopg2.extras import execute_batch
+
+        execute_batch(cursor, sql, params, page_size=500)
+    else:
+        cursor.executemany(sql, params)
 
 
 def mark_full_pending(symbol: str) -> None:

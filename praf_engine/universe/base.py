@@ -187,6 +187,7 @@ class BaseExchangeScraper(ABC):
 
     code: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    uses_browser: ClassVar[bool] = False  # True: built with the job's Chromium (``chromium=``), started ahead for it
 
     def __init__(self, settings: Settings, fetcher: Fetcher) -> None:
         self.settings = settings

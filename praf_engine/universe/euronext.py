@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import shutil
 import tempfile
@@ -31,7 +32,7 @@ log = get_logger(__name__)
 REQUIRED = ("name", "isin", "symbol", "market", "currency")
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run")
-POLL_S = 0.05
+POLL_S = 0.01  # WebDriverWait and the download folder: a poll is one WebDriver command, or one listdir
 
 
 def _missing(value: str) -> str | None:
@@ -85,17 +86,24 @@ class _Browser:
             options.add_argument(flag)
         options.add_argument(f"--user-agent={s.user_agent}")
         options.add_argument(f"--user-data-dir={self.tmp / 'profile'}")
+        options.page_load_strategy = "eager"  # get() returns at DOMContentLoaded; the waits below look for the elements
         options.add_experimental_option("prefs", {"download.default_directory": str(self.downloads),
-                                                  "download.prompt_for_download": False})
+                                                  "download.prompt_for_download": False,
+                                                  "profile.managed_default_content_settings.images": 2})  # no images
         try:
             self.driver = webdriver.Chrome(service=Service(s.chromedriver_path), options=options)
         except Exception as exc:  # noqa: BLE001 - any start failure (no binary, driver mismatch) is one error
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise PipelineError("SCRAPEJS", f"Chromium did not start: {type(exc).__name__}: {str(exc)[:200]}",
                                 {"chromedriver": s.chromedriver_path, "chromium": s.chromium_path}) from None
-        self.driver.set_page_load_timeout(s.js_timeout_s)
-        self.driver.execute_cdp_cmd("Browser.setDownloadBehavior",
-                                    {"behavior": "allow", "downloadPath": str(self.downloads)})
+        try:
+            self.driver.set_page_load_timeout(s.js_timeout_s)
+            self.driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                                        {"behavior": "allow", "downloadPath": str(self.downloads)})
+        except Exception as exc:  # noqa: BLE001 - started but unusable: quit it, it is a start failure
+            self.close()
+            raise PipelineError("SCRAPEJS", f"Chromium did not start: {type(exc).__name__}: {str(exc)[:200]}",
+                                {"chromedriver": s.chromedriver_path, "chromium": s.chromium_path}) from None
 
     def close(self) -> None:
         try:
@@ -104,40 +112,135 @@ class _Browser:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class Chromium:
+    """The scrape job's Chromium: started in a background thread as soon as the job knows Euronext is on its list
+    (so the start overlaps the HTTP exchanges), handed to the Euronext scraper (``acquire``), quit in a background
+    thread once the file is downloaded (``release``). ``close()`` (the job's end, also after a failure) waits for the
+    start and the quit and quits a browser never released: no Chromium outlives the job.
+
+    ``timings``: ``browser_start_s`` (the start itself), ``browser_wait_s`` (how long the scraper waited for it: the
+    part of the start on the job's critical path) and, once quit, ``browser_quit_s``."""
+
+    def __init__(self, settings: Settings, *, background: bool = True) -> None:
+        self.settings = settings
+        self.timings: dict[str, float] = {}
+        self._browser: _Browser | None = None
+        self._error: PipelineError | None = None
+        self._quitting: threading.Thread | None = None
+        self._starting: threading.Thread | None = None
+        if background:
+            self._starting = threading.Thread(target=contextvars.copy_context().run, args=(self._start,),
+                                              name="chromium-start", daemon=True)
+            self._starting.start()
+
+    def _start(self) -> None:
+        began = time.perf_counter()
+        try:
+            self._browser = _Browser(self.settings)
+        except PipelineError as exc:
+            self._error = exc
+        except Exception as exc:  # noqa: BLE001 - handed to the scraper as the start failure it is
+            self._error = PipelineError("SCRAPEJS", f"Chromium did not start: {type(exc).__name__}: {str(exc)[:200]}")
+        finally:
+            self.timings["browser_start_s"] = time.perf_counter() - began
+
+    def acquire(self) -> _Browser:
+        """The started browser (waiting for its start if needed); SCRAPEJS if it could not start."""
+        began = time.perf_counter()
+        if self._starting is not None:
+            self._starting.join()
+        elif "browser_start_s" not in self.timings:
+            self._start()
+        self.timings["browser_wait_s"] = time.perf_counter() - began
+        if self._error is not None:
+            raise self._error
+        assert self._browser is not None
+        return self._browser
+
+    def release(self, *, wait: bool = False) -> None:
+        """Quit the browser, in a background thread unless ``wait``."""
+        browser, self._browser = self._browser, None
+        if browser is None:
+            return
+
+        def quit_() -> None:
+            began = time.perf_counter()
+            try:
+                browser.close()
+            except Exception as exc:  # noqa: BLE001 - a failed quit is logged; close() still removed the profile
+                log.warning(f"euronext: Chromium did not quit cleanly: {type(exc).__name__}", error_code="SCRAPEJS")
+            finally:
+                self.timings["browser_quit_s"] = time.perf_counter() - began
+
+        if wait:
+            quit_()
+            return
+        self._quitting = threading.Thread(target=contextvars.copy_context().run, args=(quit_,), name="chromium-quit",
+                                          daemon=True)  # the copied context keeps the run_id on its log lines
+        self._quitting.start()
+
+    def close(self) -> None:
+        """Wait for the start and the quit; quit a browser still open. Idempotent."""
+        if self._starting is not None:
+            self._starting.join()
+        self.release(wait=True)
+        if self._quitting is not None:
+            self._quitting.join()
+
+    def __enter__(self) -> Chromium:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def download_csv(settings: Settings, url: str, stop: threading.Event, attempts: int,
-                 timings: dict[str, float] | None = None) -> tuple[bytes, str]:
+                 timings: dict[str, float] | None = None, chromium: Chromium | None = None) -> tuple[bytes, str]:
     """Load ``url`` in Chromium, wait for ``#download-button`` to be clickable, click it and poll (bounded by
     ``scrape.js_timeout_s``) for the finished file. SCRAPESTRUCT if the table fills but no button comes; SCRAPEJS if
     the page or the file never arrives in ``attempts`` tries. Returns (bytes, file name); ``timings`` gets the seconds
-    of the browser start, the page with its click, the file wait and the browser quit."""
+    of the page with its click and of the file wait (``chromium``'s own timings: its start, the wait for it, its quit).
+    ``chromium``: the job's browser, released (quit in the background) once done; None: one started here and quit
+    before returning."""
     from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def _button_or_rows(driver: Any) -> tuple[str, Any] | bool:
+        """("button", it) once #download-button is clickable, ("rows", None) once the table has rows (one poll
+        tells which, so the click needs no further look-up)."""
+        try:
+            button = ec.element_to_be_clickable((By.ID, "download-button"))(driver)
+            if button:
+                return "button", button
+        except WebDriverException:
+            pass
+        try:
+            driver.find_element(By.CSS_SELECTOR, "#stocks-data-table tbody tr")
+        except WebDriverException:
+            return False
+        return "rows", None
+
     timeout = settings.scrape.js_timeout_s
     spent = timings if timings is not None else {}
-    mark = time.perf_counter()
-    browser = _Browser(settings)
-    spent["browser_start_s"] = time.perf_counter() - mark
+    own = chromium is None
+    session = Chromium(settings, background=False) if chromium is None else chromium
     last = ""
     try:
+        browser = session.acquire()
+        mark = time.perf_counter()
         for attempt in range(1, attempts + 1):
             try:
                 browser.driver.get(url)
-                button_or_rows = ec.any_of(ec.element_to_be_clickable((By.ID, "download-button")),
-                                           ec.presence_of_element_located((By.CSS_SELECTOR, "#stocks-data-table tbody tr")))
-                WebDriverWait(browser.driver, timeout, poll_frequency=POLL_S).until(button_or_rows)
-                buttons = browser.driver.find_elements(By.ID, "download-button")
-                if not buttons:  # the table is there: give the button a moment, then it is a changed page
+                found, button = WebDriverWait(browser.driver, timeout, poll_frequency=POLL_S).until(_button_or_rows)
+                if found == "rows":  # the table is there: give the button a moment, then it is a changed page
                     try:
-                        WebDriverWait(browser.driver, min(2.0, timeout), poll_frequency=POLL_S).until(
+                        button = WebDriverWait(browser.driver, min(2.0, timeout), poll_frequency=POLL_S).until(
                             ec.element_to_be_clickable((By.ID, "download-button")))
                     except TimeoutException:
                         raise structure_error("euronext", "the list loads but has no #download-button",
                                               url=url) from None
-                button = WebDriverWait(browser.driver, timeout, poll_frequency=POLL_S).until(
-                    ec.element_to_be_clickable((By.ID, "download-button")))
                 button.click()
             except TimeoutException:
                 last = "the list page did not finish loading"
@@ -147,18 +250,21 @@ def download_csv(settings: Settings, url: str, stop: threading.Event, attempts: 
                 last = f"browser error: {str(exc).splitlines()[0][:160]}"
                 log.warning(f"euronext: {last} (attempt {attempt}/{attempts})", error_code="SCRAPEJS")
                 continue
-            spent["page_s"] = time.perf_counter() - mark - spent["browser_start_s"]
-            found = _wait_for_download(browser.downloads, timeout, stop)
-            spent["file_s"] = time.perf_counter() - mark - spent["browser_start_s"] - spent["page_s"]
-            if found is not None:
-                return found.read_bytes(), found.name
+            spent["page_s"] = time.perf_counter() - mark
+            clicked = time.perf_counter()
+            done = _wait_for_download(browser.downloads, timeout, stop)
+            spent["file_s"] = time.perf_counter() - clicked
+            if done is not None:
+                return done.read_bytes(), done.name
             last = f"no file {timeout:g} s after clicking Download"
             log.warning(f"euronext: {last} (attempt {attempt}/{attempts})", error_code="SCRAPEJS")
         raise PipelineError("SCRAPEJS", f"euronext: {last} ({attempts} attempts)", {"url": url, "timeout_s": timeout})
     finally:
-        closing = time.perf_counter()
-        browser.close()
-        spent["browser_quit_s"] = time.perf_counter() - closing
+        if own:
+            session.close()
+        else:
+            session.release()
+        spent.update(session.timings)
 
 
 def _wait_for_download(directory: Path, timeout: float, stop: threading.Event) -> Path | None:
@@ -178,15 +284,18 @@ class EuronextScraper(BaseExchangeScraper):
 
     code = "euronext"
     description = "Euronext equities list (JavaScript download)"
+    uses_browser = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, chromium: Chromium | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.chromium = chromium  # the job's browser, already starting; None: started by fetch()
         self.timings: dict[str, float] = {}  # the browser's share of the fetch (the job records it)
 
     def fetch(self) -> list[RawPage]:
         url = self.settings.scrape.euronext_url
         page = RawPage("list.html", self.fetcher.get(url, "list.html"))  # HTTP status and retries; kept for replay
-        body, _name = download_csv(self.settings, url, self.fetcher.stop, self.settings.scrape.retries + 1, self.timings)
+        body, _name = download_csv(self.settings, url, self.fetcher.stop, self.settings.scrape.retries + 1, self.timings,
+                                   self.chromium)
         self.fetcher.store.save("euronext.csv", body)
         return [page, RawPage("euronext.csv", body)]
 

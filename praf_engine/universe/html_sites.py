@@ -35,8 +35,9 @@ def _doc(exchange: str, body: bytes) -> Any:
 
 
 def _cell_text(cell: Any) -> str:
-    for sup in cell.xpath(".//sup"):  # footnote markers: [12], [a]
-        sup.drop_tree()
+    if len(cell):  # child elements: footnote markers ([12], [a]) may be among them
+        for sup in list(cell.iter("sup")):
+            sup.drop_tree()
     return " ".join(_FOOTNOTE.sub("", cell.text_content()).split())
 
 

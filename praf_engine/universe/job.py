@@ -13,6 +13,7 @@ from praf_engine.errors import PipelineError, wrap
 from praf_engine.jobs.runner import JobContext, JobFunction
 from praf_engine.logs import get_logger
 from praf_engine.universe.base import Fetcher, RawStore, scraper_classes, structure_error
+from praf_engine.universe.euronext import Chromium
 from praf_engine.universe.lifecycle import (
     apply_scrape,
     archive_delisted,
@@ -50,8 +51,9 @@ def _day(value: Any) -> dt.date:
 
 
 def scrape_exchange(ctx: JobContext, code: str, client: httpx.Client, day: dt.date,
-                    progress: Progress | None = None) -> dict[str, Any]:
-    """Scrape one exchange and apply it; never raises for the exchange's own failures (they go to scrape_control)."""
+                    progress: Progress | None = None, chromium: Chromium | None = None) -> dict[str, Any]:
+    """Scrape one exchange and apply it; never raises for the exchange's own failures (they go to scrape_control).
+    ``chromium``: the job's browser, for a scraper that uses one (else it starts its own)."""
     s = ctx.settings
     month = month_of(day)
     notify = progress or (lambda *_: None)
@@ -59,7 +61,7 @@ def scrape_exchange(ctx: JobContext, code: str, client: httpx.Client, day: dt.da
     store = RawStore(s.scrapes_dir, month, code)
     fetcher = Fetcher(s, client, store, ctx.stop)
     cls = scraper_classes()[code]
-    scraper = cls(s, fetcher)
+    scraper = cls(s, fetcher, chromium=chromium) if cls.uses_browser and chromium is not None else cls(s, fetcher)
     started = time.perf_counter()
     timings: dict[str, float] = {}
     try:
@@ -123,12 +125,20 @@ def make_scrape_job(exchanges: Sequence[str] | None = None, progress: Progress |
         results: dict[str, Any] = {}
         ctx.detail["month"] = month_of(day)
         ctx.detail["exchanges"] = results
-        with httpx.Client(headers={"User-Agent": ctx.settings.scrape.user_agent}) as client:
-            for code in codes:
-                if ctx.stopping:
-                    break
-                results[code] = scrape_exchange(ctx, code, client, day, progress)
-        ctx.detail["archive"] = archive_delisted(ctx.settings, day)
+        classes = scraper_classes()
+        # the browser starts now, in the background, while the HTTP exchanges are scraped; closed (waited for) below
+        chromium = Chromium(ctx.settings) if any(classes[c].uses_browser for c in codes) else None
+        try:
+            with httpx.Client(headers={"User-Agent": ctx.settings.scrape.user_agent}) as client:
+                for code in codes:
+                    if ctx.stopping:
+                        break
+                    results[code] = scrape_exchange(ctx, code, client, day, progress, chromium)
+            ctx.detail["archive"] = archive_delisted(ctx.settings, day)
+        finally:
+            if chromium is not None:
+                chromium.close()  # the quit started after the download: no browser outlives the job
+                ctx.detail["browser"] = {k: round(v, 3) for k, v in chromium.timings.items()}
         failed = {c: r for c, r in results.items() if r["status"] != "success"}
         if failed:
             worst = min((r["error_code"] for r in failed.values()),

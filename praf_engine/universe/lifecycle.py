@@ -84,6 +84,18 @@ def _upsert_sql() -> str:
             f"ON CONFLICT (symbol) DO UPDATE SET {updates}")
 
 
+def _raw(query: Any) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` as the driver returns them (no per-value conversion: dates may be ISO strings)."""
+    sql, params = query.sql()
+    return list(database_proxy.execute_sql(sql, params).fetchall())
+
+
+def _states(where: Any) -> dict[str, list[Any]]:
+    """symbol -> [first_seen, status, status_changed] of the rows matching ``where`` (dates as the driver gives them)."""
+    query = Ticker.select(Ticker.symbol, Ticker.first_seen, Ticker.status, Ticker.status_changed).where(where)
+    return {sym: rest for sym, *rest in _raw(query)}
+
+
 def apply_scrape(result: ScrapeResult, day: dt.date, source: str) -> ApplyStats:
     """Upsert the exchange's listings (first_seen on insert, last_seen = ``day``), mark its rows that were not seen
     ``delisted``, bring seen delisted/archived rows back ``active``, and clear seen symbols from the DLQ. One
@@ -92,11 +104,11 @@ def apply_scrape(result: ScrapeResult, day: dt.date, source: str) -> ApplyStats:
     seen = {x.symbol: x for x in result.listings}
     now = utcnow()
     with database_proxy.atomic():
-        columns = (Ticker.symbol, Ticker.first_seen, Ticker.status, Ticker.status_changed)
-        existing = {sym: rest for sym, *rest in Ticker.select(*columns).where(Ticker.exchange_code == code).tuples()}
-        # a symbol listed under another exchange before (rare): one scan beats thousands of IN parameters
-        existing.update({sym: rest for sym, *rest in Ticker.select(*columns).where(Ticker.exchange_code != code).tuples()
-                         if sym in seen})
+        existing = _states(Ticker.exchange_code == code)
+        # a symbol listed under another exchange before (rare): one scan of bare symbols, then the few found
+        elsewhere = [sym for (sym,) in _raw(Ticker.select(Ticker.symbol).where(Ticker.exchange_code != code)) if sym in seen]
+        for i in range(0, len(elsewhere), BATCH):
+            existing.update(_states(Ticker.symbol.in_(elsewhere[i:i + BATCH])))
         rows, new, relisted = [], 0, []
         stamp = str(now)
         for sym, x in seen.items():

@@ -45,3 +45,26 @@ def test_delisted_over_24_months_archived_then_exported_yearly_and_deleted(setti
     assert archive_delisted(settings, next_year)["exported"] == {"tickers_2025.csv.gz": 1}
     assert [r["symbol"] for r in _export(settings, 2025)] == ["OLD", "LATE"]
     assert archive_delisted(settings, next_year) == {"archived": 0, "exported": {}}
+
+
+def test_apply_scrape_takes_over_a_symbol_of_another_exchange(service) -> None:
+    """A listing found under a new exchange keeps its first_seen; a delisted one comes back; the rest is untouched."""
+    from praf_engine.universe.base import ScrapedListing, ScrapeResult
+    from praf_engine.universe.lifecycle import apply_scrape
+
+    _ticker("MOVED", "active", dt.date(2024, 1, 1))
+    _ticker("BACK", "delisted", dt.date(2025, 1, 31))
+    _ticker("STAYS", "active", dt.date(2024, 1, 1))
+    day = dt.date(2025, 6, 6)
+    listings = [ScrapedListing(symbol=s, exchange_code="arca", exchange_symbol=s, name=f"{s} Fund", mic="ARCX")
+                for s in ("MOVED", "BACK", "FRESH")]
+    stats = apply_scrape(ScrapeResult("arca", listings), day, "ArcaScraper")
+    assert (stats.seen, stats.new, stats.relisted, stats.delisted) == (3, 1, 1, 0)
+    rows = {t.symbol: t for t in Ticker.select()}
+    assert {s: (rows[s].exchange_code, rows[s].status, rows[s].first_seen, rows[s].status_changed) for s in rows} == {
+        "MOVED": ("arca", "active", dt.date(2020, 1, 1), dt.date(2024, 1, 1)),
+        "BACK": ("arca", "active", dt.date(2020, 1, 1), day),
+        "FRESH": ("arca", "active", day, day),
+        "STAYS": ("nasdaq", "active", dt.date(2020, 1, 1), dt.date(2024, 1, 1)),
+    }
+    assert rows["MOVED"].last_seen == day and rows["MOVED"].name == "MOVED Fund"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -260,3 +261,62 @@ def test_euronext_faults(market, sites, home_settings, kind, error_code, status)
                 if t.exchange_code == "euronext"} == {s: v for s, v in before.items() if s in tickers("euronext")}
     assert (settings.scrapes_dir / "202507" / "euronext").is_dir()
 
+
+
+# --- the job's Chromium: started ahead, quit in the background, never left behind --------------------------------------
+def _processes_naming(path: str) -> list[int]:
+    """Pids of the live processes whose command line names ``path`` (Chromium's profile directory)."""
+    pids = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as fh:
+                cmdline = fh.read().decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        if path in cmdline and _running(int(name)):  # a zombie is already dead (its parent reaps it)
+            pids.append(int(name))
+    return pids
+
+
+@pytest.mark.parametrize("page", ["served", "site_500"])
+def test_no_chromium_outlives_the_scrape_job(market, sites, home_settings, monkeypatch, page) -> None:
+    need_chromium()
+    import praf_engine.universe.euronext as euronext
+    import praf_engine.universe.job as job
+
+    profiles: list[str] = []
+    drivers: list[int] = []
+    sessions: list[euronext.Chromium] = []
+
+    class Recorded(euronext.Chromium):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            sessions.append(self)
+
+        def _start(self) -> None:
+            super()._start()
+            if self._browser is not None:
+                profiles.append(str(self._browser.tmp))
+                drivers.append(self._browser.driver.service.process.pid)
+
+    monkeypatch.setattr(job, "Chromium", Recorded)
+    settings = home_settings()
+    day = TODAY if page == "served" else _next_month_with(market, "site_500", "euronext")
+    with opened(settings) as service:
+        assert scrape(service, ["nasdaq", "euronext"], day) == (0 if page == "served" else 1)
+        browser = last_cron().detail["browser"]
+        assert control(f"{day:%Y%m}")["euronext"].scrape_status == ("success" if page == "served" else "error")
+    assert len(sessions) == 1 and len(profiles) == 1, "one browser, started by the job"
+    assert browser["browser_start_s"] > 0 and "browser_quit_s" in browser
+    assert ("browser_wait_s" in browser) == (page == "served")  # a failed page never asks for the browser
+    assert not _processes_naming(profiles[0]), "Chromium still running after the job"
+    assert not _running(drivers[0]), "chromedriver still running after the job"
+    assert not os.path.exists(profiles[0])
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
