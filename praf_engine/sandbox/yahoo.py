@@ -6,6 +6,7 @@ The real yfinance reaches it through ``SandboxSession``, a curl_cffi session tha
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import threading
@@ -260,7 +261,25 @@ class SandboxSession(curl_requests.Session):
         self._base = urlsplit(base_url.rstrip("/"))
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        return super().request(method, rewrite_yahoo_url(url, self._base), *args, **kwargs)
+        target = rewrite_yahoo_url(url, self._base)
+        response = super().request(method, target, *args, **kwargs)
+        if target != url:
+            self._as_yahoo_cookies()
+        return response
+
+    def _as_yahoo_cookies(self) -> None:
+        """Give the cookies the emulator set a ``.yahoo.com`` twin, as Yahoo sets them. yfinance caches the cookie
+        it finds under a Yahoo domain and reuses it; one left under the loopback host only made it fetch
+        fc.yahoo.com again before every request (a request per symbol Yahoo never sees). The loopback cookie stays,
+        so the emulator still gets it back."""
+        jar = self.cookies.jar
+        loopback = (self._base.hostname or "").lower()
+        for cookie in list(jar):
+            if cookie.domain.lstrip(".").lower() != loopback:
+                continue
+            twin = copy.copy(cookie)
+            twin.domain, twin.domain_specified, twin.domain_initial_dot = ".yahoo.com", True, True
+            jar.set_cookie(twin)
 
 
 def rewrite_yahoo_url(url: str, base: Any) -> str:

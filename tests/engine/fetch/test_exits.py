@@ -43,7 +43,7 @@ def test_the_sandbox_overrides_alone_send_the_fetch_through_its_exits(make_sandb
     exits, or the whole fetch leaves from 127.0.0.1 and one address's rate limit trips the APIDOWN breaker."""
     from praf_engine.service import EngineService
 
-    sandbox = make_sandbox(50, exits=4, rate_limit_requests=60)  # one address could not serve 50 cold symbols
+    sandbox = make_sandbox(50, exits=4, rate_limit_requests=30)  # one address cannot serve 50 symbols
     flat = {"__".join(k): v for k, v in sandbox.settings_overrides().items()}
     settings = make_settings(tmp_path / "home", backend, **flat, fetch__batch_size=8, fetch__workers=2)
     configure_logging(settings.logs_dir, secrets=settings.secrets(), console_level=None)
