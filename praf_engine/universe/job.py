@@ -126,7 +126,7 @@ def make_scrape_job(exchanges: Sequence[str] | None = None, progress: Progress |
         ctx.detail["month"] = month_of(day)
         ctx.detail["exchanges"] = results
         classes = scraper_classes()
-        # the browser starts now, in the background, while the HTTP exchanges are scraped; closed (waited for) below
+        # the job's browser: started when the Euronext scraper asks for it, closed (its quit waited for) below
         chromium = Chromium(ctx.settings) if any(classes[c].uses_browser for c in codes) else None
         try:
             with httpx.Client(headers={"User-Agent": ctx.settings.scrape.user_agent}) as client:
