@@ -182,12 +182,6 @@ class Chromium:
         if self._quitting is not None:
             self._quitting.join()
 
-    def __enter__(self) -> Chromium:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def download_csv(settings: Settings, url: str, stop: threading.Event, attempts: int,
                  timings: dict[str, float] | None = None, chromium: Chromium | None = None) -> tuple[bytes, str]:
