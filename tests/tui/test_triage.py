@@ -1,10 +1,9 @@
-"""QA triage screen: every binding driven by keyboard, each effect checked in the database through the service."""
+"""QA triage screen: browsing by keyboard (filters, search, sort, paging, detail, help, live refresh, 50,000 failures) and
+its snapshots; the actions are in test_triage_actions.py."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,41 +14,10 @@ from praf_engine.service import EngineService
 from praf_tui.screens.help import HelpScreen
 from praf_tui.screens.symbol import SymbolScreen
 from praf_tui.screens.triage import TriageScreen
-from praf_tui.widgets.dialogs import PromptDialog
-from praf_tui.widgets.failure_table import SELECTED_MARK, FailureTable
+from praf_tui.widgets.failure_table import FailureTable
 from praf_tui.widgets.filters import SymbolSearch
 from tests.tui.conftest import settle
-
-OPEN = {"resolved": False}
-
-
-async def open_triage(pilot: Any) -> TriageScreen:
-    await pilot.press("t")
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, TriageScreen)
-    return screen
-
-
-async def type_text(pilot: Any, text: str) -> None:
-    await pilot.press(*["space" if c == " " else c for c in text])
-
-
-def status(screen: TriageScreen) -> str:
-    return str(screen.query_one("#triage-status", Static).render())
-
-
-def shown_ids(screen: TriageScreen) -> list[int]:
-    return [r.id for r in screen.query_one(FailureTable).rows_shown]
-
-
-def page_ids(service: EngineService, **kw: Any) -> list[int]:
-    kw.setdefault("limit", 100)
-    return [r.id for r in service.failures(**kw).rows]
-
-
-def failure(failure_id: int) -> QAFailure:
-    return QAFailure.get_by_id(failure_id)
+from tests.tui.triage_pilot import OPEN, open_triage, page_ids, shown_ids, status, type_text
 
 
 def test_default_query_is_every_unresolved_failure_newest_first() -> None:
@@ -79,124 +47,6 @@ async def test_first_page_status_line_and_detail_pane(make_app: Any, tui_service
         await pilot.pause()
         second = expected.rows[1]
         assert f"#{second.id} {second.symbol}" in str(screen.query_one("#detail", Static).render())
-
-
-@pytest.mark.parametrize(("key", "action", "resolution"), [("r", "resolved", "resolved"),
-                                                           ("f", "false_positive", "false_positive")])
-async def test_resolve_and_false_positive_the_cursor_row_with_a_note(make_app: Any, tui_service: EngineService, key: str,
-                                                                     action: str, resolution: str) -> None:
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_triage(pilot)
-        await pilot.press("down")
-        target = screen.query_one(FailureTable).current
-        assert target is not None
-        version = app.data_version
-        await pilot.press(key)
-        await pilot.pause()
-        assert isinstance(app.screen, PromptDialog)
-        await type_text(pilot, "checked upstream")
-        await pilot.press("enter")
-        await settle(pilot)
-        row = failure(target.id)
-        assert row.resolved and row.resolution == resolution
-        assert row.note == "checked upstream" and row.resolved_by == "tester" and row.resolved_at is not None
-        assert app.data_version == version + 1  # app.changed(): every screen reloads
-        assert target.id not in shown_ids(screen)
-        assert tui_service.failures(**OPEN).total == 35
-        assert status(screen).startswith("rows 1–35 of 35")
-
-
-async def test_reopen_a_resolved_failure_and_empty_note_keeps_the_old_one(make_app: Any, tui_service: EngineService) -> None:
-    first = tui_service.failures(**OPEN, limit=1).rows[0]
-    tui_service.triage_failures([first.id], "resolved", "was fine", "someone")
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_triage(pilot)
-        await pilot.press("u")  # unresolved → resolved
-        await settle(pilot)
-        assert shown_ids(screen) == [first.id]
-        assert status(screen).startswith("rows 1–1 of 1")
-        await pilot.press("o")
-        await pilot.pause()
-        await pilot.press("enter")  # empty note: the old note stays
-        await settle(pilot)
-        row = failure(first.id)
-        assert not row.resolved and row.resolution is None and row.resolved_at is None
-        assert row.resolved_by == "tester" and row.note == "was fine"
-        assert shown_ids(screen) == []
-        assert status(screen).startswith("rows 0 of 0")
-
-
-async def test_bulk_actions_on_a_multi_selection(make_app: Any, tui_service: EngineService) -> None:
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_triage(pilot)
-        table = screen.query_one(FailureTable)
-        ids = shown_ids(screen)
-        await pilot.press("space", "space", "down", "space")  # rows 0, 1 and 3; space moves down
-        await pilot.pause()
-        assert screen.selected == {ids[0], ids[1], ids[3]}
-        assert [table.get_cell_at((i, 0)) for i in range(4)] == [SELECTED_MARK, SELECTED_MARK, " ", SELECTED_MARK]
-        assert status(screen).endswith("· 3 selected")
-        await pilot.press("up", "space")  # toggles row 3 off again (the cursor moves on to row 4)
-        await pilot.pause()
-        assert screen.selected == {ids[0], ids[1]}
-        await pilot.press("up", "space")
-        await pilot.press("f")
-        await pilot.pause()
-        assert "3 selected failures" in str(app.screen.query_one("#prompt-title").render())
-        await type_text(pilot, "bulk")
-        await pilot.press("enter")
-        await settle(pilot)
-        for failure_id in (ids[0], ids[1], ids[3]):
-            row = failure(failure_id)
-            assert row.resolution == "false_positive" and row.note == "bulk" and row.resolved_by == "tester"
-        assert not failure(ids[2]).resolved
-        assert screen.selected == set()
-        assert tui_service.failures(**OPEN).total == 33
-        assert "selected" not in status(screen)
-
-
-async def test_select_page_with_ctrl_a_and_star_then_resolve_all(make_app: Any, tui_service: EngineService) -> None:
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_triage(pilot)
-        ids = set(shown_ids(screen))
-        await pilot.press("ctrl+a")
-        assert screen.selected == ids and status(screen).endswith("· 36 selected")
-        await pilot.press("ctrl+a")  # again: unselect the page
-        assert screen.selected == set()
-        await pilot.press("asterisk")
-        assert screen.selected == ids
-        await pilot.press("r", "enter")
-        await settle(pilot)
-        assert tui_service.failures(**OPEN).total == 0
-        assert tui_service.failures(resolved=True).total == 36
-        assert status(screen).startswith("rows 0 of 0")
-
-
-async def test_escape_in_the_note_dialog_changes_nothing(make_app: Any, tui_service: EngineService) -> None:
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_triage(pilot)
-        before = [(r.id, r.resolved, r.note) for r in tui_service.failures(resolved=None, limit=100).rows]
-        version = app.data_version
-        await pilot.press("space", "r")
-        await pilot.pause()
-        await type_text(pilot, "not this")
-        await pilot.press("escape")
-        await settle(pilot)
-        for key in ("f", "o"):
-            await pilot.press(key)
-            await pilot.pause()
-            assert isinstance(app.screen, PromptDialog)
-            await pilot.press("escape")
-            await settle(pilot)
-        assert app.screen is screen
-        assert [(r.id, r.resolved, r.note) for r in tui_service.failures(resolved=None, limit=100).rows] == before
-        assert app.data_version == version
-        assert len(screen.selected) == 1  # the selection survives a cancelled action
 
 
 @pytest.mark.parametrize(("key", "field"), [("c", "check"), ("v", "severity"), ("x", "exchange")])
@@ -344,59 +194,6 @@ async def test_paging_keys_move_whole_server_pages(make_app: Any, tui_service: E
         await pilot.press("ctrl+a", "r", "enter")
         await settle(pilot)
         assert status(screen).startswith("rows 21–30 of 30 · page 3/3")
-
-
-async def test_export_writes_every_row_of_the_filter(make_app: Any, tui_service: EngineService,
-                                                     fixture_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(TriageScreen, "PAGE_SIZE", 5)  # the export is not limited to the page
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_triage(pilot)
-        await pilot.press("c", "c", "c", "c")  # lag_check, missing_dates, null_fields, zero_volume
-        await settle(pilot)
-        assert screen.query_state.check == "zero_volume"
-        await pilot.press("e")
-        await pilot.pause()
-        dialog = app.screen
-        assert isinstance(dialog, PromptDialog)
-        default = fixture_home / "qa_failures_2025-06-09.csv"
-        assert dialog.query_one("#prompt-input").value == str(default)
-        await pilot.press("enter")
-        await settle(pilot)
-        with default.open(newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        assert len(rows) == tui_service.failures(**OPEN, check="zero_volume").total == 12
-        assert {r["check_name"] for r in rows} == {"zero_volume"} and {r["resolved"] for r in rows} == {"0"}
-        assert any("exported 12 rows" in str(n.message) for n in app._notifications)
-        # a folder that does not exist: the service's error code, nothing written, no crash
-        await pilot.press("e")
-        await pilot.pause()
-        await pilot.press("home", *"/nowhere")  # /nowhere/<home>/qa_failures_….csv
-        await pilot.press("enter")
-        await settle(pilot)
-        assert any("[EXPORTIO]" in str(n.message) for n in app._notifications)
-        assert not Path("/nowhere").exists()
-        await pilot.press("e", "escape")  # Esc: no export
-        await settle(pilot)
-        assert app.screen is screen
-
-
-async def test_a_stale_row_reports_the_service_error_and_nothing_changes(make_app: Any, tui_service: EngineService) -> None:
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_triage(pilot)
-        ids = shown_ids(screen)
-        await pilot.press("space", "space")
-        QAFailure.delete().where(QAFailure.id == ids[1]).execute()  # someone else removed it meanwhile
-        await pilot.press("r", "enter")
-        await settle(pilot)
-        assert any("[QATRIAGE]" in str(n.message) and "apply again" in str(n.message) for n in app._notifications)
-        assert not failure(ids[0]).resolved  # all or nothing
-        assert app.screen is screen
-        assert screen.selected == {ids[0]} and ids[1] not in shown_ids(screen)  # the gone row left
-        await pilot.press("r", "enter")  # the retry works
-        await settle(pilot)
-        assert failure(ids[0]).resolved and failure(ids[0]).resolved_by == "tester"
 
 
 async def test_enter_opens_the_symbol_screen_but_not_for_universe_rows(make_app: Any, tui_service: EngineService) -> None:
