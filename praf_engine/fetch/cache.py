@@ -45,15 +45,9 @@ def raw_csv(frame: pd.DataFrame, dividends: dict[dt.date, float], splits: dict[d
     if len(days) and (np.isnat(days).any() or days.min() < np.datetime64("1000-01-01") or days.max() > np.datetime64("9999-12-31")):
         return _pandas_csv(frame, dividends, splits)
     cells = [days.astype(str).tolist(), *[_text(c) for c in columns[1:]]]
+    dates = days.astype(object)  # datetime.date, the events' keys
     for events in (dividends, splits):
-        amounts = np.zeros(len(days))
-        if events:
-            when = np.array(list(events), dtype="datetime64[D]")
-            at = np.searchsorted(when, days, sorter=(order := np.argsort(when)))
-            hit = at < len(when)
-            hit[hit] = when[order[at[hit]]] == days[hit]
-            amounts[hit] = np.array(list(events.values()), dtype=float)[order[at[hit]]]
-        cells.append(_text(amounts))
+        cells.append(_text(np.array([events.get(d, 0.0) for d in dates] if events else np.zeros(len(dates)), dtype=float)))
     lines = [",".join(RAW_COLUMNS), *(",".join(row) for row in zip(*cells, strict=True))]
     return ("\n".join(lines) + "\n").encode()
 

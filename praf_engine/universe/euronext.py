@@ -67,6 +67,12 @@ def parse_euronext_csv(body: bytes) -> list[dict[str, str]]:
     return rows
 
 
+def _start_failed(settings: Settings, exc: BaseException) -> PipelineError:
+    s = settings.scrape
+    return PipelineError("SCRAPEJS", f"Chromium did not start: {type(exc).__name__}: {str(exc)[:200]}",
+                         {"chromedriver": s.chromedriver_path, "chromium": s.chromium_path})
+
+
 class _Browser:
     """One headless Chromium for one scrape, downloading into a private directory."""
 
@@ -94,16 +100,14 @@ class _Browser:
             self.driver = webdriver.Chrome(service=Service(s.chromedriver_path), options=options)
         except Exception as exc:  # noqa: BLE001 - any start failure (no binary, driver mismatch) is one error
             shutil.rmtree(self.tmp, ignore_errors=True)
-            raise PipelineError("SCRAPEJS", f"Chromium did not start: {type(exc).__name__}: {str(exc)[:200]}",
-                                {"chromedriver": s.chromedriver_path, "chromium": s.chromium_path}) from None
+            raise _start_failed(settings, exc) from None
         try:
             self.driver.set_page_load_timeout(s.js_timeout_s)
             self.driver.execute_cdp_cmd("Browser.setDownloadBehavior",
                                         {"behavior": "allow", "downloadPath": str(self.downloads)})
         except Exception as exc:  # noqa: BLE001 - started but unusable: quit it, it is a start failure
             self.close()
-            raise PipelineError("SCRAPEJS", f"Chromium did not start: {type(exc).__name__}: {str(exc)[:200]}",
-                                {"chromedriver": s.chromedriver_path, "chromium": s.chromium_path}) from None
+            raise _start_failed(settings, exc) from None
 
     def close(self) -> None:
         try:
@@ -138,7 +142,7 @@ class Chromium:
         except PipelineError as exc:
             self._error = exc
         except Exception as exc:  # noqa: BLE001 - handed to the scraper as the start failure it is
-            self._error = PipelineError("SCRAPEJS", f"Chromium did not start: {type(exc).__name__}: {str(exc)[:200]}")
+            self._error = _start_failed(self.settings, exc)
         finally:
             self.timings["browser_start_s"] = time.perf_counter() - began
 

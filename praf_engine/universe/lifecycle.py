@@ -84,16 +84,10 @@ def _upsert_sql() -> str:
             f"ON CONFLICT (symbol) DO UPDATE SET {updates}")
 
 
-def _raw(query: Any) -> list[tuple[Any, ...]]:
-    """The rows of ``query`` as the driver returns them (no per-value conversion: dates may be ISO strings)."""
-    sql, params = query.sql()
-    return list(database_proxy.execute_sql(sql, params).fetchall())
-
-
 def _states(where: Any) -> dict[str, list[Any]]:
     """symbol -> [first_seen, status, status_changed] of the rows matching ``where`` (dates as the driver gives them)."""
     query = Ticker.select(Ticker.symbol, Ticker.first_seen, Ticker.status, Ticker.status_changed).where(where)
-    return {sym: rest for sym, *rest in _raw(query)}
+    return {sym: rest for sym, *rest in database_proxy.execute(query).fetchall()}  # the driver's values, unconverted
 
 
 def apply_scrape(result: ScrapeResult, day: dt.date, source: str) -> ApplyStats:
@@ -106,7 +100,7 @@ def apply_scrape(result: ScrapeResult, day: dt.date, source: str) -> ApplyStats:
     with database_proxy.atomic():
         existing = _states(Ticker.exchange_code == code)
         # a symbol listed under another exchange before (rare): one scan of bare symbols, then the few found
-        elsewhere = [sym for (sym,) in _raw(Ticker.select(Ticker.symbol).where(Ticker.exchange_code != code)) if sym in seen]
+        elsewhere = [sym for (sym,) in database_proxy.execute(Ticker.select(Ticker.symbol).where(Ticker.exchange_code != code)) if sym in seen]
         for i in range(0, len(elsewhere), BATCH):
             existing.update(_states(Ticker.symbol.in_(elsewhere[i:i + BATCH])))
         rows, new, relisted = [], 0, []
