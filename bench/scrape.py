@@ -5,7 +5,7 @@
 ``--repeat`` rounds (default 3, each figure is its best round), all over loopback against one ``SitesServer``
 (HTTP) of a ``Market`` grown until it lists N on the day scraped:
   (a) download      the raw pages fetched with a bare httpx.Client (nasdaqlisted, otherlisted, both FTSE pages,
-                    every DAX page, the Euronext list page and the JSON its script fetches to build the CSV);
+                    every DAX page, the Euronext list page and the CSV file its Download button fetches);
   (b) bare_insert   the rows the scrape produced, one ``executemany`` INSERT into a fresh SQLite table with the
                     same columns (no upsert, no lifecycle, no scrape_control);
   (c) praf_scrape   the scrape job through JobRunner into a fresh home (SQLite): fetch with retries/raw saving,
@@ -13,7 +13,7 @@
 Target: praf_scrape - browser_start <= 2 x (bare_insert + download), browser_start as measured inside the job: the
 time the Euronext scraper waited for its browser (``browser_wait_s``; the job starts Chromium when Euronext asks for
 it) is what is subtracted. ``euronext_page_s`` (page load, its script, the click) is reported: it has no
-bare-client equivalent (the baseline fetches the page's JSON directly).
+bare-client equivalent (the baseline fetches the file's URL directly).
 Also reported: the same ratio over the four HTTP exchanges alone (their scrape seconds against their own download
 and bare insert), since the Euronext page load, JavaScript and file download have no bare-client equivalent.
 """
@@ -75,7 +75,8 @@ def download(url: str) -> tuple[dict[str, float], int]:
         html = c.get("/en/products/equities/list").text
         size += len(html)
         token = re.search(r'data-token="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-        size += len(c.get("/en/products/equities/list/data", params={"token": token}).content)
+        size += len(c.get("/en/pd_es/data/stocks/download", params={"mics": "dm_all_stock", "fe_type": "csv",
+                                                                    "token": token}).content)
         took["euronext"] = time.perf_counter() - started
     return took, size
 
@@ -126,6 +127,10 @@ def run(size: int, work: Path, browser: bool, repeat: int) -> dict[str, Any]:
     rounds: list[dict[str, Any]] = []
     with SitesServer(market) as sites:
         download(sites.url)  # warm the server's render cache: both sides then read the same cached bytes
+        with httpx.Client(base_url=sites.url) as c:  # and the first page of the Euronext table the page's script asks for
+            token = re.search(r'data-token="([^"]+)"', c.get("/en/products/equities/list").text).group(1)  # type: ignore[union-attr]
+            c.get("/en/pd/data/stocks", params={"mics": "dm_all_stock", "iDisplayStart": 0, "iDisplayLength": 100,
+                                                "token": token}).raise_for_status()
         for i in range(repeat):
             took, download_bytes = download(sites.url)
             one = scrape_once(sites.url, work / f"home{i}", codes)

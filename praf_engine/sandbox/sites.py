@@ -8,8 +8,9 @@
 ``/wiki/FTSE_100_Index``                    Wikipedia-like page, ``table#constituents`` (``Ticker``)
 ``/wiki/FTSE_250_Index``                    same, ticker column ``EPIC``
 ``/index/dax/constituents[?page=N]``        Börse-Frankfurt-like listing, 10 rows a page, ``a[rel=next]``
-``/en/products/equities/list``              Euronext page: empty table, JS adds ``#download-button``
-``/en/products/equities/list/data?token=``  the JSON behind it; 403 without the token of a page load
+``/en/products/equities/list``              Euronext page: empty table, JS fills it and adds ``#download-button``
+``/en/pd/data/stocks?token=&iDisplay…``     the table's rows as JSON, 100 a request (DataTables' server side)
+``/en/pd_es/data/stocks/download?token=``   the CSV file (attachment); both endpoints 403 without a page's token
 extra route prefixes                        e.g. ``/v1/servers`` (NordVPN list, mounted by ``serve.py``)
 ==========================================  ===========================================================
 
@@ -21,7 +22,7 @@ Site faults, per exchange code (``market.faults.hits(kind, code, market.seed)``)
 - ``broken_structure``: nasdaq/arca header columns renamed (``Ticker Symbol``, ``Market Tier``, ``ACT_Symbol``,
   ``Listing Exchange``...); the FTSE tables lose ``id="constituents"``; the DAX table is ``table.index-members-v2``;
   the Euronext page fills its table but never adds ``#download-button``.
-- ``site_500``: HTTP 500 (HTML body) on every page of that exchange (Euronext: page and data); FTP ``550`` on RETR/SIZE.
+- ``site_500``: HTTP 500 (HTML body) on every page of that exchange (Euronext: page, data, file); FTP ``550`` on RETR/SIZE.
 - ``truncated``: Nasdaq files keep the header and the first half of the rows, end mid-line, no footer (HTTP and FTP);
   FTSE pages end inside the table (~40 % of the rows, no ``</html>``); DAX pages after the first half answer 404;
   the Euronext CSV is cut ~40 % into its rows.
@@ -51,10 +52,10 @@ from praf_engine.sandbox.sites_euronext import (
     EURONEXT_NOISE_MARKETS,
     EuronextRow,
     euronext_csv,
-    euronext_data,
-    euronext_data_json,
     euronext_filename,
     euronext_rows,
+    euronext_table,
+    euronext_table_json,
     render_euronext_page,
 )
 from praf_engine.sandbox.sites_render import (
@@ -89,7 +90,8 @@ OTHER_PATH = "/dynamic/SymDir/otherlisted.txt"
 FTSE_PATHS = {"/wiki/FTSE_100_Index": "FTSE 100", "/wiki/FTSE_250_Index": "FTSE 250"}
 DAX_PATH = "/index/dax/constituents"
 EURONEXT_PATH = "/en/products/equities/list"
-EURONEXT_DATA_PATH = EURONEXT_PATH + "/data"
+EURONEXT_DATA_PATH = "/en/pd/data/stocks"
+EURONEXT_DOWNLOAD_PATH = "/en/pd_es/data/stocks/download"
 FTP_DIR = "symboldirectory"
 FTP_FILES = {"nasdaqlisted.txt": "nasdaq", "otherlisted.txt": "arca"}
 TOKEN_TTL_S = 3600.0
@@ -103,8 +105,8 @@ Reply = tuple[int, str, bytes, dict[str, str]]
 
 __all__ = [
     "DAX_PAGE_SIZE", "EURONEXT_HEADER", "EURONEXT_NOISE_MARKETS", "FTSE_PAGES", "EuronextRow", "NasdaqFtpServer",
-    "SitesServer", "cqs_symbol", "dax_page_count", "dax_rows", "euronext_csv", "euronext_data", "euronext_filename",
-    "euronext_rows", "ftse_tickers", "nasdaq_symbol", "otherlisted_noise", "render_dax_page", "render_euronext_page",
+    "SitesServer", "cqs_symbol", "dax_page_count", "dax_rows", "euronext_csv", "euronext_filename",
+    "euronext_rows", "euronext_table", "ftse_tickers", "nasdaq_symbol", "otherlisted_noise", "render_dax_page", "render_euronext_page",
     "render_ftse_page", "render_nasdaqlisted", "render_otherlisted",
 ]
 
@@ -197,14 +199,10 @@ class SitesServer:
         if path == EURONEXT_PATH:
             if fault(m, "site_500", "euronext"):
                 return _error_page(500, "Internal Server Error", "The website encountered an unexpected error.")
-            return 200, HTML, render_euronext_page(self._new_token(), EURONEXT_DATA_PATH), {"Cache-Control": "no-store"}
-        if path == EURONEXT_DATA_PATH:
-            if fault(m, "site_500", "euronext"):
-                return 500, JSON, b'{"error":"Internal Server Error"}', {}
-            if not self._token_ok(query.get("token", "")):
-                return 403, JSON, b'{"error":"Forbidden","message":"missing or expired page token"}', {}
-            body = self._cached((path,), "euronext", lambda: euronext_data_json(m))
-            return 200, JSON, body, {"Cache-Control": "no-store"}
+            page = render_euronext_page(self._new_token(), EURONEXT_DATA_PATH, EURONEXT_DOWNLOAD_PATH)
+            return 200, HTML, page, {"Cache-Control": "no-store"}
+        if path in (EURONEXT_DATA_PATH, EURONEXT_DOWNLOAD_PATH):
+            return self._euronext(path, query)
         if path == "/":
             links = [NASDAQ_PATH, OTHER_PATH, *FTSE_PATHS, DAX_PATH, EURONEXT_PATH, *self.extra_routes]
             items = "".join(f'<li><a href="{p}">{p}</a></li>' for p in links)
@@ -222,6 +220,26 @@ class SitesServer:
         if dax_page_missing(m, page):
             return _error_page(404, "Not Found", "No such page.")
         return 200, HTML, self._cached((DAX_PATH, page), "dax", lambda: render_dax_page(m, page)), {}
+
+    def _euronext(self, path: str, query: dict[str, str]) -> Reply:
+        """The table's rows (JSON) and the CSV file: 500 under ``site_500``, 403 without a page load's token."""
+        m = self.market
+        if fault(m, "site_500", "euronext"):
+            return 500, JSON, b'{"error":"Internal Server Error"}', {}
+        if not self._token_ok(query.get("token", "")):
+            return 403, JSON, b'{"error":"Forbidden","message":"missing or expired page token"}', {}
+        if path == EURONEXT_DOWNLOAD_PATH:
+            if query.get("fe_type", "csv") != "csv":
+                return 400, JSON, b'{"error":"Bad Request","message":"fe_type: only csv is served here"}', {}
+            body = self._cached((path,), "euronext", lambda: euronext_csv(m))
+            return 200, "text/csv; charset=utf-8", body, {
+                "Content-Disposition": f'attachment; filename="{euronext_filename(m)}"', "Cache-Control": "no-store"}
+        try:
+            start, length = int(query.get("iDisplayStart", "0")), int(query.get("iDisplayLength", "100"))
+        except ValueError:
+            return 400, JSON, b'{"error":"Bad Request","message":"iDisplayStart/iDisplayLength must be integers"}', {}
+        body = self._cached((path, start, length), "euronext", lambda: euronext_table_json(m, start, length))
+        return 200, JSON, body, {"Cache-Control": "no-store"}
 
     def _cached(self, key: tuple[Any, ...], code: str, render: Callable[[], bytes]) -> bytes:
         full = (*key, self.market.today, site_faults(self.market, code))

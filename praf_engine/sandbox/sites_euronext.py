@@ -1,6 +1,7 @@
-"""The Euronext equities site of the sandbox: the list page whose script (``EURONEXT_JS``) fills the table and builds
-the CSV behind its Download button, the JSON it fetches, and ``euronext_csv`` (the same bytes, for tests and FTP-less
-checks). Deterministic like every renderer in ``sites_render``; site faults: ``broken_structure`` (no button),
+"""The Euronext equities site of the sandbox, shaped like live.euronext.com: the list page whose script
+(``EURONEXT_JS``) fills the table with its first page of rows (``euronext_table``: DataTables' server-side protocol,
+100 rows a request) and adds the Download button; a click fetches the file from the download endpoint
+(``euronext_csv``, served as an attachment). Both endpoints need the token of a page load. Deterministic like every renderer in ``sites_render``; site faults: ``broken_structure`` (no button),
 ``js_timeout`` (the export never finishes), ``truncated`` (the file is cut ~40 % into the rows).
 """
 
@@ -165,15 +166,22 @@ def euronext_csv(market: Any, *, apply_faults: bool = True) -> bytes:
     return ("\ufeff" + (text if cut is None else text[:cut])).encode("utf-8")
 
 
-def euronext_data(market: Any, *, apply_faults: bool = True) -> dict[str, Any]:
-    """The JSON the page's script fetches (with its token) to fill the table and build the CSV."""
+TABLE_PAGE_MAX = 100  # rows the list's data endpoint gives per request (DataTables' iDisplayLength, capped as live)
+
+
+def euronext_table(market: Any, start: int = 0, length: int = TABLE_PAGE_MAX, *,
+                   apply_faults: bool = True) -> dict[str, Any]:
+    """One page of the list's table, as the page's script asks for it (DataTables' server-side protocol, like
+    live.euronext.com's ``/en/pd/data/stocks``): ``aaData`` (name, ISIN, symbol, market, last price, volume),
+    the totals, and two sandbox switches the script reads (``button``: add #download-button; ``export``: a click
+    starts the download)."""
     rows = euronext_rows(market)
+    start = max(0, start)
+    length = max(1, min(length, TABLE_PAGE_MAX))
     return {
-        "filename": euronext_filename(market),
-        "header": EURONEXT_HEADER,
-        "preamble": euronext_preamble(market),
-        "rows": [[*r.cells, 1 if r.quoted else 0] for r in rows],
-        "cut": euronext_cut(market, apply_faults=apply_faults),
+        "aaData": [[r.cells[i] for i in (0, 1, 2, 3, 8, 11)] for r in rows[start:start + length]],
+        "iTotalRecords": len(rows),
+        "iTotalDisplayRecords": len(rows),
         "button": not (apply_faults and fault(market, "broken_structure", "euronext")),
         "export": not (apply_faults and fault(market, "js_timeout", "euronext")),
     }
@@ -185,54 +193,35 @@ EURONEXT_JS = r"""
   var app = document.getElementById("equities-app");
   var status = document.getElementById("equities-status");
   var tbody = document.querySelector("#stocks-data-table tbody");
-  function cell(v, quoted) {
-    if (/[;"]/.test(v) || (quoted && / /.test(v))) { return '"' + v.replace(/"/g, '""') + '"'; }
-    return v;
-  }
-  function buildCsv(data) {
-    var lines = [data.header];
-    data.preamble.forEach(function (p) { lines.push(cell(p, true)); });
-    data.rows.forEach(function (r) {
-      var quoted = r[r.length - 1] === 1;
-      lines.push(r.slice(0, r.length - 1).map(function (v) { return cell(v, quoted); }).join(";"));
-    });
-    var text = lines.join("\n") + "\n";
-    if (data.cut !== null) { text = text.slice(0, data.cut); }
-    return "\ufeff" + text;
-  }
-  function download(data) {
-    var blob = new Blob([buildCsv(data)], {type: "text/csv;charset=utf-8"});
-    var a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = data.filename;
-    document.body.appendChild(a);
-    a.click();
-    setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 10000);
-  }
+  var token = encodeURIComponent(app.getAttribute("data-token"));
   function fill(data) {
     var frag = document.createDocumentFragment();
-    data.rows.forEach(function (r) {
+    data.aaData.forEach(function (r) {
       var tr = document.createElement("tr");
-      [0, 1, 2, 3, 8, 11].forEach(function (i) {
-        var td = document.createElement("td"); td.textContent = r[i]; tr.appendChild(td);
-      });
+      r.forEach(function (v) { var td = document.createElement("td"); td.textContent = v; tr.appendChild(td); });
       frag.appendChild(tr);
     });
     tbody.appendChild(frag);
-    status.textContent = data.rows.length + " instruments";
+    status.textContent = "Showing 1 to " + data.aaData.length + " of " + data.iTotalRecords + " instruments";
     if (!data.button) { return; }
     var button = document.createElement("button");
     button.id = "download-button"; button.type = "button"; button.className = "btn btn-primary";
     button.textContent = "Download";
     button.addEventListener("click", function () {
       status.textContent = "Preparing your file\u2026";
-      if (!data.export) { return new Promise(function () {}); }  // the export never finishes
-      download(data);
-      status.textContent = "Downloaded " + data.filename;
+      if (!data.export) { return; }  // the export never finishes
+      var a = document.createElement("a");
+      a.href = app.getAttribute("data-download") + "?mics=dm_all_stock&initialLetter=&fe_type=csv" +
+        "&fe_decimal_separator=.&fe_date_format=d%2Fm%2FY&token=" + token;
+      a.download = "";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
     });
     document.getElementById("download-area").appendChild(button);
   }
-  var url = app.getAttribute("data-endpoint") + "?token=" + encodeURIComponent(app.getAttribute("data-token"));
+  var url = app.getAttribute("data-endpoint") + "?mics=dm_all_stock&iDisplayStart=0&iDisplayLength=" +
+    app.getAttribute("data-page-length") + "&token=" + token;
   fetch(url, {headers: {"Accept": "application/json", "X-Requested-With": "XMLHttpRequest"}, credentials: "same-origin"})
     .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
     .then(fill)
@@ -241,8 +230,10 @@ EURONEXT_JS = r"""
 """
 
 
-def render_euronext_page(token: str, data_path: str = "/en/products/equities/list/data") -> bytes:
-    """The list page: an empty table, and a script that fetches the data (with ``token``) and adds the button."""
+def render_euronext_page(token: str, data_path: str = "/en/pd/data/stocks",
+                         download_path: str = "/en/pd_es/data/stocks/download") -> bytes:
+    """The list page: an empty table, and a script that fetches its first page of rows (with ``token``) and adds the
+    Download button, whose click fetches the file from ``download_path`` (with the same token)."""
     return f"""<!DOCTYPE html>
 <html lang="en" dir="ltr">
 <head>
@@ -255,7 +246,7 @@ def render_euronext_page(token: str, data_path: str = "/en/products/equities/lis
 <nav><a href="/en/markets">Markets</a> <a href="/en/products/equities/list">Equities</a> <a href="/en/products/etfs/list">ETFs</a></nav></header>
 <main class="container">
 <h1>Equities</h1>
-<div id="equities-app" data-endpoint="{html.escape(data_path, quote=True)}" data-token="{html.escape(token, quote=True)}">
+<div id="equities-app" data-endpoint="{html.escape(data_path, quote=True)}" data-token="{html.escape(token, quote=True)}" data-download="{html.escape(download_path, quote=True)}" data-page-length="{TABLE_PAGE_MAX}">
 <div class="toolbar"><span id="equities-status">Loading&hellip;</span> <div id="download-area"></div></div>
 <table id="stocks-data-table" class="table table-hover">
 <thead><tr><th>Name</th><th>ISIN</th><th>Symbol</th><th>Market</th><th>Last price</th><th>Volume</th></tr></thead>
@@ -270,6 +261,6 @@ def render_euronext_page(token: str, data_path: str = "/en/products/equities/lis
 """.encode()
 
 
-def euronext_data_json(market: Any, *, apply_faults: bool = True) -> bytes:
-    return json.dumps(euronext_data(market, apply_faults=apply_faults), ensure_ascii=False,
+def euronext_table_json(market: Any, start: int = 0, length: int = TABLE_PAGE_MAX, *, apply_faults: bool = True) -> bytes:
+    return json.dumps(euronext_table(market, start, length, apply_faults=apply_faults), ensure_ascii=False,
                       separators=(",", ":")).encode("utf-8")

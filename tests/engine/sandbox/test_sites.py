@@ -39,6 +39,7 @@ OTHER = "/dynamic/SymDir/otherlisted.txt"
 FTSE = {"FTSE 100": "/wiki/FTSE_100_Index", "FTSE 250": "/wiki/FTSE_250_Index"}
 DAX = "/index/dax/constituents"
 EURONEXT = "/en/products/equities/list"
+EURONEXT_DATA, EURONEXT_FILE = "/en/pd/data/stocks", "/en/pd_es/data/stocks/download"
 CHROMEDRIVER, CHROMIUM = "/usr/bin/chromedriver", "/usr/bin/chromium"
 FOOTER = re.compile(r"^File Creation Time: \d{10}:\d{2}\|+$")
 
@@ -231,16 +232,39 @@ def test_dax_next_links_visit_every_page_and_collect_the_dax_universe(client, ma
 
 
 # --- Euronext --------------------------------------------------------------------------------------------------------
-def test_euronext_data_needs_the_token_of_a_page_load(client) -> None:
-    assert client.get(f"{EURONEXT}/data").status_code == 403
-    assert client.get(f"{EURONEXT}/data", params={"token": "guessed"}).status_code == 403
+def test_euronext_endpoints_need_the_token_of_a_page_load(client, market) -> None:
+    for path in (EURONEXT_DATA, EURONEXT_FILE):
+        assert client.get(path).status_code == 403
+        assert client.get(path, params={"token": "guessed"}).status_code == 403
     page = _soup(client.get(EURONEXT))
     assert page.select("#stocks-data-table tbody tr") == [] and page.select_one("#download-button") is None
-    token = page.select_one("#equities-app")["data-token"]
-    r = client.get(f"{EURONEXT}/data", params={"token": token})
-    assert r.status_code == 200 and r.json()["rows"]
+    app = page.select_one("#equities-app")
+    token = app["data-token"]
+    assert (app["data-endpoint"], app["data-download"]) == (EURONEXT_DATA, EURONEXT_FILE)
+    r = client.get(EURONEXT_DATA, params={"token": token, "iDisplayStart": 0, "iDisplayLength": 100})
+    assert r.status_code == 200 and r.json()["aaData"]
+    r = client.get(EURONEXT_FILE, params={"token": token, "mics": "dm_all_stock", "fe_type": "csv"})
+    assert r.status_code == 200 and r.content == euronext_csv(market)
+    assert r.headers["content-disposition"] == f'attachment; filename="Euronext_Equities_{TODAY.isoformat()}.csv"'
     other = _soup(client.get(EURONEXT)).select_one("#equities-app")["data-token"]
     assert other != token  # a fresh token on each page load
+
+
+def test_euronext_table_pages_like_datatables(client, market) -> None:
+    token = _soup(client.get(EURONEXT)).select_one("#equities-app")["data-token"]
+    rows = euronext_rows(market)
+
+    def page(**params: object) -> httpx.Response:
+        return client.get(EURONEXT_DATA, params={"token": token, **params})
+
+    first, second = page(iDisplayStart=0, iDisplayLength=10).json(), page(iDisplayStart=10, iDisplayLength=10).json()
+    assert first["iTotalRecords"] == first["iTotalDisplayRecords"] == len(rows)
+    assert [r[2] for r in first["aaData"] + second["aaData"]] == [r.symbol for r in rows[:20]]
+    assert first["aaData"][0] == [rows[0].cells[i] for i in (0, 1, 2, 3, 8, 11)]
+    assert len(page(iDisplayStart=0, iDisplayLength=5000).json()["aaData"]) == min(100, len(rows))  # capped at 100
+    assert page(iDisplayStart=len(rows), iDisplayLength=10).json()["aaData"] == []
+    assert page(iDisplayStart="x").status_code == 400
+    assert client.get(EURONEXT_FILE, params={"token": token, "fe_type": "xls"}).status_code == 400
 
 
 def test_euronext_rows_cover_the_universe_and_noise(market) -> None:
@@ -310,7 +334,9 @@ def test_euronext_download_in_chromium(browser, site, market, tmp_path) -> None:
 
     button = _open_euronext(browser, site.url, tmp_path)
     shown = browser.find_elements(By.CSS_SELECTOR, "#stocks-data-table tbody tr")
-    assert len(shown) == len(euronext_rows(market))
+    total = len(euronext_rows(market))
+    assert len(shown) == min(100, total)  # the first page of the table, as live.euronext.com shows it
+    assert browser.find_element(By.ID, "equities-status").text == f"Showing 1 to {len(shown)} of {total} instruments"
     button.click()
     name = f"Euronext_Equities_{TODAY.isoformat()}.csv"
     path = _wait_for_file(tmp_path, name, 10)
@@ -371,7 +397,7 @@ def test_broken_structure_renames_and_removes_what_scrapers_look_for() -> None:
 def test_site_500_hits_only_the_targeted_exchanges() -> None:
     m = _faulty("site_500", ("nasdaq", "ftse", "dax", "euronext"))  # not arca
     with SitesServer(m) as server, NasdaqFtpServer(m) as ftp_server, httpx.Client(base_url=server.url) as c:
-        for path in (NASDAQ, *FTSE.values(), DAX, f"{DAX}?page=2", EURONEXT, f"{EURONEXT}/data"):
+        for path in (NASDAQ, *FTSE.values(), DAX, f"{DAX}?page=2", EURONEXT, EURONEXT_DATA, EURONEXT_FILE):
             assert c.get(path).status_code == 500, path
         assert c.get(OTHER).status_code == 200
         with pytest.raises(ftplib.error_perm, match="^550"):
