@@ -105,8 +105,8 @@ Reply = tuple[int, str, bytes, dict[str, str]]
 
 __all__ = [
     "DAX_PAGE_SIZE", "EURONEXT_HEADER", "EURONEXT_NOISE_MARKETS", "FTSE_PAGES", "EuronextRow", "NasdaqFtpServer",
-    "SitesServer", "cqs_symbol", "dax_page_count", "dax_rows", "euronext_csv", "euronext_filename",
-    "euronext_rows", "euronext_table", "ftse_tickers", "nasdaq_symbol", "otherlisted_noise", "render_dax_page", "render_euronext_page",
+    "SitesServer", "cqs_symbol", "dax_page_count", "dax_rows", "euronext_csv", "euronext_filename", "euronext_rows",
+    "euronext_table", "ftse_tickers", "nasdaq_symbol", "otherlisted_noise", "render_dax_page", "render_euronext_page",
     "render_ftse_page", "render_nasdaqlisted", "render_otherlisted",
 ]
 

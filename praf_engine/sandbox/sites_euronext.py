@@ -1,8 +1,9 @@
 """The Euronext equities site of the sandbox, shaped like live.euronext.com: the list page whose script
 (``EURONEXT_JS``) fills the table with its first page of rows (``euronext_table``: DataTables' server-side protocol,
 100 rows a request) and adds the Download button; a click fetches the file from the download endpoint
-(``euronext_csv``, served as an attachment). Both endpoints need the token of a page load. Deterministic like every renderer in ``sites_render``; site faults: ``broken_structure`` (no button),
-``js_timeout`` (the export never finishes), ``truncated`` (the file is cut ~40 % into the rows).
+(``euronext_csv``, served as an attachment). Both endpoints need the token of a page load. Deterministic like every
+renderer in ``sites_render``; site faults: ``broken_structure`` (no button), ``js_timeout`` (the export never
+finishes), ``truncated`` (the file is cut ~40 % into the rows).
 """
 
 from __future__ import annotations

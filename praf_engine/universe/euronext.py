@@ -187,8 +187,8 @@ class Chromium:
         self.release(wait=True)
         if self._quitting is not None:
             self._quitting.join()
-        if "browser_start_s" in self.timings:
-            self.timings["browser_close_wait_s"] = time.perf_counter() - began
+        if "browser_start_s" in self.timings:  # the first close is the job's wait (a second one waits for nothing)
+            self.timings.setdefault("browser_close_wait_s", time.perf_counter() - began)
 
 
 def download_csv(settings: Settings, url: str, stop: threading.Event, attempts: int,

@@ -312,6 +312,7 @@ def test_no_chromium_outlives_the_scrape_job(market, sites, home_settings, monke
         return
     assert len(profiles) == 1 and browser["browser_start_s"] > 0 and "browser_quit_s" in browser
     assert browser["browser_wait_s"] >= browser["browser_start_s"]  # started when the scraper asked for it
+    assert browser["browser_close_wait_s"] >= 0  # how long the job waited for the quit it started in the background
     assert not _processes_naming(profiles[0]), "Chromium still running after the job"
     assert not _running(drivers[0]), "chromedriver still running after the job"
     assert not os.path.exists(profiles[0])
