@@ -36,6 +36,7 @@ _CODES: tuple[ErrorCode, ...] = (
     ErrorCode("SCRAPE404", "scraper", "An exchange page or file answered HTTP 404 (moved or removed)", "Not retried; scrape_status=error, the error page kept in scrapes_raw/, previous universe kept"),
     ErrorCode("SCRAPEJS", "selenium", "Euronext: Chromium did not start, or the list page or its CSV download did not arrive within `scrape.js_timeout_s` (20 s)", "Page and download retried `scrape.retries` (3) times in the same browser, then scrape_status=error; previous universe kept"),
     ErrorCode("SCRAPEHTTP", "scraper", "HTTP 5xx or 429, connection or FTP error still failing after `scrape.retries` (3) retries; or another HTTP 4xx (not retried)", "scrape_status=error, the error page kept in scrapes_raw/, previous universe kept"),
+    ErrorCode("SCRAPEIO", "scraper", "A downloaded page could not be saved under scrapes_raw/ (disk full, permissions)", "scrape_status=error, nothing applied for that exchange, previous universe kept; free space and rerun"),
     ErrorCode("SCRAPESTRUCT", "scraper", "Page structure changed (columns, selectors, truncated file) or fewer rows than `scrape.row_floor_ratio` (0.5) of the last successful month", "scrape_status=structure_error, previous universe kept, alert"),
     ErrorCode("UNIVERSESTALE", "fetch", "Universe older than `fetch.universe_max_age_days` (35) or the last scrape failed", "The fetch does not start; fix the scrape, or run fetch with --force"),
     # nightly fetch

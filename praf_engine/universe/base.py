@@ -86,15 +86,30 @@ class RawStore:
         self.bodies: list[bytes] = []
 
     def save(self, name: str, body: bytes, *, keep_for_hash: bool = True) -> Path:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        """Write ``body`` as ``name`` (through a temporary file: a failed write leaves no partial page); SCRAPEIO
+        if it cannot be written (disk full, permissions)."""
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:120] or "page"
         path = self.dir / safe
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(body)
-        tmp.replace(path)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(body)
+            tmp.replace(path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise PipelineError("SCRAPEIO", f"could not save {safe} under {self.dir}: {exc.strerror or exc}",
+                                {"path": str(path), "errno": exc.errno}) from None
         if keep_for_hash:
             self.bodies.append(body)
         return path
+
+    def keep_error(self, name: str, body: bytes) -> None:
+        """Best effort for an error page: if it cannot be saved, the error it stands for still goes up."""
+        try:
+            self.save(name, body, keep_for_hash=False)
+        except PipelineError as exc:
+            log.warning(f"error page not kept: {exc.msg}", error_code="SCRAPEIO", detail=exc.detail)
 
     def digest(self) -> str:
         h = hashlib.sha256()
@@ -153,7 +168,7 @@ class Fetcher:
         if r.status_code == 200:
             self.store.save(name, r.content)
             return r.content
-        self.store.save(f"{name}.http{r.status_code}", r.content, keep_for_hash=False)
+        self.store.keep_error(f"{name}.http{r.status_code}", r.content)
         detail = {"url": url, "status": r.status_code}
         if r.status_code == 404:
             raise PipelineError("SCRAPE404", f"{name}: HTTP 404", detail)
@@ -170,7 +185,7 @@ class Fetcher:
             ftp.login(unquote(parts.username or "anonymous"), unquote(parts.password or "anonymous@"))
             ftp.retrbinary(f"RETR {unquote(parts.path)}", buf.write)
         except (ftplib.Error, OSError, EOFError) as exc:
-            self.store.save(f"{name}.ftp-error", str(exc).encode(), keep_for_hash=False)
+            self.store.keep_error(f"{name}.ftp-error", str(exc).encode())
             raise _Transient("SCRAPEHTTP", f"FTP {type(exc).__name__} fetching {name}: {str(exc)[:120]}",
                              {"url": f"ftp://{parts.hostname}:{parts.port or 21}{parts.path}"}) from exc
         finally:

@@ -28,7 +28,7 @@ EXCHANGES = ("nasdaq", "arca", "ftse", "dax", "euronext")
 STAGES = ("fetch", "parse", "store")
 # (exchange, stage or final status, figures) -> None: the CLI's progress bars listen here
 Progress = Callable[[str, str, dict[str, Any]], None]
-_FAILURE_ORDER = ("SCRAPESTRUCT", "SCRAPEJS", "SCRAPE404", "SCRAPEHTTP", "INTERNAL")
+_FAILURE_ORDER = ("SCRAPESTRUCT", "SCRAPEJS", "SCRAPE404", "SCRAPEHTTP", "SCRAPEIO", "INTERNAL")
 
 
 def check_exchanges(names: Sequence[str] | None) -> list[str]:

@@ -147,6 +147,40 @@ def test_site_fault_keeps_the_previous_universe_of_that_exchange(market, sites, 
         assert list((settings.scrapes_dir / "202507" / code).iterdir())  # raw pages kept for replay, failures too
 
 
+def test_full_disk_while_saving_a_raw_page_is_scrapeio_and_keeps_that_exchange(market, sites, home_settings) -> None:
+    """A real ENOSPC: the raw page's temporary file is a link to /dev/full, so the kernel refuses the write."""
+    settings = home_settings()
+    with opened(settings) as service:
+        before = _baseline(service, market, NON_BROWSER)
+        day = market.today = TODAY + dt.timedelta(days=31)
+        raw = settings.scrapes_dir / f"{day:%Y%m}" / "nasdaq"
+        raw.mkdir(parents=True)
+        (raw / "nasdaqlisted.txt.tmp").symlink_to("/dev/full")
+        assert scrape(service, NON_BROWSER, day) == 1
+        row = control(f"{day:%Y%m}")["nasdaq"]
+        assert (row.scrape_status, row.error_code) == ("error", "SCRAPEIO")
+        assert "No space left on device" in row.detail["msg"] and row.detail["path"].endswith("nasdaqlisted.txt")
+        assert (last_cron().exit_code, last_cron().error_code) == (1, "SCRAPEIO")
+        after = {t.symbol: (t.status, t.last_seen, t.first_seen, t.name) for t in Ticker.select()}
+        assert {s: v for s, v in after.items() if s in tickers("nasdaq")} == \
+            {s: v for s, v in before.items() if s in tickers("nasdaq")}  # nothing delisted, nothing moved
+        assert all(control(f"{day:%Y%m}")[c].scrape_status == "success" for c in ("arca", "ftse", "dax"))
+    assert not (raw / "nasdaqlisted.txt.tmp").exists() and not (raw / "nasdaqlisted.txt").exists()
+
+
+def test_an_error_page_that_cannot_be_kept_does_not_hide_the_error(market, sites, home_settings) -> None:
+    settings = home_settings(scrape__retries=0)
+    market.faults = FaultConfig(targets={"site_500": frozenset(["nasdaq"])})
+    raw = settings.scrapes_dir / "202506" / "nasdaq"
+    raw.mkdir(parents=True)
+    (raw / "nasdaqlisted.txt.http500.tmp").symlink_to("/dev/full")
+    with opened(settings) as service:
+        assert scrape(service, ["nasdaq"]) == 1
+        assert control()["nasdaq"].error_code == "SCRAPEHTTP"  # the site's failure, not the disk's
+    logged = [line for line in (settings.logs_dir / "app.jsonl").read_text().splitlines() if '"SCRAPEIO"' in line]
+    assert logged and "error page not kept" in logged[0]
+
+
 def test_500s_are_retried_then_scrapehttp_with_the_error_page_kept(market, sites, home_settings) -> None:
     settings = home_settings(scrape__retries=2)
     market.faults = FaultConfig(targets={"site_500": frozenset(["nasdaq"])})
