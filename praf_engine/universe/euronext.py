@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import csv
+import json
+import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -33,6 +37,9 @@ REQUIRED = ("name", "isin", "symbol", "market", "currency")
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run")
 POLL_S = 0.01  # WebDriverWait and the download folder: a poll is one WebDriver command, or one listdir
+PROFILE_PREFIX = "praf-euronext-"
+OWNER_FILE = "owner.json"  # in each browser's temporary folder: the pids (and start times) of PRAF and chromedriver
+UNOWNED_GRACE_S = 600.0  # a folder without its owner file is being made right now, unless older than this
 
 
 def _missing(value: str) -> str | None:
@@ -67,6 +74,71 @@ def parse_euronext_csv(body: bytes) -> list[dict[str, str]]:
     return rows
 
 
+def _started_at(pid: int) -> int | None:
+    """The start time (clock ticks since boot) of a live, non-zombie process ``pid``; None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def _is_running(owner: dict[str, Any], pid_key: str, start_key: str) -> bool:
+    pid = owner.get(pid_key)
+    return isinstance(pid, int) and _started_at(pid) == owner.get(start_key)
+
+
+def _new_profile_dir() -> Path:
+    """A private temporary folder for one browser, with its owner (this process) written down at once."""
+    tmp = Path(tempfile.mkdtemp(prefix=PROFILE_PREFIX))
+    (tmp / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "start": _started_at(os.getpid())}), encoding="utf-8")
+    return tmp
+
+
+def sweep_orphans() -> list[Path]:
+    """Clear what a killed scrape left: every ``praf-euronext-*`` temporary folder whose owner no longer runs loses
+    its Chromium processes (found by the profile path on their command line), its chromedriver and the folder.
+    Folders of a running owner (another home's scrape) are left alone. Linux (/proc); returns the folders cleared."""
+    cleared: list[Path] = []
+    for folder in Path(tempfile.gettempdir()).glob(PROFILE_PREFIX + "*"):
+        try:
+            owner = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            with contextlib.suppress(OSError):
+                if time.time() - folder.stat().st_mtime < UNOWNED_GRACE_S:
+                    continue
+            owner = {}
+        except (OSError, ValueError):
+            owner = {}
+        if not isinstance(owner, dict) or _is_running(owner, "pid", "start"):
+            continue
+        pids = _pids_naming(str(folder))
+        if _is_running(owner, "driver", "driver_start"):
+            pids.append(owner["driver"])
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+        log.warning("euronext: cleared the browser of a killed scrape", error_code="JOBKILLED",
+                    detail={"folder": str(folder), "owner": owner.get("pid"), "killed": len(pids)})
+        cleared.append(folder)
+    return cleared
+
+
+def _pids_naming(path: str) -> list[int]:
+    """Live processes whose command line names ``path`` (Chromium's processes carry --user-data-dir=<path>/...)."""
+    pids = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as fh:
+                if path.encode() in fh.read():
+                    pids.append(int(name))
+        except OSError:  # gone meanwhile
+            continue
+    return pids
+
+
 def _start_failed(settings: Settings, exc: BaseException) -> PipelineError:
     s = settings.scrape
     return PipelineError("SCRAPEJS", f"Chromium did not start: {type(exc).__name__}: {str(exc)[:200]}",
@@ -83,9 +155,12 @@ class _Browser:
         except ImportError as exc:  # pragma: no cover - selenium is a dependency
             raise PipelineError("SCRAPEJS", "selenium is not installed", {"error": str(exc)}) from exc
         s = settings.scrape
-        self.tmp = Path(tempfile.mkdtemp(prefix="praf-euronext-"))
+        sweep_orphans()
+        self.tmp = _new_profile_dir()
         self.downloads = self.tmp / "downloads"
         self.downloads.mkdir()
+        scratch = self.tmp / "tmp"  # Chromium's own temporary files: inside the folder, so they go with it
+        scratch.mkdir()
         options = webdriver.ChromeOptions()
         options.binary_location = s.chromium_path
         for flag in CHROMIUM_FLAGS:
@@ -97,11 +172,16 @@ class _Browser:
                                                   "download.prompt_for_download": False,
                                                   "profile.managed_default_content_settings.images": 2})  # no images
         try:
-            self.driver = webdriver.Chrome(service=Service(s.chromedriver_path), options=options)
+            service = Service(s.chromedriver_path, env={**os.environ, "TMPDIR": str(scratch)})
+            self.driver = webdriver.Chrome(service=service, options=options)
         except Exception as exc:  # noqa: BLE001 - any start failure (no binary, driver mismatch) is one error
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise _start_failed(settings, exc) from None
         try:
+            owner = json.loads((self.tmp / OWNER_FILE).read_text(encoding="utf-8"))
+            driver = self.driver.service.process.pid
+            owner.update(driver=driver, driver_start=_started_at(driver))
+            (self.tmp / OWNER_FILE).write_text(json.dumps(owner), encoding="utf-8")
             self.driver.set_page_load_timeout(s.js_timeout_s)
             self.driver.execute_cdp_cmd("Browser.setDownloadBehavior",
                                         {"behavior": "allow", "downloadPath": str(self.downloads)})
