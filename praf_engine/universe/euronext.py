@@ -89,10 +89,18 @@ def _is_running(owner: dict[str, Any], pid_key: str, start_key: str) -> bool:
     return isinstance(pid, int) and _started_at(pid) == owner.get(start_key)
 
 
+def _write_owner(folder: Path, driver: int | None = None) -> None:
+    """Who the folder's browser belongs to: this process and, once started, its chromedriver (pids + start times)."""
+    owner: dict[str, Any] = {"pid": os.getpid(), "start": _started_at(os.getpid())}
+    if driver is not None:
+        owner.update(driver=driver, driver_start=_started_at(driver))
+    (folder / OWNER_FILE).write_text(json.dumps(owner), encoding="utf-8")
+
+
 def _new_profile_dir() -> Path:
     """A private temporary folder for one browser, with its owner (this process) written down at once."""
     tmp = Path(tempfile.mkdtemp(prefix=PROFILE_PREFIX))
-    (tmp / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "start": _started_at(os.getpid())}), encoding="utf-8")
+    _write_owner(tmp)
     return tmp
 
 
@@ -178,10 +186,7 @@ class _Browser:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise _start_failed(settings, exc) from None
         try:
-            owner = json.loads((self.tmp / OWNER_FILE).read_text(encoding="utf-8"))
-            driver = self.driver.service.process.pid
-            owner.update(driver=driver, driver_start=_started_at(driver))
-            (self.tmp / OWNER_FILE).write_text(json.dumps(owner), encoding="utf-8")
+            _write_owner(self.tmp, self.driver.service.process.pid)
             self.driver.set_page_load_timeout(s.js_timeout_s)
             self.driver.execute_cdp_cmd("Browser.setDownloadBehavior",
                                         {"behavior": "allow", "downloadPath": str(self.downloads)})
