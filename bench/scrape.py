@@ -55,6 +55,11 @@ COLUMNS = ("symbol", "exchange_code", "exchange_symbol", "name", "isin", "curren
            "financial_status", "first_seen", "last_seen", "status", "status_changed", "scraper_source")
 
 
+def _token(html: str) -> str:
+    """The token a Euronext page load hands its script (the data and file endpoints need it)."""
+    return re.search(r'data-token="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
 def download(url: str) -> tuple[dict[str, float], int]:
     """Seconds per exchange and total bytes to fetch every raw page the scrape reads, with a bare client."""
     took: dict[str, float] = {}
@@ -76,9 +81,8 @@ def download(url: str) -> tuple[dict[str, float], int]:
         started = time.perf_counter()
         html = c.get("/en/products/equities/list").text
         size += len(html)
-        token = re.search(r'data-token="([^"]+)"', html).group(1)  # type: ignore[union-attr]
         size += len(c.get("/en/pd_es/data/stocks/download", params={"mics": "dm_all_stock", "fe_type": "csv",
-                                                                    "token": token}).content)
+                                                                    "token": _token(html)}).content)
         took["euronext"] = time.perf_counter() - started
     return took, size
 
@@ -130,9 +134,8 @@ def run(size: int, work: Path, browser: bool, repeat: int) -> dict[str, Any]:
     with SitesServer(market) as sites:
         download(sites.url)  # warm the server's render cache: both sides then read the same cached bytes
         with httpx.Client(base_url=sites.url) as c:  # and the first page of the Euronext table the page's script asks for
-            token = re.search(r'data-token="([^"]+)"', c.get("/en/products/equities/list").text).group(1)  # type: ignore[union-attr]
             c.get("/en/pd/data/stocks", params={"mics": "dm_all_stock", "iDisplayStart": 0, "iDisplayLength": 100,
-                                                "token": token}).raise_for_status()
+                                                "token": _token(c.get("/en/products/equities/list").text)}).raise_for_status()
         for i in range(repeat):
             took, download_bytes = download(sites.url)
             one = scrape_once(sites.url, work / f"home{i}", codes)

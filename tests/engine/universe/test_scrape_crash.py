@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -18,13 +19,6 @@ from praf_engine.service import EngineService
 from tests.conftest import REPO, cli_env
 from tests.engine.universe.conftest import need_chromium
 from tests.engine.universe.test_scrape_job import _processes_naming, _running
-
-
-def _wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def _driver_of(chromium_pid: int) -> int:
@@ -45,14 +39,22 @@ def test_a_killed_scrape_leaves_no_browser_after_the_next_run(market, sites, hom
     command = [sys.executable, "-m", "praf_engine", "--home", str(settings.home), "scrape", "--exchange", "euronext"]
 
     market.faults = FaultConfig(targets={"js_timeout": frozenset(["euronext"])})  # the click never gives a file
+    in_page = threading.Event()  # set when the page's script (so Chromium) asks for its rows, or the run ended
+    dispatch = sites.dispatch
+
+    def observed(method: str, target: str):  # noqa: ANN202 - SitesServer.dispatch, watched
+        if target.startswith("/en/pd/data/stocks"):
+            in_page.set()
+        return dispatch(method, target)
+
+    sites.dispatch = observed  # type: ignore[method-assign]
     proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    threading.Thread(target=lambda: (proc.wait(), in_page.set()), daemon=True).start()
     try:
-        _wait_for(lambda: sites.hits["/en/pd/data/stocks"] >= 1 or proc.poll() is not None, 60,
-                  "the page's script to ask for its rows")
+        assert in_page.wait(60), "the page's script never asked for its rows"
         assert proc.poll() is None, proc.stderr.read()[-2000:] if proc.stderr else ""
         profiles = list(temp.glob("praf-euronext-*"))
-        assert len(profiles) == 1
-        _wait_for(lambda: bool(_processes_naming(str(profiles[0]))), 10, "Chromium")
+        assert len(profiles) == 1 and _processes_naming(str(profiles[0]))
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
