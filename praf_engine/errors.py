@@ -48,7 +48,8 @@ _CODES: tuple[ErrorCode, ...] = (
     ErrorCode("YFHTTP", "yfinance", "Yahoo answered a server error (HTTP 5xx)", "Retried along `fetch.backoff_s` (10, 30, 120, 600 s), then counted against the symbol; retried next night"),
     ErrorCode("CORPACTBAD", "fetch", "A corporate-actions CSV could not be read or has bad rows", "Fix the named rows; good rows were imported"),
     ErrorCode("EXITFAIL", "exits", "An exit (proxy/VPN) could not connect or lost its connection, or the NordVPN server list is unavailable", "The exit is dropped and the pool rotates; after `exits.max_connect_failures` (3) failures, direct with half batch size (vpn_fail); no NordVPN server list stops the fetch"),
-    ErrorCode("APIDOWN", "fetch", "At least `fetch.breaker_failure_ratio` (0.8) of the first `fetch.breaker_first_batches` (5) batches failed as a whole, on every exit: treated as an outage", "Stop, alert, do not count failures; next run catches up"),
+    ErrorCode("APIDOWN", "fetch", "At least `fetch.breaker_failure_ratio` (0.8) of the first `fetch.breaker_first_batches` (5) batches failed as a whole, on every exit, and not as a direct connection's 429 wall (YFRATELIMIT): treated as an outage", "Stop, alert, do not count failures; next run catches up"),
+    ErrorCode("YFRATELIMIT", "fetch", "Yahoo rate-limits this IP: every batch answered 429 on a direct connection (`exits.kind` = direct, or after the VPN fallback); at least `fetch.breaker_failure_ratio` (0.8) of the first `fetch.breaker_first_batches` (5) batches", "Stop, alert, do not count failures; configure exits or wait for the limit to lift; the next run catches up"),
     # QA and alerts
     ErrorCode("QAFAIL", "qa runner", "A check crashed or its thresholds are malformed", "Other checks still run; exit 1; alert critical"),
     ErrorCode("QAGATE", "qa runner", "The last fetch failed or no fetch ever ran, so QA was not started", "Fix or rerun the fetch, or run `praf-engine qa --force`"),

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -59,6 +60,12 @@ class BatchResult:
 
     def by_outcome(self, outcome: str) -> list[str]:
         return [s for s, r in self.results.items() if r.outcome == outcome]
+
+
+def rate_wall(results: Iterable[SymbolResult]) -> bool:
+    """Whether failed downloads are a 429 wall: there are some, and every one of them ended rate limited."""
+    outcomes = [r.outcome for r in results]
+    return bool(outcomes) and all(o == RATE_LIMITED for o in outcomes)
 
 
 class _Recording:

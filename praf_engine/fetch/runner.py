@@ -32,6 +32,7 @@ from praf_engine.fetch.client import (
     SymbolResult,
     YFinanceClient,
     make_session,
+    rate_wall,
 )
 from praf_engine.fetch.exits import ExitPool, build_exits
 from praf_engine.jobs.runner import JobContext
@@ -83,6 +84,7 @@ class FetchRun:
         self.batch_no = 0
         self.redo: list[str] = []
         self.tripped = False
+        self.breaker_code = "APIDOWN"  # or YFRATELIMIT: a 429 wall on a direct connection
         self._judged: list[bool] = []  # per finished batch among the first ones: did it fail as a whole?
         self._held: list[BatchOutcome] = []  # failures of the first batches, held until the breaker decides
 
@@ -115,6 +117,10 @@ class FetchRun:
             "redownloaded": len(set(self.redo)), "exits": self.pool.health(), "vpn_fail": self.pool.vpn_failed,
             "batch_size": self.pool.batch_size,
         })
+        if self.tripped and self.breaker_code == "YFRATELIMIT":
+            raise PipelineError("YFRATELIMIT", "Yahoo rate-limits this IP: every batch answered 429 on a direct connection; "
+                                "failures not counted against symbols; configure exits or wait, the next run catches up",
+                                {"batches_judged": len(self._judged), "failed": sum(self._judged), "vpn_fail": self.pool.vpn_failed})
         if self.tripped:
             raise PipelineError("APIDOWN", "most of the first batches failed on every exit: treated as an outage, "
                                 "failures not counted against symbols; the next run catches up",
@@ -238,7 +244,10 @@ class FetchRun:
         ratio = sum(self._judged) / len(self._judged) if self._judged else 0.0
         if self._judged and ratio >= self.settings.fetch.breaker_failure_ratio:
             self.tripped = True
-            log.error("circuit breaker: API down, stopping; failures not counted", error_code="APIDOWN",
+            failed = [r for o in self._held if not o.stored for r in o.results.values()]  # the batches that failed whole
+            self.breaker_code = "YFRATELIMIT" if self.pool.direct_only and rate_wall(failed) else "APIDOWN"
+            log.error("circuit breaker: " + ("429 wall on a direct connection" if self.breaker_code == "YFRATELIMIT" else "API down")
+                      + ", stopping; failures not counted", error_code=self.breaker_code,
                       detail={"batches": len(self._judged), "failed": sum(self._judged), "exits": self.pool.health()})
             self.counts["not_counted"] += sum(len(o.results) - len(o.stored) for o in self._held)
         else:

@@ -158,6 +158,7 @@ _GOVERNED_BY = {
     "YFHTTP": {"fetch.backoff_s"},
     "EXITFAIL": {"exits.max_connect_failures"},
     "APIDOWN": {"fetch.breaker_first_batches", "fetch.breaker_failure_ratio"},
+    "YFRATELIMIT": {"fetch.breaker_first_batches", "fetch.breaker_failure_ratio", "exits.kind"},
 }
 _SETTING_REF = re.compile(r"`([a-z_]+\.[a-z_0-9]+)`(?: \(([^)]*)\))?")
 

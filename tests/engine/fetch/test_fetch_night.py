@@ -124,23 +124,6 @@ def test_freshness_guard_refuses_a_stale_universe_unless_forced(make_sandbox, fe
     assert _last_run().error_code == "UNIVERSESTALE" and "ftse" in json.dumps(_last_run().detail)
 
 
-def test_circuit_breaker_stops_and_counts_nothing(make_sandbox, fetch_home):
-    sandbox = make_sandbox(30)
-    settings, service = fetch_home(sandbox, fetch__batch_size=3, fetch__workers=2)
-    symbols = insert_universe(sandbox.market)
-    sandbox.yahoo.start_storm(10**6)  # every address, every request: Yahoo is down
-    assert run_fetch(settings, service.db) == 1
-    run = _last_run()
-    assert run.error_code == "APIDOWN"
-    assert FetchError.select().count() == 0
-    assert TickerFetchMeta.select().where(TickerFetchMeta.consecutive_failures > 0).count() == 0
-    assert run.detail["done"] < len(symbols)  # stopped early
-
-    sandbox.yahoo.reset()  # Yahoo is back: the next run catches up everything
-    assert run_fetch(settings, service.db) == 0
-    assert TickerFetchMeta.select().where(TickerFetchMeta.fetch_status == "ok").count() == len(symbols)
-
-
 def test_fetch_command_rejects_bad_symbols_and_records_the_run(sqlite_settings, capsys, monkeypatch):
     from praf_engine.cli import main
 
