@@ -66,12 +66,15 @@ def date_shift_mask(data: QAData, window: int) -> np.ndarray:
 
 
 def missing_dates(data: QAData, p: dict[str, Any]) -> list[Failure]:
-    """Sessions in [max(window start, first_seen), min(as_of, last fetched)] without a bar. Listings whose bars sit
-    on non-sessions (date_shift) are left to that check: their shifted bars would show here as gaps."""
+    """Sessions in [max(window start, first bar in the lake), min(as_of, last fetched)] without a bar. The lower bound
+    is the listing's first bar, not the day PRAF first saw it (back-filled history is checked too); only a listing
+    with no bar at all in the lake falls back to first_seen. Listings whose bars sit on non-sessions (date_shift)
+    are left to that check: their shifted bars would show here as gaps."""
     u = data.universe
     n = len(u)
     mic = u["mic_idx"].to_numpy()
-    lo = np.maximum(data.window_start(p["window_sessions"])[mic], u["first_seen_day"].to_numpy())
+    first_bar = u["first_bar_day"].to_numpy()
+    lo = np.maximum(data.window_start(p["window_sessions"])[mic], np.where(first_bar >= 0, first_bar, u["first_seen_day"].to_numpy()))
     last_bar = np.full(n, -1, dtype=np.int64)
     if len(data.day):
         np.maximum.at(last_bar, data.sym, data.day)

@@ -34,7 +34,7 @@ class QAData:
     """The as-of date, the active universe (one row per symbol, position = symbol index) and its bars, long."""
 
     as_of: dt.date
-    universe: pd.DataFrame  # symbol, exchange_code, mic, mic_idx, currency, first_seen_day, last_fetched_day, ...
+    universe: pd.DataFrame  # symbol, exchange_code, mic, mic_idx, currency, first_seen_day, first_bar_day, last_fetched_day, ...
     mics: list[str]
     sym: np.ndarray  # int32 symbol index per bar; bars sorted by (sym, day)
     day: np.ndarray  # int32 day number per bar
@@ -148,9 +148,52 @@ def load(lake: Lake, as_of: dt.date, max_window: int) -> QAData:
     session = np.vstack([calendars.is_session(m, (span + EPOCH.astype(np.int64)).astype("datetime64[D]")) for m in mics])
     table = lake.read_window(start, as_of, columns=["date", *PRICE_COLUMNS, "volume"]) if len(universe) else None
     sym, day, prices, volume = _columns(table, universe)
+    universe["first_bar_day"] = first_bar_days(lake, universe, sym, day, start, as_of, max_window)
     actions = _actions(universe, start, as_of)
     return QAData(as_of, universe, mics, sym, day, prices, volume, d0, session,
                   np.cumsum(session, axis=1).astype(np.int32), actions)
+
+
+def first_bar_days(lake: Lake, universe: pd.DataFrame, sym: np.ndarray, day: np.ndarray, start: dt.date, as_of: dt.date,
+                   max_window: int) -> np.ndarray:
+    """Per listing: the day number of its first bar in the lake (-1: none), exact wherever it can bound a window.
+
+    A listing with a bar read before its calendar's widest window needs nothing more (any earlier first bar gives the
+    same bound). The others — new listings, and gaps at the start of the window — are looked up in the lake itself,
+    all in one scan: the bars before the read window, then (rare: nothing read) the bars after the as-of date."""
+    n = len(universe)
+    first = np.full(n, -1, dtype=np.int64)
+    if len(day):
+        starts = np.searchsorted(sym, np.arange(n))
+        has = starts < len(sym)
+        has[has] = sym[starts[has]] == np.flatnonzero(has)
+        first[has] = day[starts[has]]
+    mics = universe["mic"].to_numpy()
+    widest = {m: day_number(calendars.window_start(m, as_of, max_window)) for m in set(mics)}
+    ask = np.flatnonzero((first < 0) | (first >= np.array([widest[m] for m in mics], dtype=np.int64)))
+    if not len(ask):
+        return first
+    names = universe["symbol"].to_numpy()
+    pos = {str(names[i]): int(i) for i in ask}
+    before = lake.read_window(dt.date(1900, 1, 1), start - dt.timedelta(days=1), symbols=list(pos), columns=["date"])
+    _earliest(before, pos, first)
+    nothing = [s for s, i in pos.items() if first[i] < 0]
+    if nothing:
+        after = lake.read_window(as_of + dt.timedelta(days=1), dt.date(2999, 12, 31), symbols=nothing, columns=["date"])
+        _earliest(after, pos, first)
+    return first
+
+
+def _earliest(table: pa.Table, pos: dict[str, int], into: np.ndarray) -> None:
+    """Write each symbol's first date of ``table`` (sorted by symbol, date) into ``into`` at its position."""
+    if not table.num_rows:
+        return
+    symbols = table["symbol"].to_numpy(zero_copy_only=False)
+    days = pc.cast(table["date"], pa.int32()).to_numpy(zero_copy_only=False)
+    keep = np.ones(len(symbols), dtype=bool)
+    keep[1:] = symbols[1:] != symbols[:-1]
+    for s, d in zip(symbols[keep], days[keep], strict=True):
+        into[pos[str(s)]] = int(d)
 
 
 def _columns(table: pa.Table | None, universe: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:

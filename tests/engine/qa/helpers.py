@@ -32,11 +32,13 @@ def frame(dates: Sequence[dt.date], close: Sequence[float] | None = None, **cols
 
 def make_home(lake: Lake, listings: Mapping[str, tuple[str, pd.DataFrame]], *, last_fetched: Mapping[str, dt.date | None] | None = None,
               failures: Mapping[str, int] | None = None, actions: Sequence[tuple[str, dt.date]] = (),
-              first_seen: dt.date = dt.date(2020, 1, 2)) -> None:
-    """tickers + ticker_fetch_meta + corporate_actions rows and the lake frames of ``listings`` {symbol: (mic, frame)}."""
+              first_seen: dt.date | Mapping[str, dt.date] = dt.date(2020, 1, 2)) -> None:
+    """tickers + ticker_fetch_meta + corporate_actions rows and the lake frames of ``listings`` {symbol: (mic, frame)};
+    ``first_seen`` (the day PRAF first scraped the listing) for all, or per symbol."""
     lake.write_many({s: f for s, (_m, f) in listings.items() if len(f)})
     for sym, (mic, f) in listings.items():
-        Ticker.insert(symbol=sym, exchange_code=MIC_EXCHANGE[mic], mic=mic, currency="USD", first_seen=first_seen,
+        seen = first_seen.get(sym, dt.date(2020, 1, 2)) if isinstance(first_seen, Mapping) else first_seen
+        Ticker.insert(symbol=sym, exchange_code=MIC_EXCHANGE[mic], mic=mic, currency="USD", first_seen=seen,
                       last_seen=dt.date(2030, 1, 1), status="active").on_conflict_ignore().execute()
         last = (last_fetched or {}).get(sym, f["date"].max().date() if len(f) else None)
         TickerFetchMeta.insert(symbol=sym, last_fetched_date=last, consecutive_failures=(failures or {}).get(sym, 0),
@@ -56,6 +58,7 @@ def make_data(listings: Mapping[str, tuple[str, pd.DataFrame]], as_of: dt.date, 
     universe = pd.DataFrame(rows)
     universe["mic_idx"] = [mics.index(m) for m in universe["mic"]]
     universe["first_seen_day"] = day_number(first_seen)
+    universe["first_bar_day"] = [day_number(listings[s][1]["date"].min().date()) if len(listings[s][1]) else -1 for s in symbols]
     lf = []
     for s in symbols:
         f = listings[s][1]
