@@ -12,15 +12,18 @@ from pathlib import Path
 import numpy as np
 
 from praf_engine.errors import PipelineError
+from praf_engine.universe.mapping import EXCHANGE_MICS as LISTING_MICS
 
 # Bounds wide enough for full Yahoo histories (the sandbox starts in 2006) and a year ahead.
 CAL_START = dt.date(1990, 1, 2)
 CAL_END = dt.date(dt.date.today().year + 1, 12, 31)
 
-# Exchange code (tickers.exchange_code) → MIC when a ticker row has no ``mic``; Euronext needs its market's MIC.
-EXCHANGE_MICS: dict[str, str] = {"nasdaq": "XNYS", "arca": "XNYS", "nyse": "XNYS", "ftse": "XLON", "dax": "XETR"}
-# MICs Yahoo listings use that share another calendar (XNAS is an alias of XNYS in exchange_calendars).
-MIC_ALIASES: dict[str, str] = {"XNAS": "XNYS", "ARCX": "XNYS", "XASE": "XNYS"}
+# Exchange code (tickers.exchange_code) → listing MIC when a ticker row has no ``mic``; Euronext needs its market's.
+EXCHANGE_MICS: dict[str, str] = {**LISTING_MICS, "nyse": "XNYS"}
+# Listing MIC → the calendar it trades on: the US venues (Nasdaq, NYSE Arca, NYSE American, Cboe BZX, IEX) keep
+# New York's sessions. The one mapping: the fetch's venue sessions, QA and the sandbox market all go through
+# ``resolve_mic``; ``tickers.mic`` keeps the venue itself.
+MIC_ALIASES: dict[str, str] = {"XNAS": "XNYS", "ARCX": "XNYS", "XASE": "XNYS", "BATS": "XNYS", "IEXG": "XNYS"}
 KNOWN_MICS = ("XNYS", "XLON", "XETR", "XPAR", "XAMS", "XBRU", "XLIS", "XDUB", "XOSL", "XMIL")
 
 _lock = threading.Lock()
@@ -28,14 +31,14 @@ _lock = threading.Lock()
 
 def resolve_mic(mic: str | None, exchange_code: str | None = None) -> str:
     """The calendar MIC of a listing: its own ``mic`` (aliases folded), else its exchange's default."""
+    if not mic and exchange_code:
+        mic = EXCHANGE_MICS.get(exchange_code.lower())
     if mic:
         code = MIC_ALIASES.get(mic.upper(), mic.upper())
         if code in KNOWN_MICS:
             return code
         raise PipelineError("CONFIGBAD", f"unknown trading calendar {mic!r}; known: {', '.join(KNOWN_MICS)}",
                             {"mic": mic, "exchange_code": exchange_code})
-    if exchange_code and exchange_code.lower() in EXCHANGE_MICS:
-        return EXCHANGE_MICS[exchange_code.lower()]
     raise PipelineError("CONFIGBAD", f"listing on exchange {exchange_code!r} has no trading calendar (mic is empty)",
                         {"exchange_code": exchange_code})
 

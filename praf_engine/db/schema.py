@@ -65,11 +65,19 @@ def _triage_index(db: Database) -> None:
                    "ON qa_failures (resolved, date DESC, check_name, symbol, id)")
 
 
+def _venue_mics(db: Database) -> None:
+    """Nasdaq and NYSE Arca listings were stored with XNYS, their calendar: the venue's own MIC instead
+    (calendars.resolve_mic maps it back to the XNYS calendar). The next scrape writes the same values."""
+    for code, mic in (("nasdaq", "XNAS"), ("arca", "ARCX")):
+        db.execute_sql(f"UPDATE tickers SET mic = '{mic}' WHERE exchange_code = '{code}' AND (mic IS NULL OR mic = 'XNYS')")
+
+
 # Versioned steps: (version, description, function(db)). Append only; never edit a released step.
 STEPS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "baseline schema: SPEC §4 tables", lambda db: None),
     (2, "normalise rows carried over from the seed plan's DDL", _normalise_seed_rows),
     (3, "index for the triage list's default order", _triage_index),
+    (4, "tickers: the venue's MIC for Nasdaq (XNAS) and NYSE Arca (ARCX) listings", _venue_mics),
 ]
 SCHEMA_VERSION = STEPS[-1][0]
 

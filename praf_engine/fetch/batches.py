@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 from peewee import JOIN
 
+from praf_engine import calendars
 from praf_engine.config import Settings
 from praf_engine.db.models import DLQSymbol, Ticker, TickerFetchMeta
 from praf_engine.errors import PipelineError
@@ -32,28 +33,26 @@ class Plan:
         return len(self.full) + sum(len(v) for v in self.incremental.values())
 
 
-@functools.lru_cache(maxsize=32)
-def _calendar(mic: str) -> object | None:
-    import exchange_calendars as xc
-
+def venue_calendar(mic: str | None, exchange_code: str | None = None) -> str | None:
+    """The trading calendar of a listing (``calendars.resolve_mic``, the one mapping); None when it has none."""
     try:
-        return xc.get_calendar(mic)
-    except Exception:  # noqa: BLE001 - an unknown venue: assume it trades every weekday
-        return None
+        return calendars.resolve_mic(mic, exchange_code)
+    except PipelineError:
+        return None  # an unknown venue: assume it trades every weekday
 
 
-def has_session(mic: str | None, start: dt.date, end: dt.date) -> bool:
-    """Whether the venue ``mic`` traded between ``start`` and ``end`` (inclusive)."""
+def sessions_between(calendar: str | None, start: dt.date, end: dt.date) -> int:
+    """Sessions of ``calendar`` (None: weekdays) with start <= session <= end."""
     if start > end:
-        return False
-    cal = _calendar(mic) if mic else None
-    if cal is None:
-        return any((start + dt.timedelta(days=i)).weekday() < 5 for i in range((end - start).days + 1))
-    first, last = cal.first_session.date(), cal.last_session.date()  # type: ignore[attr-defined]
-    lo, hi = max(start, first), min(end, last)
-    if lo > hi:
-        return end > last
-    return len(cal.sessions_in_range(lo.isoformat(), hi.isoformat())) > 0  # type: ignore[attr-defined]
+        return 0
+    if calendar is None:
+        return int(np.busday_count(start, end + dt.timedelta(days=1)))
+    return len(calendars.sessions_between(calendar, start, end))
+
+
+def has_session(mic: str | None, start: dt.date, end: dt.date, exchange_code: str | None = None) -> bool:
+    """Whether the venue ``mic`` traded between ``start`` and ``end`` (inclusive)."""
+    return sessions_between(venue_calendar(mic, exchange_code), start, end) > 0
 
 
 def plan_night(settings: Settings, night: dt.date, *, symbols: list[str] | None = None, full: bool = False) -> Plan:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from praf_engine.calendars import resolve_mic
 from praf_engine.sandbox import market_prices as mp
 from praf_engine.sandbox.faults import FaultConfig, Injection, stable_hash
 from praf_engine.sandbox.market_faults import FaultContext, apply_data_faults, kinds_hit
@@ -95,6 +96,11 @@ class Bars:
             dividends={d: a for d, a in self.dividends.items() if s <= d <= e},
             splits={d: r for d, r in self.splits.items() if s <= d <= e},
         )
+
+
+def _calendar(mic: str) -> mp.CalendarArrays:
+    """The sessions of a listing MIC, through the engine's one MIC -> calendar mapping (XNAS, ARCX -> XNYS)."""
+    return mp.calendar_arrays(resolve_mic(mic))
 
 
 def _as_date(value: date | datetime | str) -> date:
@@ -216,12 +222,12 @@ class Market:
     # ------------------------------------------------------------ calendars
     def sessions(self, mic: str, start: date, end: date) -> np.ndarray:
         """Trading sessions of ``mic`` with start <= session <= end (datetime64[D], read-only)."""
-        cal = mp.calendar_arrays(mic)
+        cal = _calendar(mic)
         return cal.sessions[cal.index(_as_date(start)) : cal.index(_as_date(end), "right")]
 
     def session_open_epoch(self, mic: str, dates: np.ndarray) -> np.ndarray:
         """Epoch seconds of each date's market open (exchange local open; regular open time on non-sessions)."""
-        return mp.calendar_arrays(mic).open_epoch(dates)
+        return _calendar(mic).open_epoch(dates)
 
     # ------------------------------------------------------------ bars
     def _profile(self, listing: Listing) -> mp.Profile:
@@ -229,7 +235,7 @@ class Market:
         if prof is None:
             prof = mp.build_profile(
                 self._seed, listing.symbol, self._kinds[listing.symbol], listing.exchange_code, listing.currency,
-                max(listing.listed_on, self._history_start), self._anchor, mp.calendar_arrays(listing.mic),
+                max(listing.listed_on, self._history_start), self._anchor, _calendar(listing.mic),
             )
             self._profiles[listing.symbol] = prof
         return prof
@@ -237,11 +243,11 @@ class Market:
     def _end_idx(self, listing: Listing, as_of: date) -> int:
         """Global session index one past the symbol's last bar as of ``as_of``."""
         last = as_of if listing.delisted_on is None else min(as_of, date.fromordinal(listing.delisted_on.toordinal() - 1))
-        return mp.calendar_arrays(listing.mic).index(last, "right")
+        return _calendar(listing.mic).index(last, "right")
 
     def _build_raw(self, symbol: str, i1: int) -> mp.RawHistory:
         listing = self._by_symbol[symbol]
-        return mp.generate_raw(self._profile(listing), mp.calendar_arrays(listing.mic), i1, stable_hash("path", self._seed, symbol))
+        return mp.generate_raw(self._profile(listing), _calendar(listing.mic), i1, stable_hash("path", self._seed, symbol))
 
     def _build_clean(self, symbol: str, i1_today: int, i1: int) -> Bars:
         listing = self._by_symbol[symbol]
@@ -277,7 +283,7 @@ class Market:
     def _fault_context(self, listing: Listing, as_of: date) -> FaultContext:
         prof = self._profile(listing)
         return FaultContext(
-            self.faults, self._seed, listing.symbol, listing.currency, mp.calendar_arrays(listing.mic).sessions,
+            self.faults, self._seed, listing.symbol, listing.currency, _calendar(listing.mic).sessions,
             prof.i0, prof.event_idx, self._end_idx(listing, self._anchor) - 1, as_of,
         )
 

@@ -24,10 +24,10 @@ EURONEXT_SHARES = {
     "Euronext Paris": 0.38, "Euronext Amsterdam": 0.18, "Euronext Milan": 0.15, "Euronext Brussels": 0.09,
     "Oslo Børs": 0.09, "Euronext Dublin": 0.06, "Euronext Lisbon": 0.05,
 }
-# venue (exchange code, or Euronext market name) -> (mic, tz, currency, ISIN country, company-name suffixes)
+# venue (exchange code, or Euronext market name) -> (listing MIC, tz, currency, ISIN country, company-name suffixes)
 VENUES: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
-    "nasdaq": ("XNYS", "America/New_York", "USD", "US", ("Inc.", "Corp.", "Holdings, Inc.", "Ltd.")),
-    "arca": ("XNYS", "America/New_York", "USD", "US", ("Inc.", "Corp.", "Holdings, Inc.", "Co.")),
+    "nasdaq": ("XNAS", "America/New_York", "USD", "US", ("Inc.", "Corp.", "Holdings, Inc.", "Ltd.")),
+    "arca": ("ARCX", "America/New_York", "USD", "US", ("Inc.", "Corp.", "Holdings, Inc.", "Co.")),
     "ftse": ("XLON", "Europe/London", "GBp", "GB", ("plc", "Group plc", "Holdings plc")),
     "dax": ("XETR", "Europe/Berlin", "EUR", "DE", ("AG", "SE")),
     "Euronext Paris": ("XPAR", "Europe/Paris", "EUR", "FR", ("SA", "SE")),

@@ -17,7 +17,11 @@ EURONEXT_MARKETS: dict[str, tuple[str, str]] = {
 }
 # Markets of the Euronext file that are not listings of an exchange we follow.
 EURONEXT_SKIPPED = ("EuroTLX", "Trading After Hours", "Euronext Global Equity Market")
-EXCHANGE_MICS = {"nasdaq": "XNYS", "arca": "XNYS", "ftse": "XLON", "dax": "XETR"}
+# The MIC a listing of each exchange is stored with (tickers.mic): the venue itself, not its trading calendar
+# (calendars.resolve_mic maps XNAS, ARCX, ... to the calendar they trade on).
+EXCHANGE_MICS = {"nasdaq": "XNAS", "arca": "ARCX", "ftse": "XLON", "dax": "XETR"}
+# otherlisted.txt's Exchange column -> MIC (reference/exchanges.md); the arca scraper keeps the P rows.
+OTHERLISTED_MICS = {"N": "XNYS", "P": "ARCX", "A": "XASE", "Z": "BATS", "V": "IEXG"}
 EXCHANGE_CURRENCIES = {"nasdaq": "USD", "arca": "USD", "ftse": "GBp", "dax": "EUR"}
 
 _ACT_TAILS = ((".W", "-WT"), (".U", "-UN"), (".R", "-RI"))

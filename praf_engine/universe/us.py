@@ -15,7 +15,13 @@ from praf_engine.universe.base import (
     register,
     structure_error,
 )
-from praf_engine.universe.mapping import EXCHANGE_CURRENCIES, EXCHANGE_MICS, act_to_yahoo, nasdaq_to_yahoo
+from praf_engine.universe.mapping import (
+    EXCHANGE_CURRENCIES,
+    EXCHANGE_MICS,
+    OTHERLISTED_MICS,
+    act_to_yahoo,
+    nasdaq_to_yahoo,
+)
 
 NASDAQ_COLUMNS = ("Symbol", "Security Name", "Market Category", "Test Issue", "Financial Status", "ETF")
 OTHER_COLUMNS = ("ACT Symbol", "Security Name", "Exchange", "ETF", "Test Issue")
@@ -112,5 +118,5 @@ class ArcaScraper(_PipeScraper):
         return ScrapedListing(
             symbol=act_to_yahoo(raw), exchange_code=self.code, exchange_symbol=raw.upper(),
             name=clean_name(row["Security Name"]), currency=EXCHANGE_CURRENCIES[self.code],
-            market="NYSE Arca", mic=EXCHANGE_MICS[self.code], is_etf=row["ETF"].strip() == "Y",
+            market="NYSE Arca", mic=OTHERLISTED_MICS[row["Exchange"].strip()], is_etf=row["ETF"].strip() == "Y",
         )

@@ -208,7 +208,7 @@ def test_currency_switch_only_hits_gbp_listings() -> None:
 
 
 def test_history_rewrite_before_and_after_reveal() -> None:
-    m, sym = targeted("history_rewrite", lambda x: x.mic == "XNYS" and x.delisted_on is None)
+    m, sym = targeted("history_rewrite", lambda x: x.exchange_code == "nasdaq" and x.delisted_on is None)
     m.today = TODAY + timedelta(days=20)  # the split date is fixed at construction; time moves on
     (inj,) = m.injections()
     split_day, ratio = inj.dates[0], inj.detail["ratio"]

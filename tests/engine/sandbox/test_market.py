@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from praf_engine.calendars import resolve_mic
 from praf_engine.sandbox.faults import FaultConfig
 from praf_engine.sandbox.market import (
     EURONEXT_MARKETS,
@@ -113,8 +114,9 @@ def test_isin_country_mic_tz_and_currency_fit_the_venue(market: Market) -> None:
     for x in market.listings:
         assert isin_is_valid(x.isin), x.isin
         assert x.isin[:2] == COUNTRY[venue(x)]
-        assert MIC_TZ[x.mic] == x.tz
-    assert {x.mic for x in market.listings if x.exchange_code in ("nasdaq", "arca")} == {"XNYS"}
+        assert MIC_TZ[resolve_mic(x.mic)] == x.tz
+    assert {x.mic for x in market.listings if x.exchange_code == "nasdaq"} == {"XNAS"}  # the venue, not the calendar
+    assert {x.mic for x in market.listings if x.exchange_code == "arca"} == {"ARCX"}
     assert {x.currency for x in market.listings if x.exchange_code in ("nasdaq", "arca")} == {"USD"}
     for mic, tz in MIC_TZ.items():
         assert calendar_arrays(mic).tz == tz
@@ -181,7 +183,7 @@ def test_sessions_follow_exchange_holidays(market: Market) -> None:
     assert date(2024, 8, 26) in xnys and date(2024, 7, 4) not in xnys and date(2024, 7, 5) in xnys
     assert all(d.weekday() < 5 for d in xlon | xnys)
     for mic in ("XNYS", "XLON"):
-        x = next(x for x in market.universe() if x.mic == mic and x.listed_on < date(2024, 1, 1))
+        x = next(x for x in market.universe() if resolve_mic(x.mic) == mic and x.listed_on < date(2024, 1, 1))
         days = set(market.true_bars(x.symbol).dates.tolist())
         assert days >= (xlon if mic == "XLON" else xnys)
         assert not days & {date(2024, 12, 25), date(2024, 7, 4) if mic == "XNYS" else date(2024, 8, 26)}
@@ -282,7 +284,7 @@ def test_histories_end_at_today_or_delisting(market: Market) -> None:
     b = market.true_bars(x.symbol)
     assert b.dates[0] >= np.datetime64(market.history_start, "D") and b.dates[-1] <= np.datetime64(TODAY, "D")
     early = market.bars(x.symbol, as_of=date(2024, 6, 28))
-    assert early.dates[-1] == np.datetime64("2024-06-28") if x.mic == "XNYS" else early.dates[-1] <= np.datetime64("2024-06-28")
+    assert early.dates[-1] == np.datetime64("2024-06-28") if resolve_mic(x.mic) == "XNYS" else early.dates[-1] <= np.datetime64("2024-06-28")
     part = market.bars(x.symbol, start=date(2025, 1, 1), end=date(2025, 1, 31))
     assert part.dates[0] >= np.datetime64("2025-01-01") and part.dates[-1] <= np.datetime64("2025-01-31")
     assert list(part.frame().columns) == ["date", "open", "high", "low", "close", "adj_close", "volume"]

@@ -87,7 +87,7 @@ def test_nasdaqlisted_crlf_footer_padded_names_test_issues(sqlite_settings, tmp_
     assert got["AADR"].is_etf and got["AADR"].name == "AdvisorShares Dorsey Wright ADR ETF"
     assert got["ACAHU"].name == "Atlantic Coastal Acquisition Corp. - Units" and got["ACAHU"].financial_status == "E"
     assert got["AACG"].financial_status == "D" and got["AACG"].market == "S"
-    assert (got["AAPL"].mic, got["AAPL"].currency, got["AAPL"].exchange_symbol) == ("XNYS", "USD", "AAPL")
+    assert (got["AAPL"].mic, got["AAPL"].currency, got["AAPL"].exchange_symbol) == ("XNAS", "USD", "AAPL")
     lf = _page("nasdaqlisted.txt").replace(b"\r\n", b"\n")
     assert _by_symbol(_parse(sqlite_settings, tmp_path, "nasdaq", [RawPage("n", lf)])) == got
 
@@ -97,7 +97,7 @@ def test_otherlisted_keeps_arca_rows_and_maps_act_symbols(sqlite_settings, tmp_p
     assert sorted(got) == ["AAA", "AACT-UN", "AACT-WT", "ABR-PD", "BRK-B", "CELG-RI"]  # N/A/Z/V rows and ZVV skipped
     assert got["AAA"].is_etf and not got["BRK-B"].is_etf
     assert got["ABR-PD"].exchange_symbol == "ABR$D" and got["AACT-WT"].exchange_symbol == "AACT.W"
-    assert {x.market for x in got.values()} == {"NYSE Arca"}
+    assert {x.market for x in got.values()} == {"NYSE Arca"} and {x.mic for x in got.values()} == {"ARCX"}
 
 
 def test_ftse_page_with_epic_header_and_footnoted_sector(sqlite_settings, tmp_path) -> None:
