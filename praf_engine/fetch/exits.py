@@ -3,11 +3,16 @@
 Only the fetcher's sessions use an exit (a proxy on its curl_cffi session); the `nordvpn-cli` kind is the
 exception: the CLI re-routes the whole machine, which is why it is documented as machine-wide.
 Credentials live only inside the proxy URL handed to curl; names, logs and errors use ``Exit.name``.
+Two small files in the home's cache/ outlive a run: the last good NordVPN server list (used when the API is down)
+and the exit the next run starts at (so the first batches, and their 429s, do not always land on the first exit).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
+import os
 import socket
 import struct
 import subprocess
@@ -15,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -44,6 +50,8 @@ class Exit:
 
 
 DIRECT = "direct"
+SERVER_LIST = "nordvpn_servers.json"  # in cache/: the last NordVPN server list that was fetched and usable
+EXIT_STATE = "exits_state.json"  # in cache/: the exit the next run starts at
 
 
 def _safe_name(url: str) -> str:
@@ -72,36 +80,80 @@ def probe(exit_: Exit, timeout: float = 5.0) -> None:
                 raise PermissionError("the SOCKS5 exit refused the credentials")
 
 
-def nordvpn_exits(settings: Settings, get: Callable[[str], Any] | None = None) -> list[Exit]:
-    """SOCKS5 exits from NordVPN's server list (station = address), with the service credentials from the environment."""
+def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file + rename: a reader sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def online_servers(body: Any) -> list[dict[str, str | None]]:
+    """The online servers with a station (``hostname``, ``station``) of a ``/v1/servers`` body; ValueError when the
+    body is not a list of server records or has no such server."""
+    if not isinstance(body, list) or not all(isinstance(s, dict) for s in body):
+        raise ValueError("not a list of server records")
+    out = [{"hostname": s.get("hostname") or None, "station": str(s["station"])}
+           for s in body if s.get("status", "online") == "online" and s.get("station")]
+    if not out:
+        raise ValueError("no online SOCKS server")
+    return out
+
+
+def server_list(settings: Settings) -> list[dict[str, str | None]]:
+    """NordVPN's online SOCKS servers: from the API (then kept in cache/nordvpn_servers.json), else the list kept
+    there by the last run that had one, else none (the pool then falls back to direct)."""
     import httpx
 
+    kept = settings.cache_dir / SERVER_LIST
     try:
-        if get is None:
-            response = httpx.get(settings.exits.nordvpn_api_url, timeout=30)
-            response.raise_for_status()
-            servers = response.json()
-        else:
-            servers = get(settings.exits.nordvpn_api_url)
-    except (httpx.HTTPError, ValueError) as exc:
-        raise PipelineError("EXITFAIL", f"NordVPN server list unavailable: {type(exc).__name__}", {}) from None
+        response = httpx.get(settings.exits.nordvpn_api_url, timeout=30)
+        response.raise_for_status()
+        servers = online_servers(response.json())
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        return _kept_servers(kept, f"{type(exc).__name__}: {exc}"[:300])
+    stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    try:
+        write_atomic(kept, json.dumps({"fetched_at": stamp, "servers": servers}).encode())
+    except OSError as exc:
+        log.warning("could not keep the NordVPN server list", detail={"path": str(kept), "error": f"{type(exc).__name__}: {exc}"})
+    return servers
+
+
+def _kept_servers(path: Path, why: str) -> list[dict[str, str | None]]:
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        servers, fetched = online_servers(kept["servers"]), str(kept["fetched_at"])
+    except FileNotFoundError:
+        log.warning("NordVPN server list unavailable and none kept from an earlier run", error_code="EXITFAIL",
+                    detail={"error": why})
+        return []
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("NordVPN server list unavailable and the kept one is unreadable", error_code="EXITFAIL",
+                    detail={"error": why, "kept": str(path), "kept_error": f"{type(exc).__name__}: {exc}"[:300]})
+        return []
+    log.warning(f"NordVPN server list unavailable; using the list from {fetched[:10]}", error_code="EXITFAIL",
+                detail={"error": why, "fetched_at": fetched, "servers": len(servers)})
+    return servers
+
+
+def nordvpn_exits(settings: Settings) -> list[Exit]:
+    """SOCKS5 exits from NordVPN's server list (station = address), with the service credentials from the environment;
+    none when no list is available."""
     user = settings.nordvpn_user.get_secret_value() if settings.nordvpn_user else None
     password = settings.nordvpn_password.get_secret_value() if settings.nordvpn_password else None
     auth = f"{quote(user, safe='')}:{quote(password or '', safe='')}@" if user else ""
     port = settings.exits.nordvpn_port
-    out = []
-    for server in servers:
-        if server.get("status", "online") != "online" or not server.get("station"):
-            continue
-        name = f"nordvpn:{server.get('hostname') or server['station']}"
-        out.append(Exit(name, f"socks5h://{auth}{server['station']}:{port}", cli_server=server.get("hostname")))
-    if not out:
-        raise PipelineError("EXITFAIL", "NordVPN server list has no online SOCKS server", {})
-    return out
+    return [Exit(f"nordvpn:{s['hostname'] or s['station']}", f"socks5h://{auth}{s['station']}:{port}", cli_server=s["hostname"])
+            for s in server_list(settings)]
 
 
 def build_exits(settings: Settings) -> list[Exit]:
-    """The exits the settings describe (direct is always the fallback, not part of the rotation)."""
+    """The exits the settings describe (direct is always the fallback, not part of the rotation); an empty list
+    (no NordVPN server list) makes the pool fall back to direct at once."""
     kind = settings.exits.kind
     if kind == "direct":
         return [Exit(DIRECT)]
@@ -111,31 +163,47 @@ def build_exits(settings: Settings) -> list[Exit]:
         return [Exit(_safe_name(url), url) for url in settings.exits.proxies]
     exits = nordvpn_exits(settings)
     if kind == "nordvpn-cli":
-        return [Exit(f"nordvpn-cli:{e.cli_server}", None, cli_server=e.cli_server) for e in exits]
+        return [Exit(f"nordvpn-cli:{e.cli_server}", None, cli_server=e.cli_server) for e in exits if e.cli_server]
     return exits
+
+
+def run_nordvpn_cli(cmd: list[str]) -> int:
+    """Run the NordVPN CLI; its exit status (124, as timeout(1) says, when it hangs past 60 s)."""
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=60).returncode
+    except subprocess.TimeoutExpired:
+        return 124
 
 
 @dataclass
 class ExitPool:
-    """Rotation over the exits: every ``rotate_every`` tickers, away from 429 storms, with cooldown and fallback."""
+    """Rotation over the exits: every ``rotate_every`` tickers, away from 429 storms, with cooldown and fallback.
+    The first exit of a run is the one after the last exit the previous run chose (``state_path``, default
+    cache/exits_state.json), so the first batches of every night do not all land on the same exit."""
 
     settings: Settings
     exits: list[Exit]
     session_factory: Callable[[Settings, str | None], Any]
     clock: Callable[[], float] = time.monotonic
     run_cli: Callable[[list[str]], int] | None = None
+    state_path: Path | None = None
     vpn_failed: bool = False
     connect_failures: int = 0
     _index: int = -1
     _since_rotation: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _direct: Exit | None = None
+    _start: int = 0
+    _state_warned: bool = False
 
     def __post_init__(self) -> None:
         self.batch_size = self.settings.fetch.batch_size
         if [e.name for e in self.exits] == [DIRECT]:
             self._direct = self.exits[0]
             self._index = 0
+        elif self.exits:
+            self.state_path = self.state_path or self.settings.cache_dir / EXIT_STATE
+            self._start = self._load_start()
 
     @property
     def direct_only(self) -> bool:
@@ -158,6 +226,32 @@ class ExitPool:
             exit_.session = self.session_factory(self.settings, exit_.proxy_url)
         return exit_
 
+    def _load_start(self) -> int:
+        """The index of the exit the previous run said to start at (by name; by position if the list changed), else 0."""
+        assert self.state_path is not None
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            names = [e.name for e in self.exits]
+            return names.index(state["next"]) if state.get("next") in names else int(state.get("index", 0)) % len(names)
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            log.warning("exit rotation state unreadable; starting at the first exit",
+                        detail={"path": str(self.state_path), "error": f"{type(exc).__name__}: {exc}"[:300]})
+            return 0
+
+    def _save_next(self, chosen: int) -> None:
+        """Keep the exit after ``chosen`` as the next run's first (a failed write only loses the spreading)."""
+        if self.state_path is None:
+            return
+        after = (chosen + 1) % len(self.exits)
+        try:
+            write_atomic(self.state_path, json.dumps({"next": self.exits[after].name, "index": after}).encode())
+        except OSError as exc:
+            if not self._state_warned:
+                self._state_warned = True
+                log.warning("could not keep the exit rotation state", detail={"path": str(self.state_path), "error": str(exc)[:300]})
+
     def _rotate(self) -> None:
         """Next live exit not cooling down (else the one whose cooldown ends first); probe it; fall back after N failures."""
         self._since_rotation = 0
@@ -165,10 +259,11 @@ class ExitPool:
         while self._direct is None:
             alive = [i for i in range(n) if not self.exits[i].dead]
             if not alive:
-                self._fallback("no exit left")
+                self._fallback("no exit left" if n else "no exit available")
                 return
             now = self.clock()
-            order = [(self._index + k) % n for k in range(1, n + 1)]
+            base = self._index if self._index >= 0 else self._start - 1  # the run's first rotation starts at _start
+            order = [(base + k) % n for k in range(1, n + 1)]
             ready = [i for i in order if i in alive and self.exits[i].cooldown_until <= now]
             choice = ready[0] if ready else min(alive, key=lambda i: self.exits[i].cooldown_until)
             candidate = self.exits[choice]
@@ -184,12 +279,13 @@ class ExitPool:
                     self._fallback(f"{self.connect_failures} failed connects")
                 continue
             self._index = choice
+            self._save_next(choice)
             log.info("exit in use", detail={"exit": candidate.name})
             return
 
     def _connect(self, exit_: Exit) -> None:
         if exit_.cli_server is not None and exit_.proxy_url is None:  # nordvpn-cli: machine-wide reconnect
-            runner = self.run_cli or (lambda cmd: subprocess.run(cmd, capture_output=True, timeout=60).returncode)
+            runner = self.run_cli or run_nordvpn_cli
             if runner(["nordvpn", "connect", exit_.cli_server]) != 0:
                 raise ConnectionError("nordvpn connect failed")
             return

@@ -1,9 +1,12 @@
 """The NordVPN-style server list of the sandbox: the running ``ExitPool`` as api.nordvpn.com's ``/v1/servers`` body,
-so the ``nordvpn`` exit kind finds its SOCKS5 servers (station = each exit's loopback address)."""
+so the ``nordvpn`` exit kind finds its SOCKS5 servers (station = each exit's loopback address); ``NordVPNList`` is the
+route, with a switchable fault (an unavailable list)."""
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -72,3 +75,48 @@ def serve_nordvpn_path(path_and_query: str, pool: ExitPool, **kwargs: Any) -> tu
     if path.endswith("recommendations"):
         servers.sort(key=lambda s: s["load"])
     return 200, json.dumps(servers[:limit] if limit > 0 else servers).encode()
+
+
+# What an unavailable list looks like: a 5xx, a challenge page instead of JSON, a body cut short, JSON that is not a list.
+LIST_FAULTS = ("none", "http_500", "garbage", "truncated", "not_a_list")
+_CHALLENGE = b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>Checking your browser</body></html>"
+
+
+class NordVPNList:
+    """The sandbox's ``/v1/servers`` route (``route(path_and_query) -> (status, content type, body)``) over the exit
+    pool ``pool_of()`` returns, with a fault set by ``set_fault`` (one of ``LIST_FAULTS``); ``statuses`` counts answers."""
+
+    def __init__(self, pool_of: Callable[[], ExitPool | None]) -> None:
+        self._pool_of = pool_of
+        self._fault = "none"
+        self._lock = threading.Lock()
+        self.statuses: Counter[int] = Counter()
+
+    fault = property(lambda self: self._fault, doc="The current fault.")
+
+    def set_fault(self, mode: str) -> None:
+        if mode not in LIST_FAULTS:
+            raise ValueError(f"list fault must be one of {LIST_FAULTS}, not {mode!r}")
+        with self._lock:
+            self._fault = mode
+
+    def __call__(self, path_and_query: str) -> tuple[int, str, bytes]:
+        status, ctype, body = self._answer(path_and_query)
+        with self._lock:
+            self.statuses[status] += 1
+        return status, ctype, body
+
+    def _answer(self, path_and_query: str) -> tuple[int, str, bytes]:
+        pool, fault = self._pool_of(), self._fault
+        if pool is None:
+            return 503, "application/json", b'{"error":"exits not started"}'
+        if fault == "http_500":
+            return 500, "application/json", json.dumps({"errors": {"code": 500, "message": "Internal Server Error"}}).encode()
+        if fault == "garbage":
+            return 200, "text/html", _CHALLENGE
+        if fault == "not_a_list":
+            return 200, "application/json", json.dumps({"errors": {"code": 429, "message": "Too many requests"}}).encode()
+        status, body = serve_nordvpn_path(path_and_query, pool)
+        if fault == "truncated" and status == 200:
+            body = body[: len(body) // 2]
+        return status, "application/json", body

@@ -12,7 +12,7 @@ from praf_engine.logs import get_logger
 from praf_engine.sandbox.exits import ExitPool
 from praf_engine.sandbox.httpserver import LoopbackHTTPServer
 from praf_engine.sandbox.market import Market
-from praf_engine.sandbox.nordvpn import serve_nordvpn_path
+from praf_engine.sandbox.nordvpn import NordVPNList
 from praf_engine.sandbox.sites import NasdaqFtpServer, SitesServer
 from praf_engine.sandbox.telegram import TelegramStub
 from praf_engine.sandbox.yahoo import YahooEmulator
@@ -43,7 +43,8 @@ class Sandbox:
         self.market = market
         self.pool: ExitPool | None = None  # started in start(): an ExitPool binds when it is built
         self._exits, self._exit_port = exits, exit_port
-        routes = {"/v1/servers": self._nordvpn} if exits else {}
+        self.nordvpn = NordVPNList(lambda: self.pool)  # NordVPN's server list over the exits (set_fault: unavailable)
+        routes = {"/v1/servers": self.nordvpn} if exits else {}
         self.sites = SitesServer(market, port=http_port, extra_routes=routes)
         self.ftp = NasdaqFtpServer(market, port=ftp_port)
         self.yahoo = YahooEmulator(market, rate_limit_requests=rate_limit_requests, rate_limit_window_s=rate_limit_window_s)
@@ -62,12 +63,6 @@ class Sandbox:
                      "telegram_port": _port(s.telegram_url), "exit_port": s.exit_port}
         return cls(market, exits=s.exits, rate_limit_requests=s.rate_limit_requests,
                    rate_limit_window_s=s.rate_limit_window_s, **ports)
-
-    def _nordvpn(self, path_and_query: str) -> tuple[int, str, bytes]:
-        if self.pool is None:
-            return 503, "application/json", b'{"error":"exits not started"}'
-        status, body = serve_nordvpn_path(path_and_query, self.pool)
-        return status, "application/json", body
 
     def start(self) -> Sandbox:
         try:

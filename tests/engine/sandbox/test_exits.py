@@ -18,7 +18,7 @@ from curl_cffi.requests import Session
 from curl_cffi.requests.exceptions import RequestException
 
 from praf_engine.sandbox.exits import ExitPool, SocksExitServer
-from praf_engine.sandbox.nordvpn import nordvpn_servers_json, serve_nordvpn_path
+from praf_engine.sandbox.nordvpn import LIST_FAULTS, NordVPNList, nordvpn_servers_json, serve_nordvpn_path
 
 USER, PASSWORD = "svc-user", "s3cret:p@ss"
 TIMEOUT = 5.0
@@ -400,3 +400,28 @@ def test_nordvpn_server_list_names_each_exit_by_station() -> None:
         assert loads == sorted(loads) and len(loads) == 4
         assert serve_nordvpn_path("/v1/servers?limit=x", pool)[0] == 400
         assert serve_nordvpn_path("/v2/servers", pool)[0] == 404
+
+
+def test_nordvpn_list_faults_make_the_list_unavailable_until_reset() -> None:
+    query = "/v1/servers?filters[servers_technologies][identifier]=socks&limit=50"
+    with ExitPool(2) as pool:
+        route = NordVPNList(lambda: pool)
+        status, ctype, body = route(query)
+        assert (status, ctype) == (200, "application/json") and [s["station"] for s in json.loads(body)] == pool.addresses
+        answers = {}
+        for fault in LIST_FAULTS[1:]:
+            route.set_fault(fault)
+            answers[fault] = route(query)
+        assert answers["http_500"][0] == 500
+        assert answers["garbage"][:2] == (200, "text/html") and answers["garbage"][2].startswith(b"<!DOCTYPE html>")
+        assert answers["truncated"][0] == 200 and 0 < len(answers["truncated"][2]) < len(body)
+        assert answers["not_a_list"][0] == 200 and isinstance(json.loads(answers["not_a_list"][2]), dict)
+        for fault in ("garbage", "truncated"):
+            with pytest.raises(ValueError):
+                json.loads(answers[fault][2])
+        route.set_fault("none")
+        assert route(query)[2] == body
+        assert route.statuses == {200: 5, 500: 1}
+        with pytest.raises(ValueError, match="list fault"):
+            route.set_fault("down")
+    assert NordVPNList(lambda: None)(query)[0] == 503  # the exits not started yet
