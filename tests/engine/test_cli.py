@@ -89,6 +89,23 @@ def test_bad_sql_is_sqlbad(tmp_path: Path) -> None:
     assert "[SQLBAD]" in out.stderr and "syntax error" in out.stderr
 
 
+def test_sql_is_read_only(tmp_path: Path) -> None:
+    """A real process: COPY into the lake and reading a file of the home are SQLBAD; nothing is written."""
+    home = tmp_path / "home"
+    assert praf(home, "init").returncode == 0
+    days = pd.bdate_range("2025-01-02", "2025-01-08")
+    Lake(home / "lake").write("AAPL", pd.DataFrame({
+        "date": days, "open": 10.0, "high": 11.0, "low": 9.5, "close": 10.5, "adj_close": 10.25, "volume": 1000}))
+    target = home / "lake" / "symbol=AAPL" / "year=2025" / "part-001.parquet"
+    copy = praf(home, "sql", f"copy (select * from prices) to '{target}' (format parquet)")
+    assert copy.returncode == 1 and "[SQLBAD]" in copy.stderr and "read-only" in copy.stderr
+    assert not target.exists()
+    read = praf(home, "sql", f"select count(*) from read_blob('{home / 'praf.db'}')")
+    assert read.returncode == 1 and "[SQLBAD]" in read.stderr and "read-only" in read.stderr
+    count = praf(home, "sql", "select count(*) as n from prices", "--format", "json")
+    assert json.loads(count.stdout) == [{"n": len(days)}]
+
+
 def test_job_crash_is_recorded_and_exit_code_matches(tmp_path: Path, backend: str | None) -> None:
     """`run retention` on a home whose cache/yahoo is a file, not a folder: exit 1, cron_status says so."""
     home = tmp_path / "home"
