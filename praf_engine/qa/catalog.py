@@ -53,6 +53,8 @@ SPECS: tuple[CheckSpec, ...] = (
                "log10_tolerance": Param(float, 0.001, "accepted distance from log10(factor)")}),
     CheckSpec("date_shift", "warning", "Bars dated on days that are not sessions of the listing's calendar",
               {"window_sessions": _WINDOW}),
+    CheckSpec("stale_price", "warning", "The same bar (open, high, low, close and volume) on min_bars consecutive sessions: "
+              "a frozen or stale feed", {"window_sessions": _WINDOW, "min_bars": Param(int, 2, "identical consecutive bars that fail")}),
     CheckSpec("iqr_jump", "info", "Heuristic: a daily move above Q3 + k*IQR of the symbol's own moves (latest sessions)",
               {"window_sessions": _WINDOW, "k": Param(float, 0.1, "IQR multiplier"), "recent_sessions": Param(int, 1, "sessions flagged")}),
     CheckSpec("volume_spike", "info", "Heuristic: volume z-score above z (latest sessions) against the window",
@@ -80,6 +82,7 @@ def default_thresholds(qa: QASettings) -> dict[str, dict[str, Any]]:
         "duplicate_dates": {"window_sessions": w},
         "currency_unit": {"window_sessions": w, "factor": 100.0, "log10_tolerance": 0.15},
         "date_shift": {"window_sessions": w},
+        "stale_price": {"window_sessions": w, "min_bars": 3},
         "iqr_jump": {"window_sessions": w, "k": qa.iqr_k, "recent_sessions": 1},
         "volume_spike": {"window_sessions": w, "z": qa.volume_z, "recent_sessions": 1},
         "correlation_drift": {"window": 20, "delta": 0.8, "min_symbols": 10},

@@ -82,9 +82,7 @@ def missing_dates(data: QAData, p: dict[str, Any]) -> list[Failure]:
     hi = np.where(hi < 0, last_bar, np.minimum(hi, data.as_of_day))
     expected = np.where(hi >= lo, data.sessions_upto(mic, hi) - data.sessions_upto(mic, lo - 1), 0)
     lo_b, hi_b = lo[data.sym], hi[data.sym]
-    dup = np.zeros(len(data.day), dtype=bool)
-    dup[1:] = (data.sym[1:] == data.sym[:-1]) & (data.day[1:] == data.day[:-1])
-    present_rows = data.is_session() & ~dup & (data.day >= lo_b) & (data.day <= hi_b)
+    present_rows = data.is_session() & ~data.repeated_date() & (data.day >= lo_b) & (data.day <= hi_b)
     present = np.bincount(data.sym[present_rows], minlength=n) if n else np.zeros(0, dtype=np.int64)
     missing = expected - present
     shifted = np.zeros(n, dtype=bool)
@@ -126,12 +124,61 @@ def _unit_shift(ratio: np.ndarray, p: dict[str, Any]) -> np.ndarray:
 UNIT_DEFAULTS = {"factor": 100.0, "log10_tolerance": 0.15}
 
 
+def stale_runs(data: QAData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per bar: does it repeat the symbol's previous bar exactly (open, high, low, close and volume; volume not 0,
+    prices not null), the length of its run of identical bars, and the day of the run's first bar. A second stored
+    bar of one date (duplicate_dates) is left out; two bars with no volume (null) count as the same volume."""
+    if "stale" not in data._cache:
+        n = len(data.day)
+        rows = np.flatnonzero(~data.repeated_date())
+        sym, vol = data.sym[rows], data.volume[rows]
+        same = np.zeros(len(rows), dtype=bool)
+        if len(rows) > 1:
+            same[1:] = (sym[1:] == sym[:-1]) & ((vol[1:] == vol[:-1]) | (np.isnan(vol[1:]) & np.isnan(vol[:-1]))) & (vol[1:] != 0)
+            for col in ("open", "high", "low", "close"):
+                price = data.prices[col][rows]
+                same[1:] &= price[1:] == price[:-1]  # NaN never equals: a null price is null_fields'
+        run = np.cumsum(~same) - 1  # run number of each kept bar
+        starts = np.flatnonzero(~same)
+        repeat, length, since = np.zeros(n, dtype=bool), np.ones(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+        repeat[rows] = same
+        length[rows] = np.diff(np.append(starts, len(rows)))[run] if len(rows) else 0
+        since[rows] = data.day[rows][starts][run] if len(rows) else 0
+        data._cache["stale"] = (repeat, length, since)
+    return data._cache["stale"]
+
+
+def resumed_after_stale(data: QAData) -> np.ndarray:
+    """Per bar: the first bar after a run of stale_price (its move is measured against a stale close)."""
+    out = np.zeros(len(data.day), dtype=bool)
+    if data.stale_min_bars is None or not len(data.day):
+        return out
+    repeat, length, _since = stale_runs(data)
+    rows = np.flatnonzero(~data.repeated_date())
+    prev = rows[:-1]
+    out[rows[1:]] = (~repeat[rows[1:]] & (data.sym[rows[1:]] == data.sym[prev]) & repeat[prev]
+                     & (length[prev] >= data.stale_min_bars))
+    return out
+
+
+def stale_price(data: QAData, p: dict[str, Any]) -> list[Failure]:
+    """min_bars identical consecutive bars (a frozen or stale feed); the repeated bars in the window are listed."""
+    repeat, length, since = stale_runs(data)
+    mask = data.in_window(p["window_sessions"]) & repeat & (length >= p["min_bars"])
+    out = by_symbol(data, mask, since=np.array(iso(since), dtype=object), bars=length, close=data.prices["close"],
+                    volume=data.volume)
+    for _sym, details in out:
+        details["hint"] = "the provider served the same bar again (frozen feed): refetch these dates"
+    return out
+
+
 def price_jump(data: QAData, p: dict[str, Any]) -> list[Failure]:
-    """A move above max_move that is neither on a corporate-action day nor a ~100x unit shift (currency_unit)."""
+    """A move above max_move that is neither on a corporate-action day, nor a ~100x unit shift (currency_unit), nor the
+    first bar after a frozen run (stale_price)."""
     ratio = _moves(data)
     move = ratio - 1.0
     mask = (data.in_window(p["window_sessions"]) & (np.abs(move) > p["max_move"]) & ~data.on_action_day()
-            & ~_unit_shift(ratio, UNIT_DEFAULTS))
+            & ~_unit_shift(ratio, UNIT_DEFAULTS) & ~resumed_after_stale(data))
     return by_symbol(data, mask, move_pct=move * 100.0, prev_close=data.previous_close(), close=data.prices["close"])
 
 
@@ -147,9 +194,7 @@ def ohlc_sanity(data: QAData, p: dict[str, Any]) -> list[Failure]:
 
 
 def duplicate_dates(data: QAData, p: dict[str, Any]) -> list[Failure]:
-    dup = np.zeros(len(data.day), dtype=bool)
-    dup[1:] = (data.sym[1:] == data.sym[:-1]) & (data.day[1:] == data.day[:-1])
-    return by_symbol(data, data.in_window(p["window_sessions"]) & dup, close=data.prices["close"])
+    return by_symbol(data, data.in_window(p["window_sessions"]) & data.repeated_date(), close=data.prices["close"])
 
 
 def currency_unit(data: QAData, p: dict[str, Any]) -> list[Failure]:
@@ -189,5 +234,5 @@ def api_latency(data: QAData, p: dict[str, Any]) -> list[Failure]:
 CHECK_FUNCTIONS: dict[str, CheckFn] = {
     "lag_check": lag_check, "missing_dates": missing_dates, "null_fields": null_fields, "zero_volume": zero_volume,
     "price_jump": price_jump, "fetch_error": fetch_error, "api_latency": api_latency, "ohlc_sanity": ohlc_sanity,
-    "duplicate_dates": duplicate_dates, "currency_unit": currency_unit, "date_shift": date_shift,
+    "duplicate_dates": duplicate_dates, "currency_unit": currency_unit, "date_shift": date_shift, "stale_price": stale_price,
 }

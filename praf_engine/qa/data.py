@@ -44,6 +44,7 @@ class QAData:
     session: np.ndarray  # bool [mic, day - d0]
     session_ord: np.ndarray  # int32 [mic, day - d0]: sessions on or before that day
     actions: set[tuple[int, int]]  # (symbol index, day number) with a corporate action
+    stale_min_bars: int | None = None  # stale_price's run length when it runs: its resumed bars are no price_jump
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,6 +91,14 @@ class QAData:
         ok = off >= 0
         out[ok] = self.session_ord[mic_idx[ok], off[ok]]
         return out
+
+    def repeated_date(self) -> np.ndarray:
+        """Per bar: a second stored bar for the same symbol and date as the bar before it (duplicate_dates)."""
+        if "dup" not in self._cache:
+            dup = np.zeros(len(self.day), dtype=bool)
+            dup[1:] = (self.sym[1:] == self.sym[:-1]) & (self.day[1:] == self.day[:-1])
+            self._cache["dup"] = dup
+        return self._cache["dup"]
 
     def previous_close(self) -> np.ndarray:
         """Per bar: the last non-null close of the same symbol before it (NaN if none)."""

@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 
 from praf_engine.logs import get_logger
-from praf_engine.qa.checks import UNIT_DEFAULTS, CheckFn, Failure, _moves, _unit_shift, by_symbol
+from praf_engine.qa.checks import (
+    UNIT_DEFAULTS,
+    CheckFn,
+    Failure,
+    _moves,
+    _unit_shift,
+    by_symbol,
+    resumed_after_stale,
+)
 from praf_engine.qa.data import QAData
 
 log = get_logger(__name__)
@@ -23,7 +31,8 @@ def iqr_jump(data: QAData, p: dict[str, Any]) -> list[Failure]:
     """|move| above Q3 + k*IQR of the symbol's own |moves| in the window, on its latest sessions."""
     ratio = _moves(data)
     move = np.abs(ratio - 1.0)
-    usable = data.in_window(p["window_sessions"]) & np.isfinite(move) & ~data.on_action_day() & ~_unit_shift(ratio, UNIT_DEFAULTS)
+    usable = (data.in_window(p["window_sessions"]) & np.isfinite(move) & ~data.on_action_day() & ~_unit_shift(ratio, UNIT_DEFAULTS)
+              & ~resumed_after_stale(data))
     if not usable.any():
         return []
     frame = pd.DataFrame({"sym": data.sym[usable], "move": move[usable]})

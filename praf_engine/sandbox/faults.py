@@ -19,6 +19,7 @@ DATA_FAULTS = (
     "duplicate_last_row",
     "date_shift",
     "currency_switch",
+    "frozen_bar",
 )
 # Response faults are applied per request by the Yahoo emulator (keys: Yahoo symbols).
 RESPONSE_FAULTS = ("empty", "delisted", "malformed_json", "slow", "http_500", "storm_429")
@@ -125,6 +126,7 @@ class FaultConfig:
                 "duplicate_last_row": 0.02,
                 "date_shift": 0.015,
                 "currency_switch": 0.08,  # of GBp listings only: ~3 in a 300-listing demo
+                "frozen_bar": 0.02,
                 "empty": 0.01,
                 "delisted": 0.005,
                 "malformed_json": 0.005,

@@ -15,13 +15,14 @@ if TYPE_CHECKING:
     from praf_engine.sandbox.market import Bars
 
 GRID = 30  # sessions: the window faults are placed in, and the period of each kind's fault dates
-GRID_OFFSETS = {"gap": 0, "null_field": 6, "zero_volume": 12, "jump": 18}  # distinct, so dates never collide
+GRID_OFFSETS = {"gap": 0, "null_field": 6, "zero_volume": 12, "jump": 18, "frozen_bar": 24}  # distinct, so dates never collide
 REWRITE_BACK = 10  # history_rewrite: the split lands within the last 10 sessions before the market's anchor
 REVEAL_AFTER = 3  # ... and shows up (event + re-adjusted history) 3 sessions after it
 PRICE_FIELDS = ("open", "high", "low", "close", "adj_close")
 JUMP_FACTORS = (2.2, 0.2)  # +120 % or -80 %: both beyond the 75 % simple-return threshold
 REWRITE_RATIOS = (2.0, 3.0)
 SHIFT_BARS = 10
+FROZEN_REPEATS = (2, 4)  # frozen_bar: the source bar served again on 2-4 more sessions (runs of 3-5 identical bars)
 ONE_DAY = np.timedelta64(1, "D")
 
 
@@ -66,7 +67,7 @@ def rewrite_plan(ctx: FaultContext) -> tuple[int, float] | None:
 def apply_data_faults(bars: Bars, ctx: FaultContext) -> tuple[Bars, list[Injection]]:
     """Apply every data fault that hits ``ctx.symbol`` to clean bars; return the served bars and the injections.
 
-    Order: history_rewrite, jump, null_field, zero_volume, gap, currency_switch, duplicate_last_row, date_shift.
+    Order: history_rewrite, jump, null_field, zero_volume, gap, currency_switch, frozen_bar, duplicate_last_row, date_shift.
     Injection dates are true session dates, except date_shift, whose dates are the served (shifted) dates.
     """
     kinds = kinds_hit(ctx)
@@ -136,6 +137,12 @@ def apply_data_faults(bars: Bars, ctx: FaultContext) -> tuple[Bars, list[Injecti
         for f in PRICE_FIELDS:
             cols[f][-k:] /= 100.0
         out.append(Injection("currency_switch", sym, tuple(_day(d) for d in dates[-k:]), {"divisor": 100.0, "bars": k}))
+    if "frozen_bar" in kinds and (j := grid_idx("frozen_bar")) is not None:
+        busy = {d for inj in out for d in inj.dates} | {_day(sessions[k]) for k in ctx.event_idx if first <= k <= last}
+        frozen = _freeze(dates, cols, busy, int(np.searchsorted(dates, sessions[j])), int(np.searchsorted(dates, sessions[lo])),
+                         FROZEN_REPEATS[0] + stable_hash("frozen-repeats", seed, sym) % (FROZEN_REPEATS[1] - FROZEN_REPEATS[0] + 1))
+        if frozen:
+            out.append(Injection("frozen_bar", sym, frozen[1:], {"source": frozen[0], "bars": len(frozen)}))
     if "duplicate_last_row" in kinds:
         u = stable_unit("duplicate", seed, sym)
         delta = (0.001 + 0.009 * u) * (1 if u < 0.5 else -1)
@@ -159,3 +166,22 @@ def apply_data_faults(bars: Bars, ctx: FaultContext) -> tuple[Bars, list[Injecti
 
     served: dict[str, Any] = {"dates": dates, **cols, "dividends": dividends, "splits": splits}
     return dataclasses.replace(bars, **served), out
+
+
+def _freeze(dates: np.ndarray, cols: dict[str, np.ndarray], busy: set[date], want: int, lo: int, repeats: int) -> tuple[date, ...]:
+    """frozen_bar: serve the bar of one row again (every price and the volume) on the next ``repeats`` rows, in place.
+
+    The source row is ``want`` (the kind's grid session) or the nearest earlier, else later, row whose run and the
+    bar after it (the feed resumes) touch no other fault's date nor a corporate-action date; rows start at ``lo``.
+    Returns the source date and the repeated dates (empty when no row fits)."""
+    days = dict(enumerate((_day(d) for d in dates[lo:]), start=lo))  # the rows of the window only
+
+    def fits(r: int) -> bool:
+        return r >= lo and r + repeats + 1 < len(dates) and not busy.intersection(days[k] for k in range(r, r + repeats + 2))
+
+    for r in (*range(want, lo - 1, -1), *range(want + 1, len(dates))):
+        if fits(r):
+            for a in cols.values():
+                a[r + 1 : r + repeats + 1] = a[r]
+            return tuple(days[k] for k in range(r, r + repeats + 1))
+    return ()

@@ -12,7 +12,7 @@ from praf_engine.db.models import BatchLatency, CronStatus, QACheck, QAFailure, 
 from praf_engine.errors import PipelineError
 from praf_engine.jobs.runner import JobRunner
 from praf_engine.lake import Lake
-from praf_engine.qa import runner
+from praf_engine.qa import catalog, runner
 from praf_engine.qa.runner import qa_job, run_qa
 from tests.engine.qa.helpers import frame, make_home, session_dates
 
@@ -58,7 +58,7 @@ def test_rerun_is_idempotent_and_keeps_triage(home: Settings, service: Any) -> N
     service.resolve_failure(row.id, "vendor outage, refetch queued", "alice", false_positive=True)
     run_qa(home, service.db, AS_OF, run_id="second")
     again = _failures()
-    assert len(again) == 1 and QASummary.select().count() == 14
+    assert len(again) == 1 and QASummary.select().count() == len(catalog.SPECS)
     kept = again[("missing_dates", "GAPPY")]
     assert kept.id == row.id and kept.run_id == "second"
     assert (kept.resolved, kept.resolution, kept.note, kept.resolved_by) == (True, "false_positive", "vendor outage, refetch queued", "alice")
@@ -88,7 +88,7 @@ def test_a_malformed_threshold_disables_only_that_check(home: Settings, service:
     assert "window_sessions='thirty' must be an integer" in outcome.error
     summary = {r.check_name: r for r in QASummary.select()}
     assert summary["missing_dates"].crashed and summary["missing_dates"].colour == "red"
-    assert len(summary) == 14 and not summary["zero_volume"].crashed
+    assert len(summary) == len(catalog.SPECS) and not summary["zero_volume"].crashed
 
 
 def test_a_crashing_check_does_not_stop_the_others_and_the_job_exits_1(home: Settings, service: Any,
@@ -156,7 +156,7 @@ def test_fetch_error_and_api_latency(settings: Settings, service: Any) -> None:
 
 
 def test_init_seeds_every_check_and_keeps_edits(settings: Settings, service: Any) -> None:
-    assert QACheck.select().count() == 14
+    assert QACheck.select().count() == len(catalog.SPECS)
     QACheck.update(threshold_params={"max_move": 0.9}, updated_by="ops").where(QACheck.check_name == "price_jump").execute()
     service.init()
     row = QACheck.get(QACheck.check_name == "price_jump")

@@ -13,14 +13,15 @@ import pytest
 from praf_engine.db.models import QAFailure, QASummary
 from praf_engine.lake import Lake
 from praf_engine.logs import configure_logging
-from praf_engine.qa import sandbox_lake
+from praf_engine.qa import catalog, sandbox_lake
 from praf_engine.qa.runner import run_qa
 from praf_engine.sandbox.faults import DATA_FAULTS, FaultConfig
 from praf_engine.sandbox.market import Market
 from tests.conftest import make_settings
 
 KIND_TO_CHECK = {"gap": "missing_dates", "null_field": "null_fields", "zero_volume": "zero_volume", "jump": "price_jump",
-                 "duplicate_last_row": "duplicate_dates", "date_shift": "date_shift", "currency_switch": "currency_unit"}
+                 "duplicate_last_row": "duplicate_dates", "date_shift": "date_shift", "currency_switch": "currency_unit",
+                 "frozen_bar": "stale_price"}
 CLEAN_CHECKS = ("lag_check", "fetch_error", "api_latency", "ohlc_sanity")
 # As-of dates right after holidays: Christmas/Boxing Day (+ Thanksgiving and early closes in the window), Easter
 # (Good Friday everywhere, Easter Monday in Europe but not New York).
@@ -93,12 +94,15 @@ def test_details_name_what_was_injected(home: dict[str, Any]) -> None:
             assert details["ratio"][0] == pytest.approx(0.01, rel=0.2)
         if inj.kind == "date_shift":
             assert set(details["dates"]) <= {d.isoformat() for d in inj.dates}
+        if inj.kind == "frozen_bar":
+            assert details["dates"] == [d.isoformat() for d in inj.dates]
+            assert set(details["since"]) == {inj.detail["source"].isoformat()} and set(details["bars"]) == {inj.detail["bars"]}
 
 
 def test_summary_rows_per_check_with_universe_and_colour(home: dict[str, Any]) -> None:
     rows = {r.check_name: r for r in QASummary.select().where(QASummary.date == home["today"])}
     universe = len(home["market"].universe())
-    assert len(rows) == 14
+    assert len(rows) == len(catalog.SPECS)
     for name, row in rows.items():
         assert row.universe_size == universe
         assert row.fail_count == len(home["found"][name])

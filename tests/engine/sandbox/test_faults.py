@@ -105,6 +105,10 @@ def reconstruct(true: Bars, injections: list[Injection]) -> dict:
         elif inj.kind == "currency_switch":
             for c in PRICES:
                 cols[c][np.isin(dates, np.array(inj.dates, "datetime64[D]"))] /= d["divisor"]
+        elif inj.kind == "frozen_bar":
+            src = dates == np.datetime64(d["source"], "D")
+            for c in cols:
+                cols[c][np.isin(dates, np.array(inj.dates, "datetime64[D]"))] = cols[c][src][0]
         elif inj.kind == "duplicate_last_row":
             row = {c: a[-1] for c, a in cols.items()}
             row.update(close=d["close"], adj_close=row["adj_close"] * (1 + d["delta"]))
@@ -170,7 +174,7 @@ def test_targets_force_a_fault_on_a_named_symbol_only() -> None:
     assert len(served) == len(true) - len(missing)
 
 
-@pytest.mark.parametrize("kind", ["null_field", "zero_volume", "jump", "duplicate_last_row", "date_shift", "currency_switch"])
+@pytest.mark.parametrize("kind", ["null_field", "zero_volume", "jump", "duplicate_last_row", "date_shift", "currency_switch", "frozen_bar"])
 def test_single_fault_semantics(kind: str) -> None:
     m, sym = targeted(kind, (lambda x: x.currency == "GBp") if kind == "currency_switch" else (lambda x: True))
     (inj,) = m.injections()
@@ -194,6 +198,14 @@ def test_single_fault_semantics(kind: str) -> None:
         sessions = m.sessions(m.listing(sym).mic, date(2025, 1, 1), TODAY)
         assert not np.isin(served.dates, sessions).all()
         assert (np.diff(served.dates.astype(np.int64)) > 0).all()  # no two bars share a date
+    elif kind == "frozen_bar":  # the source bar served again on 2-4 sessions, then the feed resumes
+        rows = np.flatnonzero(np.isin(served.dates, np.array([inj.detail["source"], *inj.dates], "datetime64[D]")))
+        assert 3 <= len(rows) == inj.detail["bars"] <= 5 and (np.diff(rows) == 1).all() and rows[-1] < len(served) - 1
+        for c in (*PRICES, "volume"):
+            column = getattr(served, c)
+            assert (column[rows] == column[rows[0]]).all() and column[rows[-1] + 1] != column[rows[0]]
+        assert served.volume[rows[0]] > 0 and np.array_equal(served.dates, true.dates)
+        np.testing.assert_array_equal(np.delete(served.close, rows[1:]), np.delete(true.close, rows[1:]))
     elif kind == "currency_switch":
         k = inj.detail["bars"]
         assert 5 <= k <= 10 and set(inj.dates) == set(true.dates[-k:].tolist())
