@@ -16,8 +16,9 @@ from rich.table import Table
 
 from praf_engine import __version__
 from praf_engine.config import Settings, describe_settings, load_settings, parse_overrides
+from praf_engine.entry import require_home, start_logging
 from praf_engine.errors import PipelineError, stack_excerpt
-from praf_engine.logs import configure_logging, get_logger, redact
+from praf_engine.logs import get_logger, redact
 
 log = get_logger(__name__)
 
@@ -70,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import-actions", parents=[common], help="import manual corporate actions from a CSV (symbol,action_date,action_type,ratio)")
     p.add_argument("csv", type=Path, help="the CSV file")
     sub.add_parser("demo", parents=[common], help="start the sandbox and run every pipeline step into the home")
+    p = sub.add_parser("backup", parents=[common], help="back up the database and the lake into backups/ (keeps backup.keep)")
+    p.add_argument("--list", action="store_true", help="list the backups instead of making one")
+    p = sub.add_parser("restore", parents=[common], help="bring the home back from a backup; a home in use needs --force")
+    p.add_argument("backup", nargs="?", help="a backup's name (see backup --list) or folder path; default the newest")
+    p.add_argument("--force", action="store_true", help="replace a home that holds data (replaced files go to backups/restore-*-displaced/)")
     p = sub.add_parser("config", parents=[common], help="show the settings in force (secrets hidden)")
     p.add_argument("--reference", action="store_true", help="print every setting with its default, as Markdown")
     return parser
@@ -105,8 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         if args.command == "config":
             return _cmd_config(settings, args)
-        configure_logging(settings.logs_dir, secrets=settings.secrets(), level=settings.log_level,
-                          keep_days=settings.retention.log_keep_days)
+        if args.command == "init":  # with the demo, the only commands that create a home
+            settings.home.mkdir(parents=True, exist_ok=True)
+        elif args.command not in NO_HOME_NEEDED:
+            require_home(settings, f"praf-engine {args.command}")
+        start_logging(settings)  # the sandbox (which needs no home) logs to stderr only when the home is absent
         logging_on = True
         return COMMANDS[args.command](settings, args)
     except PipelineError as exc:
@@ -129,14 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _service(settings: Settings, init: bool = True, *, existing: bool = False) -> Any:
-    """Open the home's database; ``existing``: refuse a home that was never initialised (a mistyped --home)."""
+def _service(settings: Settings) -> Any:
+    """Open the database of a home that `main` checked exists (`require_home`); its schema is never created here."""
     from praf_engine.service import EngineService
 
-    if existing and settings.database_url is None and not settings.db_path.exists():
-        raise PipelineError("CONFIGBAD", f"no PRAF home at {settings.home} (no praf.db): check --home / PRAF_HOME, "
-                            f"or create it with `praf-engine --home {settings.home} init`", {"home": str(settings.home)})
-    return EngineService.open(settings, init=init)
+    return EngineService.open(settings, init=False)
 
 
 def _cmd_init(settings: Settings, args: argparse.Namespace) -> int:
@@ -159,7 +165,7 @@ def _cmd_init(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
-    service = _service(settings, existing=True)
+    service = _service(settings)
     try:
         summary = service.summary(args.as_of)
     finally:
@@ -181,7 +187,7 @@ def _cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     from praf_engine.analytics import run_query
 
-    service = _service(settings, existing=True)  # binds the models for the metadata tables
+    service = _service(settings)  # binds the models for the metadata tables
     try:
         result = run_query(settings.lake_dir, args.query)
     finally:
@@ -302,7 +308,7 @@ def _cmd_qa(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
     from praf_engine.fetch.command import run_fetch
 
-    service = _service(settings, existing=True)
+    service = _service(settings)
     try:
         return run_fetch(settings, service.db, symbols=args.symbols, full=args.full, force=args.force, console=Console(stderr=True))
     finally:
@@ -312,16 +318,34 @@ def _cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_import_actions(settings: Settings, args: argparse.Namespace) -> int:
     from praf_engine.fetch.command import import_actions
 
-    service = _service(settings, existing=True)
+    service = _service(settings)
     try:
         return import_actions(args.csv, Console(stderr=True))
     finally:
         service.close()
 
 
+def _cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from praf_engine.backup_command import run_backup, show_backups
+
+    if args.list:
+        return show_backups(settings, Console())
+    service = _service(settings)
+    try:
+        return run_backup(settings, service.db, Console(stderr=True))
+    finally:
+        service.close()
+
+
+def _cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from praf_engine.backup_command import run_restore
+
+    return run_restore(settings, args.backup, args.force, Console(stderr=True))
+
+NO_HOME_NEEDED = frozenset({"init", "demo", "sandbox"})
 COMMANDS = {"init": _cmd_init, "summary": _cmd_summary, "sql": _cmd_sql, "run": _cmd_run,
             "sandbox": _cmd_sandbox, "demo": _cmd_demo, "scrape": _cmd_scrape, "qa": _cmd_qa,
-            "fetch": _cmd_fetch, "import-actions": _cmd_import_actions}
+            "fetch": _cmd_fetch, "import-actions": _cmd_import_actions, "backup": _cmd_backup, "restore": _cmd_restore}
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from praf_engine.config import Key, Settings, load_settings
-from praf_engine.logs import configure_logging, get_logger
+from praf_engine.entry import start_logging
+from praf_engine.logs import get_logger
 
 log = get_logger(__name__)
 
@@ -75,8 +76,9 @@ class DemoSession:
     The sandbox keeps serving until the session closes, so jobs rerun from the dashboard still reach it."""
 
     def __init__(self, home: str | None, overrides: dict[Key, Any] | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, *, console_level: str | None = "warning") -> None:
         self.home = home
+        self.console_level = console_level  # None in the TUI: its screen owns the terminal
         self.overrides = dict(overrides or {})
         self.environ = environ  # None: the process environment (PRAF_*, DATABASE_URL, …)
         self.steps = sorted(STEPS, key=lambda x: x.order)
@@ -89,12 +91,13 @@ class DemoSession:
         from praf_engine.service import EngineService
 
         base = load_settings(home=self.home, overrides={**self.overrides, ("sources",): "sandbox"}, environ=self.environ)
-        configure_logging(base.logs_dir, secrets=base.secrets(), level=base.log_level, keep_days=base.retention.log_keep_days)
         self.sandbox = Sandbox.from_settings(base, fixed_ports=False).__enter__()
         try:
             self.settings = load_settings(home=self.home, overrides={**self.sandbox.settings_overrides(), **self.overrides},
                                           environ=self.environ)
-            self.service = EngineService.open(self.settings, init=False)
+            self.settings.home.mkdir(parents=True, exist_ok=True)  # the demo is one of the two commands that create a home
+            start_logging(self.settings, console_level=self.console_level)
+            self.service = EngineService.open(self.settings, init=True)
         except BaseException:
             self.sandbox.__exit__(None, None, None)
             raise

@@ -19,7 +19,9 @@ class ErrorCode:
 _CODES: tuple[ErrorCode, ...] = (
     # configuration and storage
     ErrorCode("CONFIGBAD", "settings", "A setting has a wrong value or an unknown name", "Fix the named setting in the named source; nothing ran", 2),
+    ErrorCode("HOMEMISSING", "any command", "The data home does not exist or was never initialised (a mistyped --home / PRAF_HOME)", "Nothing ran and nothing was created; fix the path, or create the home with `praf-engine --home PATH init`", 2),
     ErrorCode("DBERROR", "database", "The metadata database could not be opened or queried", "Check DATABASE_URL / praf.db permissions and disk space"),
+    ErrorCode("DBFULL", "database", "The metadata database could not be written: disk or quota full (SQLite SQLITE_FULL, PostgreSQL disk_full 53100)", "The transaction in progress was rolled back (the lake is never behind the database); free space or raise the quota and rerun"),
     ErrorCode("DBSCHEMA", "database", "The database schema is newer than this PRAF or a migration failed", "Upgrade PRAF, or restore the backup taken before the migration"),
     ErrorCode("LAKESCHEMA", "lake", "A frame handed to the lake lacks a required column or has the wrong shape", "Nothing was written; fix the producer"),
     ErrorCode("LAKETYPE", "lake", "A column could not be converted to the lake's type", "Nothing was written; the offending values are in detail"),
@@ -31,6 +33,11 @@ _CODES: tuple[ErrorCode, ...] = (
     ErrorCode("JOBKILLED", "jobs", "A job run ended without recording its finish (killed process)", "Recorded at the next start; rerun the job"),
     ErrorCode("INTERNAL", "any", "An unexpected exception crossed a job boundary", "Read the stack in logs/app.jsonl and file a bug"),
     ErrorCode("INTERRUPTED", "jobs", "The job was stopped by Ctrl-C or SIGTERM after committing its current batch", "Rerun the job; finished work is kept", 130),
+    # backups (praf-engine backup / restore)
+    ErrorCode("BACKUPFAIL", "backup", "A backup could not be made: disk full or permissions under backups/, pg_dump missing or failing, or the live database fails its integrity check", "No partial backup is left and the previous backups are kept; fix the cause and rerun `praf-engine backup`"),
+    ErrorCode("RESTOREBAD", "restore", "The backup cannot be restored here: missing, incomplete or damaged (a file's size or SHA-256 differs from its manifest), made by a newer PRAF, or for another database kind or schema", "Nothing was changed; pick another backup (`praf-engine backup --list`)"),
+    ErrorCode("RESTORELIVE", "restore", "The home to restore into holds data (database rows, lake files or a job lock)", "Nothing was changed; stop PRAF and rerun `praf-engine restore` with --force (what it replaces is kept in backups/restore-*-displaced/)"),
+    ErrorCode("RESTOREFAIL", "restore", "A restore stopped part-way: the database restore failed (rolled back), or a lake file could not be written (disk full, permissions)", "Fix the cause and rerun `praf-engine restore --force`; a rerun puts back only what still differs"),
     # universe (monthly scrape)
     ErrorCode("SCRAPEBAD", "scraper", "A row failed validation: a path/URL-unsafe or malformed symbol, or a malformed line", "The row is skipped and logged, never written; the rest of the exchange is applied and the scrape exits 1"),
     ErrorCode("SCRAPE404", "scraper", "An exchange page or file answered HTTP 404 (moved or removed)", "Not retried; scrape_status=error, the error page kept in scrapes_raw/, previous universe kept"),
@@ -38,7 +45,7 @@ _CODES: tuple[ErrorCode, ...] = (
     ErrorCode("SCRAPEHTTP", "scraper", "HTTP 5xx or 429, connection or FTP error still failing after `scrape.retries` (3) retries; or another HTTP 4xx (not retried)", "scrape_status=error, the error page kept in scrapes_raw/, previous universe kept"),
     ErrorCode("SCRAPEIO", "scraper", "A downloaded page could not be saved under scrapes_raw/ (disk full, permissions)", "scrape_status=error, nothing applied for that exchange, previous universe kept; free space and rerun"),
     ErrorCode("SCRAPESTRUCT", "scraper", "Page structure changed (columns, selectors, truncated file) or fewer rows than `scrape.row_floor_ratio` (0.5) of the last successful month", "scrape_status=structure_error, previous universe kept, alert"),
-    ErrorCode("UNIVERSESTALE", "fetch", "Universe older than `fetch.universe_max_age_days` (35) or the last scrape failed", "The fetch does not start; fix the scrape, or run fetch with --force"),
+    ErrorCode("UNIVERSESTALE", "fetch", "An exchange's universe is older than `fetch.universe_max_age_days` (35) since its last successful scrape, or its last scrape failed", "Per exchange: a failed last scrape is a warning (fetched on the previous universe, nothing purged); an older universe is skipped by the nightly fetch (named in cron_status.detail); every exchange older: the fetch does not start. Fix the scrape, or run fetch with --force"),
     # nightly fetch
     ErrorCode("YF429", "yfinance", "Rate limited (HTTP 429)", "A proxy/VPN exit rests `exits.cooldown_s` (300 s) and the pool rotates; the symbols are retried along `fetch.backoff_s` (10, 30, 120, 600 s), then counted against the symbol"),
     ErrorCode("YFEMPTY", "yfinance", "Empty frame with 200 OK", "A wholly empty batch is retried along `fetch.backoff_s` (10, 30, 120, 600 s); each empty symbol gets one single-symbol retry, then suspect_missing and counted against it"),
@@ -93,8 +100,30 @@ class PipelineError(Exception):
         return {"error_code": self.error_code, "msg": self.msg, "detail": self.detail}
 
 
+def database_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or wraps, a full database: SQLite's SQLITE_FULL ('database or disk is full') or PostgreSQL's
+    disk_full (SQLSTATE 53100). peewee keeps the driver's error in ``args[0]``; chained causes are followed too."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if getattr(e, "sqlite_errorname", None) == "SQLITE_FULL" or getattr(e, "pgcode", None) == "53100":
+            return True
+        if type(e).__module__.startswith("sqlite3") and "database or disk is full" in str(e):
+            return True
+        todo += [x for x in (e.__cause__, e.__context__, *e.args) if isinstance(x, BaseException)]
+    return False
+
+
 def wrap(exc: BaseException, code: str = "INTERNAL", **detail: Any) -> PipelineError:
-    """Wrap any exception in a PipelineError (a PipelineError passes through unchanged)."""
+    """Wrap any exception in a PipelineError (a PipelineError passes through unchanged); an unexpected exception
+    that is a full database becomes DBFULL, not INTERNAL."""
     if isinstance(exc, PipelineError):
         return exc
+    if code == "INTERNAL" and database_full(exc):
+        return PipelineError("DBFULL", f"the metadata database is full: {type(exc).__name__}: {exc}",
+                             {**detail, "exception": type(exc).__name__})
     return PipelineError(code, f"{type(exc).__name__}: {exc}", {**detail, "exception": type(exc).__name__})

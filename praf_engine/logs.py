@@ -9,19 +9,20 @@ import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from logging.handlers import TimedRotatingFileHandler
 from pathlib import Path
 from typing import Any
 
 import structlog
+from concurrent_log_handler import ConcurrentTimedRotatingFileHandler
 
 LOG_FILE = "app.jsonl"
 _FIELDS = ("ts", "level", "module", "run_id", "job", "error_code", "msg", "detail")
 _ROOT = "praf_engine"
 # Shapes that are secrets whatever the settings say: credentials in URLs, Telegram bot tokens.
 _PATTERNS = (
-    (re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@\"']+:)[^@\s/\"']+@"), r"\1***@"),
-    (re.compile(r"(?<![\w/:])([\w.%-]+:)[^@\s/\"':]+@(?=[\w.-]+)"), r"\1***@"),
+    # Each pattern may start only where its token starts (the look-behinds): linear, not quadratic, on long lines.
+    (re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://[^/\s:@\"']+:)[^@\s/\"']+@"), r"\1***@"),
+    (re.compile(r"(?<![\w/:.%-])([\w.%-]+:)[^@\s/\"':]+@(?=[\w.-]+)"), r"\1***@"),
     (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"), "***"),
     (re.compile(r"(?i)(\bbot)\d{6,12}:[A-Za-z0-9_-]+"), r"\1***"),
 )
@@ -95,33 +96,40 @@ _PRE_CHAIN: list[Any] = [
 
 
 def configure_logging(
-    logs_dir: Path,
+    logs_dir: Path | None,
     *,
     secrets: Iterable[str] = (),
     level: str = "info",
     console_level: str | None = "warning",
     keep_days: int = 14,
-) -> Path:
-    """Route structlog and stdlib logging of praf_engine to ``logs_dir/app.jsonl`` (and warnings to stderr).
+    rotate_when: str = "midnight",
+) -> Path | None:
+    """Route structlog and stdlib logging of praf_engine to ``logs_dir/app.jsonl`` (and warnings to stderr);
+    ``logs_dir`` None: stderr only. Entry points call it through ``praf_engine.entry.start_logging``.
 
     Idempotent: calling it again (another home, in tests) replaces the previous handlers.
     """
     global _active
     _active = Redactor(secrets)
-    logs_dir.mkdir(parents=True, exist_ok=True)
-    path = logs_dir / LOG_FILE
-    file_handler = TimedRotatingFileHandler(path, when="midnight", backupCount=keep_days, utc=True, encoding="utf-8")
-    file_handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=_PRE_CHAIN,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _shape, _redact_render],
-        )
-    )
     root = logging.getLogger(_ROOT)
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    root.addHandler(file_handler)
+    path = None
+    if logs_dir is not None:
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        path = logs_dir / LOG_FILE
+        # Several processes (daemon, TUI, CLI runs) append to one file: a lock file (logs/.__app.lock) serialises each
+        # write and the rollover, and holds the next rollover time, so no line is lost or torn when the day turns.
+        file_handler = ConcurrentTimedRotatingFileHandler(str(path), when=rotate_when, backupCount=keep_days, utc=True,
+                                                          encoding="utf-8")
+        file_handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=_PRE_CHAIN,
+                processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _shape, _redact_render],
+            )
+        )
+        root.addHandler(file_handler)
     if console_level:
         console = logging.StreamHandler(sys.stderr)
         console.setLevel(console_level.upper())

@@ -17,6 +17,7 @@ from praf_engine.db.database import describe, open_database
 from praf_engine.db.models import CronStatus, FetchError, QAFailure, QASummary, Ticker
 from praf_engine.db.schema import SCHEMA_VERSION, current_version, migrate
 from praf_engine.demo import DemoSession, StepResult
+from praf_engine.entry import require_home, start_logging
 from praf_engine.errors import PipelineError
 from praf_engine.logs import redact
 from praf_engine.qa.dto import (
@@ -36,7 +37,7 @@ from praf_engine.views import ActionRow, Bar, FailureFilters, FetchMeta, JobInfo
 
 __all__ = ["ActionRow", "Bar", "CheckPanel", "DemoSession", "EngineService", "FailureFilters", "FailurePage", "FailureRow", "FetchErrorRow",
            "FetchHealthPanel", "FetchMeta", "JobInfo", "JobRun", "KpiCard", "LagRow", "NightPoint", "PipelineError", "StepResult", "Summary",
-           "SymbolDetail", "SymbolIssue", "TimelinessPanel", "UniverseMonth", "load_settings", "redact"]
+           "SymbolDetail", "SymbolIssue", "TimelinessPanel", "UniverseMonth", "load_settings", "redact", "require_home", "start_logging"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class EngineService:
 
     @classmethod
     def open(cls, settings: Settings, *, init: bool = True) -> EngineService:
-        """Open the home's database. ``init``: create the schema of a fresh database. An older schema is never
+        """Open the home's database. ``init``: create the schema of a fresh database (else HOMEMISSING). An older schema is never
         upgraded implicitly (only `praf-engine init` does that, after a backup): it raises DBSCHEMA."""
         service = cls(settings)
         try:
@@ -89,8 +90,11 @@ class EngineService:
             if version == SCHEMA_VERSION:
                 return service
             if version == 0 and not service.db.get_tables():
-                if init:
-                    service.init()
+                if not init:  # e.g. a PostgreSQL database nobody ran `praf-engine init` on
+                    raise PipelineError("HOMEMISSING", f"the database of {settings.home} ({describe(service.db)}) has no "
+                                        f"PRAF schema: create it with `praf-engine --home {settings.home} init`",
+                                        {"home": str(settings.home)})
+                service.init()
                 return service
             if version > SCHEMA_VERSION:
                 migrate(service.db)  # raises the DBSCHEMA "newer than this PRAF" error

@@ -22,7 +22,14 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from praf_engine.service import EngineService, PipelineError, load_settings, redact
+from praf_engine.service import (
+    EngineService,
+    PipelineError,
+    load_settings,
+    redact,
+    require_home,
+    start_logging,
+)
 from praf_tui.messages import DemoStepFinished, JobFinished
 from praf_tui.screens.dashboard import DashboardScreen, load_dashboard
 from praf_tui.screens.help import HelpScreen
@@ -181,6 +188,15 @@ def _user() -> str:
         return "operator"
 
 
+def open_service(home: str | None) -> EngineService:
+    """The dashboard's engine: an existing home only (HOMEMISSING otherwise, nothing created), its JSON log configured
+    with the settings' secrets so jobs started here log like everywhere else (nothing to stderr: the screen owns it)."""
+    settings = load_settings(home=home)
+    require_home(settings, "praf-tui")
+    start_logging(settings, console_level=None)
+    return EngineService.open(settings, init=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="praf-tui", description="PRAF terminal dashboard")
     parser.add_argument("--home", help="data home (default $PRAF_HOME or ~/.local/share/praf)")
@@ -195,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.demo:
         return _main_demo(args)
     try:
-        service = EngineService.open(load_settings(home=args.home))
+        service = open_service(args.home)
     except PipelineError as exc:
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code
@@ -210,7 +226,7 @@ def _main_demo(args: argparse.Namespace) -> int:
     from praf_engine.service import DemoSession
 
     try:
-        session = DemoSession(args.home, {("sandbox", "size"): args.size}).__enter__()
+        session = DemoSession(args.home, {("sandbox", "size"): args.size}, console_level=None).__enter__()
     except PipelineError as exc:
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code

@@ -1,4 +1,4 @@
-"""logs/app.jsonl: the unified schema, run binding, secret redaction and daily rotation."""
+"""logs/app.jsonl: the unified schema, run binding, secret redaction and daily rotation (shared by processes)."""
 
 from __future__ import annotations
 
@@ -281,7 +281,8 @@ def test_twenty_rollovers_leave_the_newest_14_files(log_path: Path) -> None:
     assert rotated == [f"app.jsonl.{s}" for s in suffixes[-14:]]
     newest = _lines(log_path.parent / rotated[-1])
     assert [line["detail"]["day"] for line in newest] == [19]
-    assert log_path.exists()  # a fresh current file is open
+    get_logger("praf_engine.rotation").info("after")  # the next line opens a fresh current file
+    assert [line["msg"] for line in _lines(log_path)] == ["after"]
 
 
 def test_rollovers_honour_keep_days(tmp_path: Path) -> None:

@@ -142,3 +142,33 @@ async def test_a_fresh_empty_home_renders_every_screen(tmp_path: Path, monkeypat
         assert app.return_code == 0
     finally:
         service.close()
+
+
+async def test_jobs_started_from_the_dashboard_log_to_the_home_with_its_secrets_redacted(tmp_path: Path) -> None:
+    """`praf-tui` configures the same JSON log as the CLI: a job it starts writes logs/app.jsonl with its run id,
+    and the home's secrets (from its .env) are redacted there."""
+    import json
+
+    from praf_engine.cli import main as engine_main
+    from praf_engine.logs import configure_logging, get_logger
+    from praf_tui.app import open_service
+
+    home = tmp_path / "home"
+    assert engine_main(["--home", str(home), "init"]) == 0
+    (home / ".env").write_text("PRAF_NORDVPN_PASSWORD=hunter2-nord-secret\n")
+    configure_logging(tmp_path / "elsewhere", console_level=None)  # whatever ran before in this process
+    service = open_service(str(home))
+    try:
+        app = PrafApp(service, refresh_s=0)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _settle(app, pilot)
+            app.run_job("retention")
+            await _settle(app, pilot)
+        get_logger("praf_engine.tui_test").warning("connecting with hunter2-nord-secret")
+    finally:
+        service.close()
+    lines = [json.loads(x) for x in (home / "logs" / "app.jsonl").read_text().splitlines()]
+    run_ids = {x["run_id"] for x in lines if x["job"] == "retention" and x["run_id"]}
+    assert len(run_ids) == 1
+    assert "hunter2-nord-secret" not in (home / "logs" / "app.jsonl").read_text()
+    assert lines[-1]["msg"] == "connecting with ***"
