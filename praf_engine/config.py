@@ -192,6 +192,13 @@ class RetentionSettings(_Section):
     log_keep_days: int = Field(14, ge=1, description="Daily log files kept")
 
 
+class BackupSettings(_Section):
+    """Backups of the home into backups/ (`praf-engine backup`, the `backup` job; seed §3.8)."""
+
+    keep: int = Field(7, ge=1, le=365, description="Backups kept in backups/; older ones are pruned after a successful backup")
+    pg_bin_dir: str | None = Field(None, description="Folder holding pg_dump and pg_restore (PostgreSQL homes; default: found on PATH)")
+
+
 class SandboxSettings(_Section):
     """The offline market sandbox (SPEC §10): where it listens and what market it plays."""
 
@@ -258,6 +265,7 @@ class Settings(BaseModel):
     alerts: AlertSettings = AlertSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     retention: RetentionSettings = RetentionSettings()
+    backup: BackupSettings = BackupSettings()
     sandbox: SandboxSettings = SandboxSettings()
 
     @field_validator("database_url")
@@ -291,6 +299,10 @@ class Settings(BaseModel):
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.home / "backups"
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log redactor."""

@@ -42,6 +42,12 @@ def _fetch() -> JobFunction:
     return fetch_job
 
 
+def _backup() -> JobFunction:
+    from praf_engine.backup import backup_job
+
+    return backup_job
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -50,5 +56,6 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("scrape", "Monthly universe scrape of the five exchanges into tickers (SPEC §2)", _scrape),
         JobSpec("fetch", "Nightly OHLCV fetch through the exits into the lake (SPEC §3)", _fetch),
         JobSpec("qa", "Data-quality checks of the lake and fetch state into qa_failures/qa_summary (gated on the last fetch)", _qa),
+        JobSpec("backup", "Back up the database and the lake into backups/, keep `backup.keep` (run after QA)", _backup),
     )
 }
