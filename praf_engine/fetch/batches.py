@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +27,7 @@ class Plan:
     deferred: list[str] = field(default_factory=list)  # full-history candidates beyond the nightly cap
     up_to_date: list[str] = field(default_factory=list)  # no session of their venue since the last fetch
     last_fetched: dict[str, dt.date | None] = field(default_factory=dict)
+    skipped_stale: int = 0  # active listings of exchanges the freshness gate skipped
 
     @property
     def symbols(self) -> int:
@@ -55,10 +56,14 @@ def has_session(mic: str | None, start: dt.date, end: dt.date, exchange_code: st
     return sessions_between(venue_calendar(mic, exchange_code), start, end) > 0
 
 
-def plan_night(settings: Settings, night: dt.date, *, symbols: list[str] | None = None, full: bool = False) -> Plan:
-    """Active, non-DLQ symbols (or exactly ``symbols``); start = last_fetched_date + 1, minus the overlap window."""
+def plan_night(settings: Settings, night: dt.date, *, symbols: list[str] | None = None, full: bool = False,
+               skip_exchanges: Iterable[str] = ()) -> Plan:
+    """Active, non-DLQ symbols (or exactly ``symbols``) outside ``skip_exchanges`` (the freshness gate's stale
+    ones, counted in ``skipped_stale``); start = last_fetched_date + 1, minus the overlap window."""
     f = settings.fetch
-    query = (Ticker.select(Ticker.symbol, Ticker.mic, TickerFetchMeta.last_fetched_date, TickerFetchMeta.full_history_pending)
+    skip = sorted(skip_exchanges)
+    query = (Ticker.select(Ticker.symbol, Ticker.mic, Ticker.exchange_code, TickerFetchMeta.last_fetched_date,
+                           TickerFetchMeta.full_history_pending)
              .join(TickerFetchMeta, join_type=JOIN.LEFT_OUTER, on=(TickerFetchMeta.symbol == Ticker.symbol)))
     if symbols is not None:
         bad = [s for s in symbols if not is_valid_symbol(s)]
@@ -68,24 +73,28 @@ def plan_night(settings: Settings, night: dt.date, *, symbols: list[str] | None 
     else:
         dlq = DLQSymbol.select(DLQSymbol.symbol)
         query = query.where((Ticker.status == "active") & Ticker.symbol.not_in(dlq))
+        if skip:
+            query = query.where(Ticker.exchange_code.not_in(skip))
     rows = list(query.order_by(Ticker.symbol).tuples())
     if symbols is not None:
         unknown = sorted(set(symbols) - {r[0] for r in rows})
         if unknown:
             raise PipelineError("CONFIGBAD", f"unknown symbols (not in tickers): {', '.join(unknown[:10])}", {"symbols": unknown[:50]})
     plan = Plan(night)
+    if skip and symbols is None:
+        plan.skipped_stale = Ticker.select().where(Ticker.status == "active", Ticker.exchange_code.in_(skip)).count()
     groups: dict[dt.date, list[str]] = defaultdict(list)
     candidates: list[tuple[int, str]] = []
     behind = night - dt.timedelta(days=f.full_history_after_days)
-    traded: dict[tuple[str | None, dt.date], bool] = {}  # (venue, last fetched) -> a session since: asked once
-    for sym, mic, last, pending in rows:
+    traded: dict[tuple[str | None, str, dt.date], bool] = {}  # (venue, last fetched) -> a session since: asked once
+    for sym, mic, code, last, pending in rows:
         plan.last_fetched[sym] = last
         if full or last is None or pending or last < behind:
             candidates.append((0 if last is None else 1, sym))
             continue
-        if (mic, last) not in traded:
-            traded[(mic, last)] = has_session(mic, last + dt.timedelta(days=1), night)
-        if not traded[(mic, last)]:
+        if (mic, code, last) not in traded:
+            traded[(mic, code, last)] = has_session(mic, last + dt.timedelta(days=1), night, code)
+        if not traded[(mic, code, last)]:
             plan.up_to_date.append(sym)
         else:
             groups[last + dt.timedelta(days=1) - dt.timedelta(days=f.overlap_days)].append(sym)

@@ -91,8 +91,8 @@ class FetchRun:
     # ------------------------------------------------------------------ the job
     def run(self) -> int:
         s = self.settings
-        tracker.guard_freshness(s, self.night, self.force)
-        plan = plan_night(s, self.night, symbols=self.symbols, full=self.full)
+        universe, skip = tracker.guard_freshness(s, self.night, self.force, named=self.symbols is not None)
+        plan = plan_night(s, self.night, symbols=self.symbols, full=self.full, skip_exchanges=skip)
         tracker.ensure_meta(plan.last_fetched)
         self.ratios = tracker.adj_ratios(plan.last_fetched)
         self.total = plan.symbols
@@ -115,7 +115,7 @@ class FetchRun:
             "night": self.night.isoformat(), "planned": plan.symbols, "done": self.done, "rows_written": self.rows,
             "outcomes": dict(self.counts), "deferred_full_history": len(plan.deferred), "up_to_date": len(plan.up_to_date),
             "redownloaded": len(set(self.redo)), "exits": self.pool.health(), "vpn_fail": self.pool.vpn_failed,
-            "batch_size": self.pool.batch_size,
+            "batch_size": self.pool.batch_size, **universe.as_detail(), "skipped_stale": plan.skipped_stale,
         })
         if self.tripped and self.breaker_code == "YFRATELIMIT":
             raise PipelineError("YFRATELIMIT", "Yahoo rate-limits this IP: every batch answered 429 on a direct connection; "

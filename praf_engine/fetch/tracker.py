@@ -95,11 +95,10 @@ def mark_full_pending(symbol: str) -> None:
     TickerFetchMeta.update(full_history_pending=True).where(TickerFetchMeta.symbol == symbol).execute()
 
 
-def last_scrape_day() -> dt.date | None:
-    value = ScrapeControl.select(fn.MAX(ScrapeControl.finished_at)).where(ScrapeControl.scrape_status == "success").scalar()
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value.date() if value else None
+def last_scrape_day(exchange: str) -> dt.date | None:
+    """The day of ``exchange``'s last successful scrape (another exchange's scrape says nothing about its listings)."""
+    return _day(ScrapeControl.select(fn.MAX(ScrapeControl.finished_at))
+                .where(ScrapeControl.scrape_status == "success", ScrapeControl.exchange == exchange).scalar())
 
 
 def record_failure(settings: Settings, *, run_id: str, night: dt.date, symbol: str, error_code: str, msg: str,
@@ -120,13 +119,22 @@ def record_failure(settings: Settings, *, run_id: str, night: dt.date, symbol: s
         DLQSymbol.insert(symbol=symbol, reason=error_code, failures=failures, last_error=msg[:2000]).on_conflict_ignore().execute()
         log.warning("symbol moved to the dead-letter queue", error_code=error_code, detail={"symbol": symbol, "failures": failures})
     if failures >= f.delist_after_failures:
-        scraped = last_scrape_day()
-        ticker = Ticker.get_or_none(Ticker.symbol == symbol)
-        if scraped and ticker and ticker.status == "active" and ticker.last_seen < scraped:
-            Ticker.update(status="delisted", status_changed=night, updated_at=utcnow()).where(Ticker.symbol == symbol).execute()
-            log.warning("symbol delisted: absent from the last scrape and failing", error_code=error_code,
-                        detail={"symbol": symbol, "failures": failures})
+        delist_if_unseen(symbol, night, error_code, {"failures": failures})
     return failures
+
+
+def delist_if_unseen(symbol: str, night: dt.date, error_code: str, detail: dict[str, object]) -> bool:
+    """``delisted`` when the last successful scrape of the symbol's own exchange did not see it (seed §1.4)."""
+    ticker = Ticker.get_or_none(Ticker.symbol == symbol)
+    if ticker is None or ticker.status != "active":
+        return False
+    scraped = last_scrape_day(ticker.exchange_code)
+    if not scraped or ticker.last_seen >= scraped:
+        return False
+    Ticker.update(status="delisted", status_changed=night, updated_at=utcnow()).where(Ticker.symbol == symbol).execute()
+    log.warning("symbol delisted: absent from its exchange's last scrape and failing", error_code=error_code,
+                detail={"symbol": symbol, **detail})
+    return True
 
 
 def record_batch(*, run_id: str, night: dt.date, batch_no: int, exit_name: str, symbols: int, ok: int, latency_ms: float) -> None:
@@ -136,36 +144,79 @@ def record_batch(*, run_id: str, night: dt.date, batch_no: int, exit_name: str, 
 
 @dataclass(frozen=True)
 class Freshness:
-    age_days: int | None
-    last_scrape_failed: bool
-    reason: str | None
+    """The universe's age per exchange (days since its last successful scrape, else since its newest last_seen)
+    and the exchanges whose last scrape failed (exchange -> month)."""
+
+    ages: dict[str, int | None]
+    failed: dict[str, str]
+    max_age: int
+
+    @property
+    def stale(self) -> dict[str, int | None]:
+        """Exchanges whose universe is older than ``fetch.universe_max_age_days`` (None: never scraped)."""
+        return {code: age for code, age in sorted(self.ages.items()) if age is None or age > self.max_age}
+
+    @property
+    def all_stale(self) -> bool:
+        return bool(self.ages) and len(self.stale) == len(self.ages)
+
+    def describe(self) -> str:
+        parts = []
+        if self.stale:
+            parts.append("the universe of " + ", ".join(f"{c} ({'never scraped' if a is None else f'{a} days old'})"
+                                                        for c, a in self.stale.items())
+                         + f" is older than {self.max_age} days")
+        if self.failed:
+            parts.append("the last scrape failed for " + ", ".join(f"{c} ({m})" for c, m in sorted(self.failed.items())))
+        return "; ".join(parts)
+
+    def as_detail(self) -> dict[str, object]:
+        return {"stale_exchanges": self.stale, "failed_scrapes": sorted(self.failed), "universe_age_days": dict(sorted(self.ages.items()))}
+
+
+def _day(value: object) -> dt.date | None:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value) if len(value) > 10 else dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else None
 
 
 def freshness(settings: Settings, night: dt.date) -> Freshness:
-    """How old the universe is (last successful scrape, else newest tickers.last_seen) and whether the last scrape failed."""
-    latest_month = ScrapeControl.select(fn.MAX(ScrapeControl.month)).scalar()
-    failed: list[str] = []
-    if latest_month:
-        failed = [r.exchange for r in ScrapeControl.select(ScrapeControl.exchange).where(
-            ScrapeControl.month == latest_month, ScrapeControl.scrape_status.in_(["error", "structure_error"]))]
-    day = last_scrape_day()
-    if day is None:
-        seen = Ticker.select(fn.MAX(Ticker.last_seen)).scalar()
-        day = dt.date.fromisoformat(seen) if isinstance(seen, str) else seen
-    age = (night - day).days if day else None
-    reason = None
-    if failed:
-        reason = f"the last scrape ({latest_month}) failed for {', '.join(sorted(failed))}"
-    elif age is not None and age > settings.fetch.universe_max_age_days:
-        reason = f"the universe is {age} days old (limit {settings.fetch.universe_max_age_days})"
-    return Freshness(age, bool(failed), reason)
+    """Per exchange with active listings: the age of its universe (last successful scrape of that exchange, else
+    the newest ``tickers.last_seen`` of its listings); and every exchange whose newest scrape_control row failed."""
+    seen = dict(Ticker.select(Ticker.exchange_code, fn.MAX(Ticker.last_seen)).where(Ticker.status == "active")
+                .group_by(Ticker.exchange_code).tuples())
+    scraped = dict(ScrapeControl.select(ScrapeControl.exchange, fn.MAX(ScrapeControl.finished_at))
+                   .where(ScrapeControl.scrape_status == "success").group_by(ScrapeControl.exchange).tuples())
+    ages: dict[str, int | None] = {}
+    for code, last_seen in seen.items():
+        day = _day(scraped.get(code)) or _day(last_seen)
+        ages[code] = (night - day).days if day else None
+    newest = dict(ScrapeControl.select(ScrapeControl.exchange, fn.MAX(ScrapeControl.month)).group_by(ScrapeControl.exchange).tuples())
+    failed: dict[str, str] = {}
+    for row in ScrapeControl.select(ScrapeControl.exchange, ScrapeControl.month, ScrapeControl.scrape_status):
+        if newest.get(row.exchange) == row.month and row.scrape_status in ("error", "structure_error"):
+            failed[row.exchange] = row.month
+    return Freshness(ages, failed, settings.fetch.universe_max_age_days)
 
 
-def guard_freshness(settings: Settings, night: dt.date, force: bool) -> Freshness:
+def guard_freshness(settings: Settings, night: dt.date, force: bool, named: bool = False) -> tuple[Freshness, set[str]]:
+    """The freshness gate, per exchange (seed §1.4 "Scraper fails": the fetch runs on the previous universe).
+
+    Returns the state and the exchanges to skip: those whose universe is older than ``fetch.universe_max_age_days``.
+    Every exchange that old: UNIVERSESTALE, the fetch does not start. A failed last scrape alone is a warning.
+    ``force`` skips nothing; ``named`` (``--symbols``) fetches the named symbols whatever their exchange."""
     state = freshness(settings, night)
-    if state.reason and not force:
-        raise PipelineError("UNIVERSESTALE", f"refusing to fetch: {state.reason}; fix the scrape or run with --force",
-                            {"age_days": state.age_days, "last_scrape_failed": state.last_scrape_failed})
-    if state.reason:
-        log.warning("freshness guard overridden with --force", error_code="UNIVERSESTALE", detail={"reason": state.reason})
-    return state
+    if state.all_stale and not force and not named:
+        raise PipelineError("UNIVERSESTALE", f"refusing to fetch: {state.describe()}; fix the scrape or run with --force",
+                            {**state.as_detail(), "age_days": max((a for a in state.ages.values() if a is not None), default=None),
+                             "last_scrape_failed": bool(state.failed)})
+    skip = set() if force or named else set(state.stale)
+    if state.stale or state.failed:
+        why = "--force" if force and state.stale else "--symbols" if named and state.stale else None
+        action = (f"overridden with {why}: every exchange fetched" if why else
+                  f"not fetched: {', '.join(sorted(skip))}" if skip else "every exchange fetched")
+        log.warning(f"universe: {state.describe()}; {action}; a failed scrape's exchange is fetched on its previous "
+                    "universe, nothing purged", error_code="UNIVERSESTALE", detail={**state.as_detail(), "skipped": sorted(skip)})
+    return state, skip
