@@ -157,7 +157,21 @@ class JobRunner:
                 if not isinstance(exc, Exception):
                     raise
             finally:
-                CronStatus.update(finished_at=self.clock(), exit_code=exit_code, error_code=error_code,
-                                  detail=ctx.detail).where(CronStatus.run_id == run_id).execute()
+                self._finish(run_id, exit_code, error_code, ctx.detail)
                 log.info("job finished", detail={"exit_code": exit_code})
         return exit_code
+
+    def _finish(self, run_id: str, exit_code: int, error_code: str | None, detail: dict[str, Any]) -> None:
+        """Record the run's end in cron_status. On a full database (DBFULL) the job's detail is left out, to fit;
+        if even that cannot be written, it is logged and the run's own exit code stands."""
+        for attempt in (detail, {k: v for k, v in detail.items() if k == "error"}):
+            try:
+                CronStatus.update(finished_at=self.clock(), exit_code=exit_code, error_code=error_code,
+                                  detail=attempt).where(CronStatus.run_id == run_id).execute()
+                return
+            except Exception as exc:
+                if wrap(exc).error_code != "DBFULL":
+                    raise
+                again = ", retrying without its detail" if attempt is detail else ""
+                log.error(f"the database is full: the run's end could not be recorded{again}", error_code="DBFULL",
+                          detail={"exit_code": exit_code, "run_error_code": error_code})
