@@ -42,9 +42,10 @@ def test_exit_codes(code: str, exit_code: int) -> None:
     assert PipelineError(code, "m").exit_code == exit_code
 
 
-def test_only_configbad_and_interrupted_have_special_exit_codes() -> None:
+def test_only_start_refusals_and_interrupted_have_special_exit_codes() -> None:
+    """2: nothing ran (a wrong setting, no home); 130: stopped by a signal; every other error is 1."""
     special = {c.code: c.exit_code for c in CATALOGUE.values() if c.exit_code != 1}
-    assert special == {"CONFIGBAD": 2, "INTERRUPTED": 130}
+    assert special == {"CONFIGBAD": 2, "HOMEMISSING": 2, "INTERRUPTED": 130}
 
 
 def test_wrap_keeps_a_pipeline_error() -> None:
