@@ -1,13 +1,15 @@
-"""`praf-engine run retention` archives long-delisted tickers and exports last years' archived rows (SPEC §2, §4)."""
+"""`praf-engine run retention` (seed §3.4): long-delisted tickers archived and last years' archived rows exported
+(SPEC §2, §4), the 7-day raw-cache purge, the 90-day auto-resolve of open QA failures."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import gzip
+import os
 from pathlib import Path
 
-from praf_engine.db.models import CronStatus, Ticker, TickerFetchMeta
+from praf_engine.db.models import CronStatus, QAFailure, Ticker, TickerFetchMeta
 from praf_engine.service import EngineService
 from tests.conftest import make_settings
 from tests.engine.test_cli import praf
@@ -58,3 +60,59 @@ def test_retention_run_archives_old_delisted_and_writes_the_yearly_export(tmp_pa
     assert again.returncode == 0, again.stderr
     with gzip.open(export, "rt", encoding="utf-8", newline="") as fh:
         assert [r["symbol"] for r in csv.DictReader(fh)] == ["GONE"]
+
+
+NOW = dt.datetime(2025, 6, 6, 12, 0)  # the retention run's clock (naive UTC, as utcnow)
+
+
+def _retention(service: EngineService) -> dict:
+    from praf_engine.housekeeping import retention_job
+    from praf_engine.jobs.runner import JobRunner
+
+    assert JobRunner(service.settings, service.db, clock=lambda: NOW).run("retention", retention_job) == 0
+    return CronStatus.select().where(CronStatus.job == "retention").order_by(CronStatus.id.desc()).first().detail
+
+
+def test_raw_cache_files_older_than_seven_days_are_purged(service: EngineService) -> None:
+    s = service.settings
+    assert s.retention.raw_cache_days == 7
+    yahoo = s.cache_dir / "yahoo"
+    files = {name: yahoo / name for name in ("AAA/2025-05-29.csv", "AAA/2025-05-31.csv", "AAA/2025-06-06.csv",
+                                              "OLD.L/2025-05-20.csv", "BBB/notes.csv", "BBB/recent.csv", "BBB/README")}
+    for path in files.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("date,close\n")
+    old = (NOW - dt.timedelta(days=10)).replace(tzinfo=dt.UTC).timestamp()
+    os.utime(files["BBB/notes.csv"], (old, old))  # no date in the name: its mtime counts
+    os.utime(files["BBB/README"], (old, old))  # not a raw CSV: never touched
+    kept_state = [s.cache_dir / "nordvpn_servers.json", s.cache_dir / "exits_state.json"]
+    for path in kept_state:
+        path.write_text("{}")
+
+    assert _retention(service)["raw_cache_removed"] == 3
+    assert sorted(str(p.relative_to(yahoo)) for p in yahoo.rglob("*") if p.is_file()) == [
+        "AAA/2025-05-31.csv", "AAA/2025-06-06.csv", "BBB/README", "BBB/recent.csv"]
+    assert not (yahoo / "OLD.L").exists()  # emptied folders go too
+    assert all(p.exists() for p in kept_state)  # outside cache/yahoo: the exits' state is not raw cache
+    assert _retention(service)["raw_cache_removed"] == 0
+
+
+def test_open_qa_failures_older_than_90_days_are_auto_resolved(service: EngineService) -> None:
+    assert service.settings.retention.qa_autoresolve_days == 90
+    today = NOW.date()
+
+    def failure(symbol: str, days: int, **triage: object) -> int:
+        return QAFailure.create(symbol=symbol, date=today - dt.timedelta(days=days), check_name="gap_check", **triage).id
+
+    old = failure("OLD", 91)
+    edge = failure("EDGE", 90)
+    recent = failure("NEW", 30)
+    triaged = failure("FP", 200, resolved=True, resolution="false_positive", resolved_by="alice", note="known split")
+
+    assert _retention(service)["qa_auto_resolved"] == 1
+    rows = {r.id: r for r in QAFailure.select()}
+    assert (rows[old].resolved, rows[old].resolution, rows[old].resolved_by) == (True, "auto", "retention")
+    assert "90 days" in rows[old].note and rows[old].resolved_at is not None
+    assert not rows[edge].resolved and not rows[recent].resolved  # not older than 90 days yet
+    assert (rows[triaged].resolution, rows[triaged].resolved_by, rows[triaged].note) == ("false_positive", "alice", "known split")
+    assert _retention(service)["qa_auto_resolved"] == 0
