@@ -6,6 +6,7 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -358,3 +359,26 @@ def _running(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+
+def test_the_browser_starts_on_a_blank_page_in_its_own_folder(home_settings) -> None:
+    """Chromium starts on chromedriver's blank page, not on its new-tab page (a WebUI page that costs ~0.2 s of
+    renderer CPU per scrape; chromedriver opens it when given a --user-data-dir of PRAF's own). Its profile is
+    chromedriver's, made under the browser's folder (TMPDIR), so the sweep of a killed scrape still finds it and
+    the folder's removal removes it."""
+    need_chromium()
+    from praf_engine.universe.euronext import _Browser
+
+    browser = _Browser(home_settings())
+    try:
+        pages = [t["url"] for t in browser.driver.execute_cdp_cmd("Target.getTargets", {})["targetInfos"]
+                 if t["type"] == "page"]
+        profile = Path(browser.driver.capabilities["chrome"]["userDataDir"])
+        named = _processes_naming(str(browser.tmp))
+    finally:
+        browser.close()
+    assert pages == ["data:,"], pages
+    assert profile.is_relative_to(browser.tmp), profile
+    assert named, "no Chromium process names the browser's folder: the sweep could not find it"
+    assert not profile.exists() and not browser.tmp.exists()
