@@ -166,14 +166,20 @@ def _refused_kind(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -
         return " ".join(statement.query.split()[:2]).upper() or "unknown"
     if kind == duckdb.StatementType.SELECT:
         return None
-    if kind == duckdb.StatementType.MULTI and _PIVOT.match(statement.query):
-        return None
+    if kind == duckdb.StatementType.MULTI and _PIVOT.match(_after_explain(statement.query)):
+        return None  # a PIVOT, or EXPLAIN of one
     if kind == duckdb.StatementType.EXPLAIN:
-        head = _EXPLAIN.match(statement.query)
-        inner = con.extract_statements(statement.query[head.end():]) if head else []
-        if len(inner) == 1:
-            return _refused_kind(con, inner[0])
+        inner = _after_explain(statement.query)
+        statements = con.extract_statements(inner) if inner != statement.query else []
+        if len(statements) == 1:
+            return _refused_kind(con, statements[0])
     return kind.name
+
+
+def _after_explain(text: str) -> str:
+    """The statement that an `EXPLAIN [ANALYZE] [(options)]` prefix is about; the text itself without one."""
+    head = _EXPLAIN.match(text)
+    return text[head.end():] if head else text
 
 
 def _message(exc: duckdb.Error) -> str:

@@ -28,7 +28,7 @@ _CODES: tuple[ErrorCode, ...] = (
     ErrorCode("LAKEBADROW", "lake", "Rows without a usable date, or with prices beyond decimal(18,6), were rejected", "The other rows were written; rejected rows are counted and logged"),
     ErrorCode("LAKEIO", "lake", "A partition could not be written (disk full, permissions)", "Previous data is intact; free space and rerun"),
     ErrorCode("LAKECORRUPT", "lake", "A partition file could not be read", "Restore the partition from backup or re-download the symbol's history"),
-    ErrorCode("SQLBAD", "cli sql", "An ad-hoc query failed", "Fix the query; nothing was changed"),
+    ErrorCode("SQLBAD", "cli sql", "An ad-hoc query failed, or was refused: `praf-engine sql` is read-only (one query; no file, network, extension or settings access)", "Fix the query; nothing was changed"),
     ErrorCode("JOBLOCKED", "jobs", "The same job is already running (daemon or TUI)", "Wait for it to finish, or clear a stale lock with `praf-engine run JOB --unlock`"),
     ErrorCode("JOBKILLED", "jobs", "A job run ended without recording its finish (killed process)", "Recorded at the next start; rerun the job"),
     ErrorCode("INTERNAL", "any", "An unexpected exception crossed a job boundary", "Read the stack in logs/app.jsonl and file a bug"),

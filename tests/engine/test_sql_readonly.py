@@ -282,6 +282,8 @@ def test_legitimate_queries_still_work(site: Site, case: str) -> None:
 
 @pytest.mark.parametrize("query", ["describe prices", "summarize prices", "show prices", "explain select * from prices",
                                    "explain analyze select count(*) from prices where symbol = 'AAPL'",
+                                   "explain pivot prices on year using count(*)", "explain (format json) select 1",
+                                   "table prices", "select * from (pivot prices on year using count(*))",
                                    "select * from duckdb_settings()", "select * from pragma_table_info('prices')"])
 def test_introspection_still_works(site: Site, query: str) -> None:
     before = site.snapshot()
