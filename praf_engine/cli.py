@@ -60,10 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scrape", parents=[common], help="monthly universe scrape into tickers (all exchanges, or --exchange …)")
     p.add_argument("--exchange", action="append", choices=["nasdaq", "arca", "ftse", "dax", "euronext"],
                    help="scrape only this exchange (repeatable)")
-    p = sub.add_parser("qa", parents=[common], help="data-quality checks into qa_failures/qa_summary (gated on the last fetch)")
-    p.add_argument("--date", type=dt.date.fromisoformat, help="as-of date YYYY-MM-DD (default yesterday, UTC)")
+    p = sub.add_parser("qa", parents=[common], help="data-quality checks into qa_failures/qa_summary (gated on tonight's fetch)")
+    p.add_argument("--date", type=dt.date.fromisoformat, help="as-of date YYYY-MM-DD (default: the day before QA's night, i.e. yesterday UTC)")
     p.add_argument("--check", action="append", metavar="CHECK", help="run only this check (repeatable)")
-    p.add_argument("--force", action="store_true", help="run even if the last fetch failed or no fetch ever ran")
+    p.add_argument("--force", action="store_true", help="run even if tonight's fetch failed or has not run (never while a fetch is running)")
     p = sub.add_parser("fetch", parents=[common], help="nightly OHLCV fetch into the lake (all active symbols, or --symbols …)")
     p.add_argument("--symbols", nargs="+", metavar="SYMBOL", help="fetch only these symbols (even if in the dead-letter queue)")
     p.add_argument("--full", action="store_true", help="download full history instead of the incremental window")

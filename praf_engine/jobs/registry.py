@@ -55,7 +55,7 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("retention", "Purge the raw cache, auto-resolve old QA failures, clean lake temp files, archive long-delisted tickers", _housekeeping("retention_job")),
         JobSpec("scrape", "Monthly universe scrape of the five exchanges into tickers (SPEC §2)", _scrape),
         JobSpec("fetch", "Nightly OHLCV fetch through the exits into the lake (SPEC §3)", _fetch),
-        JobSpec("qa", "Data-quality checks of the lake and fetch state into qa_failures/qa_summary (gated on the last fetch)", _qa),
+        JobSpec("qa", "Data-quality checks of the lake and fetch state into qa_failures/qa_summary (gated on tonight's fetch; never beside a running fetch)", _qa),
         JobSpec("backup", "Back up the database and the lake into backups/, keep `backup.keep` (run after QA)", _backup),
     )
 }

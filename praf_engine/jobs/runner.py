@@ -70,6 +70,17 @@ def _live_pids() -> list[int]:
     return [int(lock.pid) for lock in JobLock.select(JobLock.pid).where(JobLock.host == HOST) if pid_alive(int(lock.pid))]
 
 
+def live_lock(job: str) -> JobLock | None:
+    """The job's lock if its holder may still be running; a lock left by a dead process of this host is stale and
+    removed (another host's process cannot be checked: its lock counts as live)."""
+    current = JobLock.get_or_none(JobLock.job == job)
+    if current is not None and current.host == HOST and not pid_alive(current.pid):
+        JobLock.delete().where(JobLock.job == job, JobLock.run_id == current.run_id).execute()
+        log.warning("removed a stale job lock", detail={"job": job, "stale_holder": current.holder, "run_id": current.run_id})
+        return None
+    return current
+
+
 def acquire_lock(job: str, run_id: str) -> None:
     """Take the job's lock or raise JOBLOCKED; a lock left by a dead process of this host is taken over."""
     holder = f"{os.getpid()}@{HOST}"
@@ -78,12 +89,8 @@ def acquire_lock(job: str, run_id: str) -> None:
             JobLock.create(job=job, run_id=run_id, holder=holder, pid=os.getpid(), host=HOST)
             return
         except IntegrityError:
-            current = JobLock.get_or_none(JobLock.job == job)
+            current = live_lock(job)
             if current is None:
-                continue
-            if current.host == HOST and not pid_alive(current.pid):
-                JobLock.delete().where(JobLock.job == job, JobLock.run_id == current.run_id).execute()
-                log.warning("took over a stale job lock", detail={"job": job, "stale_holder": current.holder})
                 continue
             raise PipelineError("JOBLOCKED", f"job {job} is already running ({current.holder}, since {current.acquired_at:%Y-%m-%d %H:%M} UTC)",
                                 {"job": job, "holder": current.holder, "run_id": current.run_id}) from None

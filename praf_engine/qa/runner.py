@@ -13,7 +13,7 @@ from peewee import EXCLUDED, Database
 from praf_engine.config import Settings
 from praf_engine.db.models import CronStatus, QACheck, QAFailure, QASummary, utcnow
 from praf_engine.errors import PipelineError, stack_excerpt, wrap
-from praf_engine.jobs.runner import JobContext
+from praf_engine.jobs.runner import HOST, JobContext, live_lock
 from praf_engine.lake import Lake
 from praf_engine.logs import get_logger
 from praf_engine.qa import catalog
@@ -24,6 +24,7 @@ from praf_engine.qa.heuristics import HEURISTICS
 log = get_logger(__name__)
 FUNCTIONS: dict[str, CheckFn] = {**CHECK_FUNCTIONS, **HEURISTICS}
 CHUNK = 400
+RECENT_FETCHES = 200  # finished fetch runs looked at for the night's (their night is in cron_status.detail)
 
 
 @dataclass(frozen=True)
@@ -60,25 +61,62 @@ class QARun:
                                                     for o in self.outcomes}}
 
 
-def default_as_of(now: dt.datetime) -> dt.date:
-    """QA runs after the night's fetch (01:45 UTC): it judges the previous day's sessions."""
-    return (now - dt.timedelta(days=1)).date()
+def qa_night(settings: Settings, clock: Callable[[], Any]) -> dt.date:
+    """The night a QA run belongs to, by the fetch's own definition (``fetch.runner.fetch_night``): the UTC date of the
+    run — the sandbox's market date in sandbox mode. The seed's 01:00 UTC fetch and 01:45 UTC QA share one night."""
+    from praf_engine.fetch.runner import fetch_night  # the one definition; imported late (yfinance is heavy)
+
+    return fetch_night(settings, clock)
 
 
-def check_gate(force: bool) -> dict[str, Any]:
-    """Refuse to run after a failed fetch (or before any fetch) unless forced; QAGATE names what to do."""
-    last = (CronStatus.select().where(CronStatus.job == "fetch", CronStatus.finished_at.is_null(False))
-            .order_by(CronStatus.started_at.desc(), CronStatus.id.desc()).first())
-    info = {"last_fetch_run": last.run_id if last else None, "last_fetch_exit": last.exit_code if last else None, "forced": force}
+def default_as_of(night: dt.date) -> dt.date:
+    """QA judges the sessions before its night: the night's fetch (01:00 UTC) has the previous day's closes."""
+    return night - dt.timedelta(days=1)
+
+
+def _fetch_night_of(settings: Settings, row: CronStatus) -> dt.date:
+    """The night a fetch run served: as it recorded it, else (stopped before planning) as it would have computed it."""
+    recorded = (row.detail or {}).get("night")
+    if recorded:
+        return dt.date.fromisoformat(str(recorded)[:10])
+    return qa_night(settings, lambda: row.started_at)
+
+
+def check_gate(settings: Settings, night: dt.date, force: bool) -> dict[str, Any]:
+    """QA runs on the night's fetch: refuse (QAGATE, saying why and what to do) while a fetch of the home is running —
+    even forced — and, unless forced, when no fetch of ``night`` succeeded (none ran yet, or it failed)."""
+    info: dict[str, Any] = {"night": night.isoformat(), "forced": force, "fetch_run": None}
+    lock = live_lock("fetch")  # the job runner's rule: a dead process's lock on this host is stale, and removed
+    if lock is not None:
+        info["running_fetch"] = lock.run_id
+        unlock = (" If that fetch is gone for good (a crashed run on another host), clear its lock with "
+                  "`praf-engine run fetch --unlock`." if lock.host != HOST else "")
+        raise PipelineError("QAGATE", f"a fetch of this home is running now (run {lock.run_id}, {lock.holder}, since "
+                            f"{lock.acquired_at:%Y-%m-%d %H:%M} UTC): QA would judge a lake that is still being written. Wait for "
+                            "it to finish, then run `praf-engine qa` again; --force does not override this (it only overrides "
+                            f"a missing or failed fetch).{unlock}", info)
+    rows = list(CronStatus.select().where(CronStatus.job == "fetch", CronStatus.finished_at.is_null(False))
+                .order_by(CronStatus.started_at.desc(), CronStatus.id.desc()).limit(RECENT_FETCHES))
+    tonight = [r for r in rows if _fetch_night_of(settings, r) == night]
+    ok = next((r for r in tonight if r.exit_code == 0), None)
+    if ok is not None:
+        info.update(fetch_run=ok.run_id, fetch_exit=0)
+        return info
+    last = tonight[0] if tonight else rows[0] if rows else None
+    info.update(fetch_run=last.run_id if last else None, fetch_exit=last.exit_code if last else None)
     if force:
         return info
+    force_hint = "or `praf-engine qa --force` to check the lake as it is"
     if last is None:
-        raise PipelineError("QAGATE", "no fetch has ever run in this home, so there is nothing fresh to check; "
-                            "run the fetch first, or `praf-engine qa --force` to check the lake as it is", info)
-    if last.exit_code != 0:
-        raise PipelineError("QAGATE", f"the last fetch ({last.run_id}, {last.started_at:%Y-%m-%d %H:%M} UTC) exited with "
-                            f"{last.exit_code} ({last.error_code or 'no code'}); fix or rerun it, or use `praf-engine qa --force`", info)
-    return info
+        raise PipelineError("QAGATE", f"no fetch has ever run in this home, so there is nothing fresh to check; run the fetch "
+                            f"first (`praf-engine fetch`), {force_hint}", info)
+    if not tonight:
+        raise PipelineError("QAGATE", f"no fetch has run for night {night} yet (the last one, {last.run_id}, was for night "
+                            f"{_fetch_night_of(settings, last)}, exit {last.exit_code}): QA checks the night's fetch (fetch 01:00 "
+                            f"UTC, QA 01:45 UTC); run `praf-engine fetch` first, {force_hint}", info)
+    raise PipelineError("QAGATE", f"tonight's fetch (night {night}: {last.run_id}, started {last.started_at:%Y-%m-%d %H:%M} UTC) "
+                        f"exited with {last.exit_code} ({last.error_code or 'no code'}); fix or rerun it "
+                        f"(docs/runbooks/job_failures.md), {force_hint}", info)
 
 
 def _config(settings: Settings, names: Iterable[str] | None) -> tuple[list[QACheck], list[str]]:
@@ -198,9 +236,11 @@ def _summary(as_of: dt.date, o: CheckOutcome, size: int, run_id: str) -> None:
 
 def qa_job(ctx: JobContext, *, as_of: dt.date | None = None, checks: list[str] | None = None, force: bool = False,
            progress: Callable[[str, CheckOutcome | None], None] | None = None) -> int:
-    """The `qa` job: gated on the last fetch, then every enabled check; exit 1 if any check crashed (QAFAIL)."""
-    ctx.detail["gate"] = check_gate(force)
-    day = as_of or default_as_of(ctx.clock())
+    """The `qa` job: gated on the same night's fetch (and on no fetch running), then every enabled check; exit 1 if
+    any check crashed (QAFAIL)."""
+    night = qa_night(ctx.settings, ctx.clock)
+    ctx.detail["gate"] = check_gate(ctx.settings, night, force)
+    day = as_of or default_as_of(night)
     result = run_qa(ctx.settings, ctx.db, day, checks=checks, run_id=ctx.run_id, progress=progress)
     ctx.detail.update(result.as_dict())
     if result.crashed:  # every other check's results are written; the run still fails

@@ -172,6 +172,11 @@ async def test_panels_list_the_service_rows_and_enter_opens_the_symbol(make_app:
 
 # Jobs ----------------------------------------------------------------------------------------------
 async def test_shift_r_reruns_the_selected_job_after_confirmation(make_app: Any, tui_service: EngineService) -> None:
+    from praf_engine.db.models import CronStatus, utcnow
+
+    now = utcnow()  # QA is gated on tonight's fetch: the fixture home's fetches are of its own (past) nights
+    CronStatus.create(job="fetch", run_id="fetch-tonight", started_at=now, finished_at=now, exit_code=0,
+                      trigger="cli", detail={"night": now.date().isoformat()})
     app = make_app()
     before = tui_service.last_runs()
     async with app.run_test(size=(120, 40)) as pilot:

@@ -22,10 +22,11 @@ def session_dates(mic: str, start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def frame(dates: Sequence[dt.date], close: Sequence[float] | None = None, **cols: Sequence[float]) -> pd.DataFrame:
-    """OHLCV bars: open=low=close*0.99 .. high=close*1.01 unless given; volume 1000."""
+    """OHLCV bars: open=low=close*0.99 .. high=close*1.01 unless given; volume 1000 on the last bar and 1000-1004 before
+    it, never the same on two bars in a row (so flat prices are a quiet market, not a frozen feed: no stale_price)."""
     c = np.asarray(close if close is not None else np.full(len(dates), 10.0), dtype=float)
     data = {"date": pd.to_datetime(list(dates)), "open": c, "high": c * 1.01, "low": c * 0.99, "close": c, "adj_close": c,
-            "volume": np.full(len(dates), 1000.0)}
+            "volume": 1000.0 + (np.arange(len(dates))[::-1] % 5)}
     data.update({k: np.asarray(v, dtype=float) for k, v in cols.items()})
     return pd.DataFrame(data)
 

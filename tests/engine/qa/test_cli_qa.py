@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from praf_engine.qa import catalog
 from tests.conftest import cli_env
 
 
@@ -18,6 +19,7 @@ def praf(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_qa_refuses_without_a_fetch_then_runs_forced(tmp_path: Path) -> None:
     home = tmp_path / "home"
+    assert praf(home, "init").returncode == 0
     refused = praf(home, "qa", "--date", "2025-12-29")
     assert refused.returncode == 1
     assert "QAGATE" in refused.stderr and "no fetch has ever run" in refused.stderr and "--force" in refused.stderr
@@ -42,9 +44,10 @@ def test_malformed_threshold_exits_1_with_qafail(tmp_path: Path) -> None:
     out = praf(home, "qa", "--force", "--date", "2025-12-29")
     assert out.returncode == 1
     assert "QAFAIL" in out.stderr and "max_move='lots'" in out.stderr
-    assert con.execute("SELECT COUNT(*) FROM qa_summary WHERE crashed = 0").fetchone()[0] == 13
+    assert con.execute("SELECT COUNT(*) FROM qa_summary WHERE crashed = 0").fetchone()[0] == len(catalog.SPECS) - 1
 
 
 def test_unknown_check_is_a_config_error(tmp_path: Path) -> None:
+    assert praf(tmp_path / "home", "init").returncode == 0
     out = praf(tmp_path / "home", "qa", "--force", "--check", "jumps")
     assert out.returncode == 2 and "unknown check" in out.stderr

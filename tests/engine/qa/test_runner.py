@@ -116,18 +116,6 @@ def test_unknown_check_name_is_refused(home: Settings, service: Any) -> None:
         run_qa(home, service.db, AS_OF, checks=["price_jumps"])
 
 
-def test_gate_on_the_last_fetch(home: Settings, service: Any) -> None:
-    with pytest.raises(PipelineError) as err:
-        runner.check_gate(force=False)
-    assert err.value.error_code == "QAGATE" and "no fetch has ever run" in err.value.msg
-    CronStatus.create(job="fetch", run_id="f1", started_at=dt.datetime(2025, 12, 30, 1), finished_at=dt.datetime(2025, 12, 30, 1, 30), exit_code=1, error_code="APIDOWN")
-    with pytest.raises(PipelineError, match="exited with 1 .APIDOWN."):
-        runner.check_gate(force=False)
-    assert runner.check_gate(force=True)["forced"] is True
-    CronStatus.create(job="fetch", run_id="f2", started_at=dt.datetime(2025, 12, 31, 1), finished_at=dt.datetime(2025, 12, 31, 1, 30), exit_code=0)
-    assert runner.check_gate(force=False)["last_fetch_run"] == "f2"
-
-
 def test_lag_counts_sessions_of_the_listings_calendar(settings: Settings, service: Any) -> None:
     ny = session_dates("XNYS", dt.date(2025, 11, 1), AS_OF)
     ldn = session_dates("XLON", dt.date(2025, 11, 1), AS_OF)
