@@ -8,7 +8,7 @@ actions — in a child process, so the peak memory reported below is the QA's an
 Then, in one process, alternating (a) and (b) ``--repeat`` times after one warm-up scan:
   (a) baseline  DuckDB ``read_parquet`` over the lake (hive partitions) reading the columns QA reads
                 (symbol, date, open..adj_close, volume) for the rows QA reads (its window), into Arrow: the floor;
-  (b) qa        ``run_qa`` for every check: universe + lake load, 14 checks, qa_failures/qa_summary upserts.
+  (b) qa        ``run_qa`` for every check: universe + lake load, the checks, qa_failures/qa_summary upserts.
 Targets: median(qa) <= 3 x median(scan) and <= 20 s. Peak memory: ru_maxrss of this process, and the
 tracemalloc peak of one extra QA run (Python-level allocations, including numpy and pandas buffers).
 """
