@@ -98,10 +98,20 @@ class FetchSettings(_Section):
     delist_after_failures: int = Field(7, ge=1, description="Failures (symbol absent from last scrape) before delisted")
     breaker_first_batches: int = Field(5, ge=1, description="Batches the circuit breaker looks at")
     breaker_failure_ratio: float = Field(0.8, gt=0, le=1, description="Share of failed first batches that means API down")
-    universe_max_age_days: int = Field(35, ge=1, description="Freshness guard: refuse to fetch on an older universe")
+    universe_max_age_days: int = Field(35, ge=1, description="Freshness gate, per exchange: an exchange whose last successful scrape is older is not fetched; every exchange older: the fetch refuses")
     adj_ratio_change: float = Field(0.10, gt=0, description="adj_close/close ratio change that triggers a full re-download")
     overlap_days: int = Field(10, ge=0, le=60, description="Incremental fetches re-read this many days already stored, so late-revealed splits/dividends are seen (merged, never duplicated)")
     yahoo_base_url: str = Field("https://query2.finance.yahoo.com", description="Yahoo endpoint (the sandbox rewrites it)")
+    stale_after_sessions: int = Field(10, ge=1, description="A download whose newest bar is more than this many sessions of its venue before the night is stale at source (YFSTALE), not ok")
+    stale_backoff_nights: list[int] = Field([1, 2, 4, 8, 16], description="Nights a stale-at-source symbol is skipped after its 1st, 2nd, ... stale download in a row (the last value repeats)")
+    stale_dlq_after_nights: int = Field(14, ge=1, description="Nights stale at source (from the first stale download) before the dead-letter queue; also delisted if its exchange's last scrape did not see it")
+
+    @field_validator("stale_backoff_nights")
+    @classmethod
+    def _nights(cls, value: list[int]) -> list[int]:
+        if not value or any(v < 0 for v in value):
+            raise ValueError("must be a non-empty list of nights >= 0")
+        return value
 
     @field_validator("backoff_s")
     @classmethod

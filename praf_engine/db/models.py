@@ -29,7 +29,7 @@ from peewee import (
 database_proxy = DatabaseProxy()
 
 TICKER_STATUSES = ("active", "delisted", "archived")
-FETCH_STATUSES = ("ok", "error", "suspect_missing", "pending")
+FETCH_STATUSES = ("ok", "error", "suspect_missing", "pending", "stale")
 SEVERITIES = ("critical", "warning", "info")
 RESOLUTIONS = ("resolved", "false_positive", "auto")
 SCRAPE_STATUSES = ("running", "success", "error", "structure_error")
@@ -90,6 +90,10 @@ class TickerFetchMeta(BaseModel):
     last_exit = CharField(max_length=64, null=True)
     adj_ratio = DoubleField(null=True)  # last adj_close/close, to detect upstream history rewrites
     full_history_pending = BooleanField(default=True)
+    # stale at source (YFSTALE): downloads that bring no recent bar are backed off, then dead-lettered
+    stale_since = DateField(null=True)  # night of the first stale download in a row; NULL = not stale
+    stale_checks = SmallIntegerField(default=0)  # stale downloads in a row
+    retry_after = DateField(null=True)  # the fetcher skips the symbol on nights before this one
 
     class Meta:
         table_name = "ticker_fetch_meta"

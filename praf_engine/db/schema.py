@@ -78,6 +78,8 @@ STEPS: list[tuple[int, str, Callable[[Database], None]]] = [
     (2, "normalise rows carried over from the seed plan's DDL", _normalise_seed_rows),
     (3, "index for the triage list's default order", _triage_index),
     (4, "tickers: the venue's MIC for Nasdaq (XNAS) and NYSE Arca (ARCX) listings", _venue_mics),
+    # the columns are added by the table rebuild (structure step): a home at 4 must run init for them
+    (5, "ticker_fetch_meta: stale-at-source state (stale_since, stale_checks, retry_after; fetch_status 'stale')", lambda db: None),
 ]
 SCHEMA_VERSION = STEPS[-1][0]
 

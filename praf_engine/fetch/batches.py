@@ -28,6 +28,8 @@ class Plan:
     up_to_date: list[str] = field(default_factory=list)  # no session of their venue since the last fetch
     last_fetched: dict[str, dt.date | None] = field(default_factory=dict)
     skipped_stale: int = 0  # active listings of exchanges the freshness gate skipped
+    backed_off: list[str] = field(default_factory=list)  # stale at source, not due again before a later night
+    venue: dict[str, str | None] = field(default_factory=dict)  # symbol -> trading calendar (None: weekdays)
 
     @property
     def symbols(self) -> int:
@@ -63,7 +65,7 @@ def plan_night(settings: Settings, night: dt.date, *, symbols: list[str] | None 
     f = settings.fetch
     skip = sorted(skip_exchanges)
     query = (Ticker.select(Ticker.symbol, Ticker.mic, Ticker.exchange_code, TickerFetchMeta.last_fetched_date,
-                           TickerFetchMeta.full_history_pending)
+                           TickerFetchMeta.full_history_pending, TickerFetchMeta.stale_since, TickerFetchMeta.retry_after)
              .join(TickerFetchMeta, join_type=JOIN.LEFT_OUTER, on=(TickerFetchMeta.symbol == Ticker.symbol)))
     if symbols is not None:
         bad = [s for s in symbols if not is_valid_symbol(s)]
@@ -86,18 +88,29 @@ def plan_night(settings: Settings, night: dt.date, *, symbols: list[str] | None 
     groups: dict[dt.date, list[str]] = defaultdict(list)
     candidates: list[tuple[int, str]] = []
     behind = night - dt.timedelta(days=f.full_history_after_days)
-    traded: dict[tuple[str | None, str, dt.date], bool] = {}  # (venue, last fetched) -> a session since: asked once
-    for sym, mic, code, last, pending in rows:
+    calendar: dict[tuple[str | None, str], str | None] = {}
+    traded: dict[tuple[str | None, dt.date], bool] = {}  # (calendar, last fetched) -> a session since: asked once
+    for sym, mic, code, last, pending, stale_since, retry_after in rows:
+        if (mic, code) not in calendar:
+            calendar[(mic, code)] = venue_calendar(mic, code)
+        cal = plan.venue[sym] = calendar[(mic, code)]
         plan.last_fetched[sym] = last
+        if retry_after is not None and retry_after > night and symbols is None:
+            plan.backed_off.append(sym)  # stale at source: its back-off runs (--symbols asks anyway)
+            continue
+        start = last + dt.timedelta(days=1) - dt.timedelta(days=f.overlap_days) if last else None
+        if stale_since is not None and start is not None and not (full or pending):
+            groups[start].append(sym)  # a stale symbol's retry: only what follows its newest bar, not the whole history
+            continue
         if full or last is None or pending or last < behind:
             candidates.append((0 if last is None else 1, sym))
             continue
-        if (mic, code, last) not in traded:
-            traded[(mic, code, last)] = has_session(mic, last + dt.timedelta(days=1), night, code)
-        if not traded[(mic, code, last)]:
+        if (cal, last) not in traded:
+            traded[(cal, last)] = sessions_between(cal, last + dt.timedelta(days=1), night) > 0
+        if not traded[(cal, last)]:
             plan.up_to_date.append(sym)
         else:
-            groups[last + dt.timedelta(days=1) - dt.timedelta(days=f.overlap_days)].append(sym)
+            groups[start].append(sym)  # type: ignore[index]
     candidates.sort()
     cap = len(candidates) if symbols is not None else f.full_history_cap
     plan.full = [s for _, s in candidates[:cap]]

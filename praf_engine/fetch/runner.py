@@ -21,7 +21,7 @@ from praf_engine.config import Settings
 from praf_engine.errors import PipelineError
 from praf_engine.fetch import tracker
 from praf_engine.fetch.actions import history_rewritten, last_adj_ratio, record_events_many
-from praf_engine.fetch.batches import Plan, batches, plan_night
+from praf_engine.fetch.batches import Plan, batches, plan_night, sessions_between
 from praf_engine.fetch.cache import write_raw
 from praf_engine.fetch.client import (
     EMPTY,
@@ -40,6 +40,7 @@ from praf_engine.lake import Lake
 from praf_engine.logs import get_logger
 
 log = get_logger(__name__)
+STALE = "stale"  # an outcome of the run: stored, but stale at source (YFSTALE)
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -87,6 +88,9 @@ class FetchRun:
         self.breaker_code = "APIDOWN"  # or YFRATELIMIT: a 429 wall on a direct connection
         self._judged: list[bool] = []  # per finished batch among the first ones: did it fail as a whole?
         self._held: list[BatchOutcome] = []  # failures of the first batches, held until the breaker decides
+        self.lifecycle: Counter[str] = Counter()  # stale at source: backed_off / dead_lettered / delisted
+        self.venue: dict[str, str | None] = {}
+        self._behind: dict[tuple[str | None, dt.date], int] = {}
 
     # ------------------------------------------------------------------ the job
     def run(self) -> int:
@@ -95,9 +99,10 @@ class FetchRun:
         plan = plan_night(s, self.night, symbols=self.symbols, full=self.full, skip_exchanges=skip)
         tracker.ensure_meta(plan.last_fetched)
         self.ratios = tracker.adj_ratios(plan.last_fetched)
+        self.venue = plan.venue
         self.total = plan.symbols
         log.info("fetch planned", detail={"night": self.night.isoformat(), "full": len(plan.full), "incremental": plan.symbols - len(plan.full),
-                                          "deferred": len(plan.deferred), "up_to_date": len(plan.up_to_date)})
+                                          "deferred": len(plan.deferred), "up_to_date": len(plan.up_to_date), "stale_backed_off": len(plan.backed_off)})
         self.client = YFinanceClient(s)
         self.pool = ExitPool(s, build_exits(s), make_session)
         try:
@@ -114,7 +119,7 @@ class FetchRun:
         self.ctx.detail.update({
             "night": self.night.isoformat(), "planned": plan.symbols, "done": self.done, "rows_written": self.rows,
             "outcomes": dict(self.counts), "deferred_full_history": len(plan.deferred), "up_to_date": len(plan.up_to_date),
-            "redownloaded": len(set(self.redo)), "exits": self.pool.health(), "vpn_fail": self.pool.vpn_failed,
+            "redownloaded": len(set(self.redo)), "stale_backed_off": len(plan.backed_off), "stale_lifecycle": dict(self.lifecycle), "exits": self.pool.health(), "vpn_fail": self.pool.vpn_failed,
             "batch_size": self.pool.batch_size, **universe.as_detail(), "skipped_stale": plan.skipped_stale,
         })
         if self.tripped and self.breaker_code == "YFRATELIMIT":
@@ -215,6 +220,13 @@ class FetchRun:
             successes = []
             for sym, last in out.stored.items():
                 res = out.results[sym]
+                behind = self._sessions_behind(sym, last)
+                if behind > s.fetch.stale_after_sessions:  # stored, but nothing near the night: stale at source
+                    row = tracker.Stale(sym, last, behind, out.hashes.get(sym), out.exit_of[sym], out.ratios.get(sym))
+                    self.lifecycle[tracker.record_stale(s, run_id=ctx.run_id, night=self.night, row=row)] += 1
+                    self.rows += len(res.bars) if res.bars is not None else 0
+                    self.counts[STALE] += 1
+                    continue
                 new_events = events.get(sym, 0)
                 rewrite = out.rewrites.get(sym) or (f"{new_events} new corporate action(s)" if new_events and out.start is not None else None)
                 pending = bool(rewrite) and not redo
@@ -236,6 +248,13 @@ class FetchRun:
             self._decide()
         errors = sum(v for k, v in self.counts.items() if k != OK)
         self.progress({"done": self.done, "total": self.total, "errors": errors, "exit": out.calls[-1][0] if out.calls else "-"})
+
+    def _sessions_behind(self, sym: str, last: dt.date) -> int:
+        """Sessions of the symbol's venue after its newest stored bar, up to the night (asked once per pair)."""
+        key = (self.venue.get(sym), last)
+        if key not in self._behind:
+            self._behind[key] = sessions_between(key[0], last + dt.timedelta(days=1), self.night)
+        return self._behind[key]
 
     def _decide(self) -> None:
         """Circuit breaker over the first batches: most failed as a whole (on every exit) = API down."""

@@ -66,7 +66,8 @@ def _success_sql() -> str:
             f"{m.last_attempt_at.column_name} = {p}", f"{m.latency_ms.column_name} = {p}",
             f"{m.raw_hash.column_name} = {p}", f"{m.last_exit.column_name} = {p}",
             f"{m.adj_ratio.column_name} = COALESCE({p}, {m.adj_ratio.column_name})",
-            f"{m.full_history_pending.column_name} = {p}"]
+            f"{m.full_history_pending.column_name} = {p}", f"{m.stale_since.column_name} = NULL",
+            f"{m.stale_checks.column_name} = 0", f"{m.retry_after.column_name} = NULL"]
     return f"UPDATE {m._meta.table_name} SET {', '.join(sets)} WHERE {m.symbol.column_name} = {p}"
 
 
@@ -89,6 +90,49 @@ def record_successes(rows: list[Success], latencies: list[float]) -> None:
         execute_batch(cursor, sql, params, page_size=500)
     else:
         cursor.executemany(sql, params)
+
+
+@dataclass(frozen=True)
+class Stale:
+    """One symbol stored in the lake whose newest bar is far behind the night: stale at source (YFSTALE)."""
+
+    symbol: str
+    last_date: dt.date
+    behind: int  # sessions of its venue after ``last_date`` up to the night
+    raw_hash: str | None
+    exit_name: str
+    adj_ratio: float | None
+
+
+def record_stale(settings: Settings, *, run_id: str, night: dt.date, row: Stale) -> str:
+    """A YFSTALE fetch_errors row; ticker_fetch_meta ``stale`` (its lake date kept true) and backed off along
+    ``fetch.stale_backoff_nights``; after ``fetch.stale_dlq_after_nights`` nights stale, the dead-letter queue and,
+    if its exchange's last scrape did not see it, delisted. Returns what happened: backed_off, dead_lettered, delisted."""
+    f = settings.fetch
+    meta = TickerFetchMeta.get_or_none(TickerFetchMeta.symbol == row.symbol)
+    since = meta.stale_since if meta and meta.stale_since else night
+    checks = (meta.stale_checks if meta and meta.stale_since else 0) + 1
+    wait = f.stale_backoff_nights[min(checks, len(f.stale_backoff_nights)) - 1]
+    retry = night + dt.timedelta(days=wait + 1)
+    msg = (f"stale at source: the newest bar Yahoo has is {row.last_date.isoformat()}, {row.behind} sessions before the night "
+           f"{night.isoformat()} (history stopped: acquired, renamed?); stale since {since.isoformat()}, next try {retry.isoformat()}")
+    values = {"last_fetched_date": row.last_date, "consecutive_failures": 0, "fetch_status": "stale", "last_error_code": "YFSTALE",
+              "last_attempt_at": utcnow(), "raw_hash": row.raw_hash, "last_exit": row.exit_name, "full_history_pending": False,
+              "stale_since": since, "stale_checks": checks, "retry_after": retry}
+    if row.adj_ratio is not None:
+        values["adj_ratio"] = float(row.adj_ratio)
+    TickerFetchMeta.update(**values).where(TickerFetchMeta.symbol == row.symbol).execute()
+    FetchError.create(run_id=run_id, night=night, symbol=row.symbol, error_code="YFSTALE", msg=msg,
+                      consecutive_failures=checks, exit_name=row.exit_name)
+    nights = (night - since).days
+    if nights < f.stale_dlq_after_nights:
+        log.info("stale at source; backed off", error_code="YFSTALE",
+                 detail={"symbol": row.symbol, "last_date": row.last_date.isoformat(), "retry_after": retry.isoformat()})
+        return "backed_off"
+    detail = {"stale_nights": nights, "last_date": row.last_date.isoformat()}
+    DLQSymbol.insert(symbol=row.symbol, reason="YFSTALE", failures=checks, last_error=msg).on_conflict_ignore().execute()
+    log.warning("stale at source too long: moved to the dead-letter queue", error_code="YFSTALE", detail={"symbol": row.symbol, **detail})
+    return "delisted" if delist_if_unseen(row.symbol, night, "YFSTALE", detail) else "dead_lettered"
 
 
 def mark_full_pending(symbol: str) -> None:

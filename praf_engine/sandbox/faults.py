@@ -26,7 +26,10 @@ RESPONSE_FAULTS = ("empty", "delisted", "malformed_json", "slow", "http_500", "s
 # Site faults are applied by the exchange-site emulators (keys: exchange codes).
 SITE_FAULTS = ("broken_structure", "site_500", "truncated", "js_timeout")
 SITE_KEYS = ("nasdaq", "arca", "ftse", "dax", "euronext")
-ALL_FAULTS = DATA_FAULTS + RESPONSE_FAULTS + SITE_FAULTS
+# Source faults change what Yahoo holds for a listing (applied by Market.bars; keys: Yahoo symbols; not in the demo
+# profile): stale_source ends its history months before the market's date (acquired or renamed, never updated again).
+SOURCE_FAULTS = ("stale_source",)
+ALL_FAULTS = DATA_FAULTS + RESPONSE_FAULTS + SITE_FAULTS + SOURCE_FAULTS
 
 
 def stable_hash(*parts: object) -> int:

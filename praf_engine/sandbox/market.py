@@ -15,7 +15,7 @@ import pandas as pd
 from praf_engine.calendars import resolve_mic
 from praf_engine.sandbox import market_prices as mp
 from praf_engine.sandbox.faults import FaultConfig, Injection, stable_hash
-from praf_engine.sandbox.market_faults import FaultContext, apply_data_faults, kinds_hit
+from praf_engine.sandbox.market_faults import FaultContext, apply_data_faults, cut_stale_source, kinds_hit
 from praf_engine.sandbox.market_universe import (
     EURONEXT_MARKETS,
     EXCHANGES,
@@ -293,20 +293,24 @@ class Market:
         clean = self._clean_bars(listing, day)
         ctx = self._fault_context(listing, day)
         if not kinds_hit(ctx):
-            return dataclasses.replace(clean, dividends=dict(clean.dividends), splits=dict(clean.splits)), []
-        return apply_data_faults(clean, ctx)
+            served, out = dataclasses.replace(clean, dividends=dict(clean.dividends), splits=dict(clean.splits)), []
+        else:
+            served, out = apply_data_faults(clean, ctx)
+        served, cut = cut_stale_source(served, ctx)  # a source fault: Yahoo's history of the listing stopped
+        return served, out + cut
 
     def bars(self, symbol: str, start: date | None = None, end: date | None = None, as_of: date | None = None) -> Bars:
-        """Bars as served on ``as_of`` (default and cap: today) with data faults applied, sliced to [start, end]."""
+        """Bars as served on ``as_of`` (default and cap: today) with data and source faults applied, sliced to [start, end]."""
         served, _ = self._served(symbol, as_of)
         return served.between(_as_date(start) if start else None, _as_date(end) if end else None)
 
     def injections(self, symbols: Iterable[str] | None = None, as_of: date | None = None) -> list[Injection]:
-        """The data faults bars() applies on ``as_of`` (default today), for the universe or the given symbols."""
+        """The data and source faults bars() applies on ``as_of`` (default today), for the universe or the given symbols."""
         day = min(_as_date(as_of), self._today) if as_of is not None else self._today
         names = [x.symbol for x in self.universe(day)] if symbols is None else list(symbols)
         out: list[Injection] = []
         for sym in names:
-            if kinds_hit(self._fault_context(self._require(sym), day)):
+            ctx = self._fault_context(self._require(sym), day)
+            if kinds_hit(ctx) or ctx.hits("stale_source"):
                 out.extend(self._served(sym, day)[1])
         return out

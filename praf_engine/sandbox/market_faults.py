@@ -185,3 +185,20 @@ def _freeze(dates: np.ndarray, cols: dict[str, np.ndarray], busy: set[date], wan
                 a[r + 1 : r + repeats + 1] = a[r]
             return tuple(days[k] for k in range(r, r + repeats + 1))
     return ()
+
+
+STALE_SOURCE_BACK = (60, 120)  # stale_source: Yahoo's history ends 60-120 sessions before the market's anchor
+
+
+def cut_stale_source(bars: Bars, ctx: FaultContext) -> tuple[Bars, list[Injection]]:
+    """stale_source: the served history (and its events) ends STALE_SOURCE_BACK sessions before the anchor, a day
+    fixed for the market's lifetime; the listing stays in the universe and Yahoo still answers 200."""
+    if not ctx.hits("stale_source") or ctx.anchor_idx < ctx.first_idx:
+        return bars, []
+    lo, hi = STALE_SOURCE_BACK
+    end = max(ctx.first_idx, ctx.anchor_idx - lo - stable_hash("stale-source", ctx.seed, ctx.symbol) % (hi - lo + 1))
+    day = _day(ctx.sessions[end])
+    if not len(bars.dates) or bars.dates[-1] <= np.datetime64(day, "D"):
+        return bars, []
+    cut = bars.between(end=day)
+    return cut, [Injection("stale_source", ctx.symbol, (day,), {"bars_cut": len(bars) - len(cut)})]

@@ -260,3 +260,20 @@ def test_fault_dates_stay_put_while_in_the_window_and_move_on_later() -> None:
     m.today = TODAY + timedelta(days=60)
     (moved,) = m.injections()
     assert moved.dates[0] > TODAY and moved.dates[0] in window(m, sym, m.today)
+
+
+def test_stale_source_ends_the_served_history_months_before_the_anchor_and_keeps_it_there() -> None:
+    m, sym = targeted("stale_source")
+    assert "stale_source" not in FaultConfig.demo().rates
+    (inj,) = m.injections()
+    ends = inj.dates[0]
+    assert (inj.kind, inj.symbol) == ("stale_source", sym) and 60 <= len(m.sessions(m.listing(sym).mic, ends, TODAY)) - 1 <= 120
+    served, true = m.bars(sym), m.true_bars(sym)
+    assert served.dates[-1] == np.datetime64(ends) and true.dates[-1] > served.dates[-1]
+    assert all(d <= ends for d in (*served.dividends, *served.splits))
+    assert_served(served, reconstruct(true.between(end=ends), []))
+    assert sym in {x.symbol for x in m.universe()}  # still listed: only Yahoo stopped
+    m.today = TODAY + timedelta(days=40)
+    assert m.bars(sym).dates[-1] == np.datetime64(ends)  # the day is fixed for the market's lifetime
+    assert m.bars(sym, as_of=ends - timedelta(days=1)).dates[-1] < np.datetime64(ends)  # before it, nothing is cut
+    assert m.injections([sym], as_of=ends) == []
