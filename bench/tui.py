@@ -7,9 +7,9 @@ Data: a SQLite home written straight through the models (in a child process): N 
 exchanges (plus recent listings and delistings) with their fetch state, the open qa_failures spread over 11
 checks and 40 days, qa_summary rows, 30 nights of fetch errors and batch latencies, job runs in cron_status.
 Then ``--repeat`` times, alternating, two fresh processes (timed from the parent's spawn, CLOCK_MONOTONIC):
-  (a) baseline  python start → import praf_engine.service → open the home → the dashboard's service calls
-                (summary_cards, timeliness/completeness/quality/fetch-health panels, universe_delta, jobs,
-                last_runs) → the triage screen's (failure_filters, failures page 1 of 100) → one
+  (a) baseline  python start → import praf_engine.service → open the home → the dashboard's service call
+                (dashboard_snapshot: summary, cards, the five panels, jobs, latest runs) → the triage
+                screen's (failure_filters, failures page 1 of 100) → one
                 triage_failures + the page reloaded: the floor any front end pays;
   (b) tui       python start → PrafApp run headless (``App.run_test``, 120x40: everything but the terminal
                 writes) → dashboard ready (every worker done, screen rendered) → ``t`` → triage ready (page 1
@@ -126,14 +126,7 @@ def child_baseline(home: Path, t0: float) -> dict[str, Any]:
 
     service = EngineService.open(_settings(home))
     marks["service_open"] = time.monotonic()
-    service.summary_cards(AS_OF)
-    service.timeliness_panel(AS_OF)
-    service.completeness_panel(AS_OF)
-    service.quality_panel(AS_OF)
-    service.fetch_health_panel(AS_OF)
-    service.universe_delta(AS_OF)
-    service.jobs()
-    service.last_runs()
+    service.dashboard_snapshot(AS_OF)
     marks["dashboard_ready"] = time.monotonic()
     start = time.monotonic()
     service.failure_filters()

@@ -1,76 +1,121 @@
-"""The engine's API for the TUI and `summary --json`: DTOs in, DTOs out; the only module praf_tui imports."""
+"""The engine's façade for the TUI and `summary --json`: EngineService (DTOs in, DTOs out, read models behind it),
+the EngineAPI protocol praf_tui is typed against, and the demo's typed adapter; the only module praf_tui imports."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from peewee import SqliteDatabase, fn
+from peewee import SqliteDatabase
 
-from praf_engine import views
 from praf_engine.config import Settings, load_settings
 from praf_engine.db.database import describe, open_database
-from praf_engine.db.models import CronStatus, FetchError, QAFailure, QASummary, Ticker
 from praf_engine.db.schema import SCHEMA_VERSION, current_version, migrate
-from praf_engine.demo import DemoSession, StepResult
 from praf_engine.entry import require_home, start_logging
 from praf_engine.errors import PipelineError
 from praf_engine.logs import redact
-from praf_engine.qa.dto import (
+from praf_engine.readmodels import dashboard, jobs, triage
+from praf_engine.readmodels import symbol as symbol_model
+from praf_engine.readmodels.dto import (
+    ActionRow,
+    Bar,
     CheckPanel,
+    DashboardSnapshot,
+    FailureFilters,
     FailurePage,
     FailureRow,
     FetchErrorRow,
     FetchHealthPanel,
+    FetchMeta,
+    JobInfo,
+    JobRun,
     KpiCard,
     LagRow,
     NightPoint,
+    Summary,
+    SymbolDetail,
     SymbolIssue,
     TimelinessPanel,
     UniverseMonth,
 )
-from praf_engine.views import ActionRow, Bar, FailureFilters, FetchMeta, JobInfo, SymbolDetail
 
-__all__ = ["ActionRow", "Bar", "CheckPanel", "DemoSession", "EngineService", "FailureFilters", "FailurePage", "FailureRow", "FetchErrorRow",
-           "FetchHealthPanel", "FetchMeta", "JobInfo", "JobRun", "KpiCard", "LagRow", "NightPoint", "PipelineError", "StepResult", "Summary",
-           "SymbolDetail", "SymbolIssue", "TimelinessPanel", "UniverseMonth", "load_settings", "redact", "require_home", "start_logging"]
-
-
-@dataclass(frozen=True)
-class Summary:
-    """The seed's `/api/summary` document (seed §6.2): the 7 KPI counts for an as-of date."""
-
-    as_of: dt.date
-    total_active: int
-    new_30d: int
-    delisted_30d: int
-    lag_2d: int
-    missing_dates: int
-    fetch_errors: int
-    price_jumps: int
-    qa_date: dt.date | None = None  # the QA run the QA counts come from (latest on or before as_of)
-    fetch_night: dt.date | None = None  # the fetch night the error count comes from
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for key in ("as_of", "qa_date", "fetch_night"):
-            out[key] = out[key].isoformat() if out[key] else None
-        return out
+__all__ = ["ActionRow", "Bar", "CheckPanel", "DashboardSnapshot", "DemoAPI", "EngineAPI", "EngineService", "FailureFilters",
+           "FailurePage", "FailureRow", "FetchErrorRow", "FetchHealthPanel", "FetchMeta", "JobInfo", "JobRun", "KpiCard", "LagRow",
+           "NightPoint", "PipelineError", "Summary", "SymbolDetail", "SymbolIssue", "TimelinessPanel", "UniverseMonth",
+           "load_settings", "redact", "require_home", "start_demo", "start_logging"]
 
 
-@dataclass(frozen=True)
-class JobRun:
-    job: str
-    run_id: str
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    exit_code: int | None
-    error_code: str | None
-    trigger: str
+@runtime_checkable
+class EngineAPI(Protocol):
+    """Everything praf_tui asks of the engine, and nothing more: EngineService implements it; a test may hand the
+    app any object with this surface. Every call is blocking (the TUI makes them from thread workers)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def dashboard_snapshot(self, as_of: dt.date | None = None) -> DashboardSnapshot: ...
+
+    def failure_filters(self) -> FailureFilters: ...
+
+    def failures(self, *, check: str | None = None, severity: str | None = None, exchange: str | None = None,
+                 resolved: bool | None = None, symbol: str | None = None, date: dt.date | None = None,
+                 offset: int = 0, limit: int = 50, sort: str = "date", descending: bool = True) -> FailurePage: ...
+
+    def triage_failures(self, ids: Sequence[Any], action: str, note: str | None, who: str) -> int: ...
+
+    def export_failures(self, path: str | Path, **filters: Any) -> int: ...
+
+    def symbol_detail(self, symbol: str, days: int | None = 365) -> SymbolDetail: ...
+
+    def run_job(self, name: str, trigger: str = "tui") -> JobRun: ...
+
+
+class DemoStepOutcome(Protocol):
+    """How one demo step ended: ``error`` is "[CODE] message" when it failed."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+
+class DemoStepInfo(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class DemoAPI(Protocol):
+    """`praf-tui --demo`: a running sandbox and a demo home whose pipeline steps the app runs one by one."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def service(self) -> EngineAPI: ...
+
+    @property
+    def steps(self) -> Sequence[DemoStepInfo]: ...
+
+    def run_step(self, step: Any) -> DemoStepOutcome: ...
+
+    def as_of(self) -> dt.date | None: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def start_demo(home: str | None, size: int) -> DemoAPI:
+    """Start the offline sandbox (free ports) and open a demo home of ``size`` listings, logging to the home only;
+    ``__exit__(None, None, None)`` stops it. The entry point builds it and hands it to the app."""
+    from praf_engine.demo import DemoSession  # the sandbox: only for the demo, never at an ordinary start
+
+    return DemoSession(home, {("sandbox", "size"): size}, console_level=None).__enter__()
 
 
 class EngineService:
@@ -127,122 +172,50 @@ class EngineService:
         if not self.db.is_closed():
             self.db.close()
 
-    # Read side -----------------------------------------------------------------------------------
+    # Read side: the read models of praf_engine.readmodels ---------------------------------------------
     def summary(self, as_of: dt.date | None = None) -> Summary:
-        as_of = as_of or dt.datetime.now(dt.UTC).date()
-        window = as_of - dt.timedelta(days=30)
-        total_active = Ticker.select().where(Ticker.status == "active").count()
-        new_30d = Ticker.select().where(Ticker.first_seen > window, Ticker.first_seen <= as_of).count()
-        delisted_30d = (
-            Ticker.select()
-            .where(Ticker.status == "delisted", Ticker.status_changed > window, Ticker.status_changed <= as_of)
-            .count()
-        )
-        qa_date = QASummary.select(fn.MAX(QASummary.date)).where(QASummary.date <= as_of).scalar()
-        fetch_night = FetchError.select(fn.MAX(FetchError.night)).where(FetchError.night <= as_of).scalar()
-        return Summary(
-            as_of=as_of,
-            total_active=total_active,
-            new_30d=new_30d,
-            delisted_30d=delisted_30d,
-            lag_2d=self._failing_symbols("lag_check", qa_date, qa_date),
-            missing_dates=self._failing_symbols("missing_dates", qa_date, qa_date),
-            fetch_errors=(
-                FetchError.select(fn.COUNT(FetchError.symbol.distinct())).where(FetchError.night == fetch_night).scalar() or 0
-                if fetch_night else 0
-            ),
-            price_jumps=self._failing_symbols("price_jump", as_of - dt.timedelta(days=6), as_of),
-            qa_date=_as_date(qa_date),
-            fetch_night=_as_date(fetch_night),
-        )
+        """The seed's `/api/summary` document: the 7 KPI counts at ``as_of`` (default today, UTC)."""
+        return dashboard.summary(as_of or _today())
 
-    @staticmethod
-    def _failing_symbols(check: str, start: dt.date | None, end: dt.date | None) -> int:
-        """Distinct symbols failing ``check`` between two dates, false positives excluded."""
-        if start is None or end is None:
-            return 0
-        query = QAFailure.select(fn.COUNT(QAFailure.symbol.distinct())).where(
-            QAFailure.check_name == check,
-            QAFailure.date.between(start, end),
-            (QAFailure.resolution.is_null()) | (QAFailure.resolution != "false_positive"),
-        )
-        return query.scalar() or 0
+    def dashboard_snapshot(self, as_of: dt.date | None = None) -> DashboardSnapshot:
+        """Everything the dashboard shows at ``as_of`` (default today): summary, KPI cards, the five panels, the jobs
+        with their last run and the latest runs; the summary is computed once."""
+        from praf_engine.jobs.registry import JOBS
 
-    # QA dashboard (seed §6.3, §6.7): read models in praf_engine.qa.panels ---------------------------
-    def summary_cards(self, as_of: dt.date | None = None) -> tuple[KpiCard, ...]:
-        """The 7 KPI cards: count, % of the active universe, colour (seed §5.6) and the threshold text."""
-        from praf_engine.qa import panels
-
-        return panels.cards(self.summary(as_of), self.settings)
-
-    def timeliness_panel(self, as_of: dt.date | None = None, limit: int = 100) -> TimelinessPanel:
-        """Lagging table (most behind first) and the days-behind histogram, on each listing's own calendar."""
-        from praf_engine.qa import panels
-
-        return panels.timeliness(as_of or _today(), self.settings.qa.lag_days, limit)
-
-    def completeness_panel(self, as_of: dt.date | None = None, limit: int = 200) -> CheckPanel:
-        from praf_engine.qa import panels
-
-        return panels.check_panel(as_of or _today(), ("missing_dates", "null_fields"), self.settings, limit)
-
-    def quality_panel(self, as_of: dt.date | None = None, limit: int = 200) -> CheckPanel:
-        """Volume and price quality: zero volume, price jumps and the other bar-level checks."""
-        from praf_engine.qa import panels
-
-        checks = ("zero_volume", "price_jump", "ohlc_sanity", "duplicate_dates", "currency_unit", "date_shift")
-        return panels.check_panel(as_of or _today(), checks, self.settings, limit)
-
-    def fetch_health_panel(self, as_of: dt.date | None = None, nights: int = 30) -> FetchHealthPanel:
-        """Last night's fetch errors and the 30-night latency p50/p95 and error-count series."""
-        from praf_engine.qa import panels
-
-        return panels.fetch_health(as_of or _today(), self.settings, nights)
-
-    def universe_delta(self, as_of: dt.date | None = None, months: int = 6) -> tuple[UniverseMonth, ...]:
-        from praf_engine.qa import panels
-
-        return panels.universe_delta(as_of or _today(), months)
+        return dashboard.snapshot(as_of or _today(), self.settings, {name: spec.summary for name, spec in JOBS.items()})
 
     def failures(self, *, check: str | None = None, severity: str | None = None, exchange: str | None = None,
                  resolved: bool | None = None, symbol: str | None = None, date: dt.date | None = None,
                  offset: int = 0, limit: int = 50, sort: str = "date", descending: bool = True) -> FailurePage:
         """qa_failures filtered, sorted and paged on the server; ``total`` counts every row of the filter."""
-        from praf_engine.qa import panels
-
-        return panels.failures(check=check, severity=severity, exchange=exchange, resolved=resolved, symbol=symbol,
+        return triage.failures(check=check, severity=severity, exchange=exchange, resolved=resolved, symbol=symbol,
                                date=date, offset=offset, limit=limit, sort=sort, descending=descending)
 
     def failure_filters(self) -> FailureFilters:
         """The checks (with severity), severities and exchanges a triage view can filter on."""
-        return views.failure_filters()
-
-    def triage_failures(self, ids: Sequence[int], action: str, note: str | None, who: str) -> int:
-        """Bulk resolve / false_positive / reopen in one transaction (all or nothing); returns rows changed."""
-        return views.triage_many(self.db, ids, action, note, who)
+        return triage.failure_filters()
 
     def export_failures(self, path: str | Path, **filters: Any) -> int:
         """Every row of a failures filter (not just one page) as CSV at ``path``; returns the row count."""
-        filters = {k: v for k, v in filters.items() if k not in ("offset", "limit")}  # the export takes every row
-
-        def rows() -> Iterator[FailureRow]:
-            offset = 0
-            while True:
-                page = self.failures(**filters, offset=offset, limit=1000)
-                yield from page.rows
-                offset += len(page.rows)
-                if not page.rows or offset >= page.total:
-                    return
-
-        return views.export_failures(rows(), Path(path))
+        return triage.export_failures(path, **filters)
 
     def symbol_detail(self, symbol: str, days: int | None = 365) -> SymbolDetail:
         """One listing: its last ``days`` of bars (None: all), QA history, corporate actions and fetch state."""
-        return views.symbol_detail(self.settings, symbol, days)
+        return symbol_model.symbol_detail(self.settings, symbol, days)
 
-    def jobs(self) -> tuple[JobInfo, ...]:
-        """Every job PRAF can run, with its last run from cron_status."""
-        return views.jobs()
+    # Write side ----------------------------------------------------------------------------------------
+    def triage_failures(self, ids: Sequence[Any], action: str, note: str | None, who: str) -> int:
+        """Bulk resolve / false_positive / reopen in one transaction (all or nothing); returns rows changed."""
+        return triage.triage(self.db, ids, action, note, who)
+
+    def resolve_failure(self, failure_id: int, note: str | None, who: str, *, false_positive: bool = False) -> FailureRow:
+        """Resolve (or mark false positive) one failure; returns it as it now is."""
+        triage.triage(self.db, [failure_id], "false_positive" if false_positive else "resolved", note, who)
+        return triage.failure(failure_id)
+
+    def reopen_failure(self, failure_id: int, note: str | None, who: str) -> FailureRow:
+        triage.triage(self.db, [failure_id], "reopen", note, who)
+        return triage.failure(failure_id)
 
     def run_job(self, name: str, trigger: str = "tui") -> JobRun:
         """Run a job now, in the calling thread (the TUI calls it from a worker); returns its cron_status row.
@@ -254,29 +227,8 @@ class EngineService:
             raise PipelineError("CONFIGBAD", f"unknown job {name!r}; known: {', '.join(JOBS)}")
         run_id = new_run_id()
         JobRunner(self.settings, self.db, trigger=trigger).run(name, JOBS[name].load(), run_id=run_id)
-        r = CronStatus.get(CronStatus.run_id == run_id)
-        return JobRun(r.job, r.run_id, r.started_at, r.finished_at, r.exit_code, r.error_code, r.trigger)
-
-    def resolve_failure(self, failure_id: int, note: str | None, who: str, *, false_positive: bool = False) -> FailureRow:
-        from praf_engine.qa import panels
-
-        return panels.triage(failure_id, "false_positive" if false_positive else "resolved", note, who)
-
-    def reopen_failure(self, failure_id: int, note: str | None, who: str) -> FailureRow:
-        from praf_engine.qa import panels
-
-        return panels.triage(failure_id, "reopen", note, who)
-
-    def last_runs(self, limit: int = 20) -> list[JobRun]:
-        rows = CronStatus.select().order_by(CronStatus.started_at.desc(), CronStatus.id.desc()).limit(limit)
-        return [JobRun(r.job, r.run_id, r.started_at, r.finished_at, r.exit_code, r.error_code, r.trigger) for r in rows]
+        return jobs.run(run_id)
 
 
 def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
-
-
-def _as_date(value: Any) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])

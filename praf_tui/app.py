@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from praf_engine.service import (
+    DashboardSnapshot,
     EngineService,
     PipelineError,
     load_settings,
@@ -69,6 +70,7 @@ class PrafApp(App[None]):
         self.refresh_s = dash.refresh_s if refresh_s is None else refresh_s
         self.demo = demo  # a praf_engine DemoSession whose steps run when the app starts
         self.demo_done = demo is None
+        self.snapshot: DashboardSnapshot | None = None  # the dashboard's last load
         self._prefetch: tuple[dt.date, Future[Any]] | None = None
         self.demo_status: tuple[int, int, str] = (0, len(demo.steps), demo.steps[0].name) if demo is not None else (0, 0, "")
         self.set_reactive(PrafApp.as_of, as_of)
@@ -174,7 +176,7 @@ class PrafApp(App[None]):
             seen.add(binding.action)
             yield SystemCommand(f"{binding.description} ({binding.key_display or key})", binding.tooltip or binding.description,
                                 partial(self._run_bound_action, node, binding.action))
-        for job in self.service.jobs():
+        for job in self.snapshot.jobs if self.snapshot is not None else ():
             yield SystemCommand(f"Run job: {job.name}", job.summary, partial(self.run_job, job.name))
 
     def _run_bound_action(self, node: Any, action: str) -> None:
@@ -223,10 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main_demo(args: argparse.Namespace) -> int:
-    from praf_engine.service import DemoSession
+    from praf_engine.service import start_demo
 
     try:
-        session = DemoSession(args.home, {("sandbox", "size"): args.size}, console_level=None).__enter__()
+        session = start_demo(args.home, args.size)
     except PipelineError as exc:
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code

@@ -38,3 +38,20 @@ def test_engine_import_is_light() -> None:
     code = "import sys, praf_engine.cli; print(','.join(m for m in ('yfinance', 'selenium', 'duckdb', 'textual') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == ""
+
+
+def test_the_read_models_never_import_the_jobs() -> None:
+    """The read side (praf_engine.readmodels) is queries and DTOs: it never reaches the job runner or registry, not
+    even lazily inside a function (the service hands it the job list)."""
+    direct = []
+    for path in (REPO / "praf_engine" / "readmodels").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else []
+            direct += [f"{path.name}: {n}" for n in names if n == "praf_engine.jobs" or n.startswith("praf_engine.jobs.")]
+    assert direct == []
+    code = ("import importlib, pkgutil, sys, praf_engine.readmodels as r\n"
+            "for m in pkgutil.walk_packages(r.__path__, 'praf_engine.readmodels.'): importlib.import_module(m.name)\n"
+            "print(','.join(sorted(m for m in sys.modules if m.startswith('praf_engine.jobs'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == ""

@@ -8,7 +8,6 @@ is in flight runs once when it returns, so polls never overlap and input never w
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from textual import on, work
@@ -19,18 +18,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, TabbedContent, TabPane
 
-from praf_engine.service import (
-    CheckPanel,
-    FetchHealthPanel,
-    JobInfo,
-    JobRun,
-    KpiCard,
-    PipelineError,
-    Summary,
-    TimelinessPanel,
-    UniverseMonth,
-    redact,
-)
+from praf_engine.service import DashboardSnapshot, PipelineError, redact
 from praf_tui.widgets.cards import KpiCardView, SummaryBar
 from praf_tui.widgets.dialogs import DatePrompt, PromptDialog
 from praf_tui.widgets.panels import (
@@ -56,25 +44,9 @@ PANEL_HELP = {
 }
 
 
-@dataclass(frozen=True)
-class DashboardData:
-    as_of: dt.date
-    summary: Summary
-    cards: tuple[KpiCard, ...]
-    universe: tuple[UniverseMonth, ...]
-    timeliness: TimelinessPanel
-    completeness: CheckPanel
-    quality: CheckPanel
-    fetch: FetchHealthPanel
-    jobs: tuple[JobInfo, ...]
-    runs: tuple[JobRun, ...]
-
-
-def load_dashboard(service: Any, as_of: dt.date) -> DashboardData:
+def load_dashboard(service: Any, as_of: dt.date) -> DashboardSnapshot:
     """Every query of the dashboard (runs in a worker thread)."""
-    return DashboardData(as_of, service.summary(as_of), tuple(service.summary_cards(as_of)), tuple(service.universe_delta(as_of)),
-                         service.timeliness_panel(as_of), service.completeness_panel(as_of), service.quality_panel(as_of),
-                         service.fetch_health_panel(as_of), tuple(service.jobs()), tuple(service.last_runs()))
+    return service.dashboard_snapshot(as_of)
 
 
 class DashboardScreen(Screen[None]):
@@ -105,7 +77,7 @@ class DashboardScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.data: DashboardData | None = None
+        self.data: DashboardSnapshot | None = None
         self._loading = False
         self._pending = False
 
@@ -168,14 +140,15 @@ class DashboardScreen(Screen[None]):
         self.notify(message, title="Dashboard", severity="error")
         self._done()
 
-    def _show(self, data: DashboardData) -> None:
+    def _show(self, data: DashboardSnapshot) -> None:
         try:
             self.data = data
+            self.app.snapshot = data  # the command palette's job list
             self._draw(data)
         finally:
             self._done()
 
-    def _draw(self, data: DashboardData) -> None:
+    def _draw(self, data: DashboardSnapshot) -> None:
         summary = data.summary
         qa = summary.qa_date.isoformat() if summary.qa_date else "none"
         night = summary.fetch_night.isoformat() if summary.fetch_night else "none"

@@ -10,7 +10,8 @@ from pathlib import Path
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input
 
-from praf_engine.service import DemoSession, EngineService
+from praf_engine.demo import DemoSession
+from praf_engine.service import EngineService
 from praf_tui.app import PrafApp, main
 from praf_tui.screens.dashboard import DashboardScreen
 from praf_tui.screens.help import HelpScreen
@@ -105,7 +106,7 @@ async def test_demo_runs_the_chain_and_ends_in_the_dashboard_with_findings(tmp_p
             await _settle(app, pilot)
             assert app.demo_done and app.demo_status[0] == app.demo_status[1] == len(session.steps)
             assert isinstance(app.screen, DashboardScreen)
-            cards = {c.key: c.count for c in session.service.summary_cards(app.as_of)}
+            cards = {c.key: c.count for c in session.service.dashboard_snapshot(app.as_of).cards}
             assert cards["total_active"] > 40
             assert session.service.failures(resolved=False, limit=1).total > 0  # real findings to triage
             await pilot.press("q")

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import DataTable, Input, Label, ProgressBar, TabbedContent
 
 from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF
-from praf_engine.service import EngineService
+from praf_engine.service import EngineService, JobRun
 from praf_tui.screens.dashboard import PANELS, DashboardScreen
 from praf_tui.screens.symbol import SymbolScreen
 from praf_tui.widgets.cards import CARD_KEYS, KpiCardView, format_pct
@@ -43,7 +43,7 @@ def card_figures(app: Any) -> dict[str, tuple[int, float, str]]:
 
 
 def service_figures(service: EngineService, as_of: dt.date | None) -> dict[str, tuple[int, float, str]]:
-    return {c.key: (c.count, c.pct_of_universe, c.colour) for c in service.summary_cards(as_of)}
+    return {c.key: (c.count, c.pct_of_universe, c.colour) for c in service.dashboard_snapshot(as_of).cards}
 
 
 def active_panel(app: Any) -> str:
@@ -55,7 +55,7 @@ async def test_cards_show_the_service_summary_cards(make_app: Any, tui_service: 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        cards = tui_service.summary_cards(FIXTURE_AS_OF)
+        cards = tui_service.dashboard_snapshot(FIXTURE_AS_OF).cards
         assert [c.key for c in cards] == list(CARD_KEYS)
         for card in cards:
             view = app.screen.query_one(f"#kpi-{card.key}", KpiCardView)
@@ -78,9 +78,9 @@ async def test_card_and_number_keys_open_panels(make_app: Any, tui_service: Engi
         await press(app, pilot, "right", "right", "right", "right")
         assert app.focused.key == "lag_2d"
         hint = str(app.screen.query_one("#kpi-hint", Label).render())
-        lag = next(c for c in tui_service.summary_cards(FIXTURE_AS_OF) if c.key == "lag_2d")
+        lag = next(c for c in tui_service.dashboard_snapshot(FIXTURE_AS_OF).cards if c.key == "lag_2d")
         assert lag.threshold and lag.threshold in hint and lag.label in hint
-        for card in tui_service.summary_cards(FIXTURE_AS_OF):
+        for card in tui_service.dashboard_snapshot(FIXTURE_AS_OF).cards:
             app.screen.query_one(f"#kpi-{card.key}", KpiCardView).focus()
             await pilot.press("enter")
             await pilot.pause()
@@ -136,10 +136,11 @@ async def test_day_keys_and_the_date_prompt_change_as_of_and_the_figures(make_ap
 # Drill-down ----------------------------------------------------------------------------------------
 async def test_panels_list_the_service_rows_and_enter_opens_the_symbol(make_app: Any, tui_service: EngineService) -> None:
     app = make_app()
-    lagging = tui_service.timeliness_panel(FIXTURE_AS_OF).lagging
-    quality = tui_service.quality_panel(FIXTURE_AS_OF)
-    errors = tui_service.fetch_health_panel(FIXTURE_AS_OF).errors
-    panel = tui_service.completeness_panel(FIXTURE_AS_OF)
+    snapshot = tui_service.dashboard_snapshot(FIXTURE_AS_OF)
+    lagging = snapshot.timeliness.lagging
+    quality = snapshot.quality
+    errors = snapshot.fetch.errors
+    panel = snapshot.completeness
     first_issue = next(issue for name in quality.issues for issue in quality.issues[name])
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -147,7 +148,7 @@ async def test_panels_list_the_service_rows_and_enter_opens_the_symbol(make_app:
         assert screen.query_one("#lagging-table", SymbolTable).row_count == len(lagging) > 1
         assert screen.query_one("#fetch-errors", SymbolTable).row_count == len(errors) > 1
         assert screen.query_one("#quality-view SymbolTable", SymbolTable).row_count == sum(map(len, quality.issues.values()))
-        assert screen.query_one("#universe-table", DataTable).row_count == len(tui_service.universe_delta(FIXTURE_AS_OF)) == 6
+        assert screen.query_one("#universe-table", DataTable).row_count == len(snapshot.universe) == 6
         for keys, expected in ((("2",), lagging[0].symbol), (("2", "down"), lagging[1].symbol),
                                (("4",), first_issue.symbol), (("5", "down"), errors[1].symbol)):
             await press(app, pilot, *keys)
@@ -178,7 +179,12 @@ async def test_shift_r_reruns_the_selected_job_after_confirmation(make_app: Any,
     CronStatus.create(job="fetch", run_id="fetch-tonight", started_at=now, finished_at=now, exit_code=0,
                       trigger="cli", detail={"night": now.date().isoformat()})
     app = make_app()
-    before = tui_service.last_runs()
+
+    def last_runs() -> tuple[JobRun, ...]:
+        return tui_service.dashboard_snapshot(FIXTURE_AS_OF).runs
+
+    jobs = [j.name for j in tui_service.dashboard_snapshot(FIXTURE_AS_OF).jobs]
+    before = last_runs()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "R")  # not on the Jobs panel: nothing happens
@@ -186,14 +192,14 @@ async def test_shift_r_reruns_the_selected_job_after_confirmation(make_app: Any,
         await press(app, pilot, "6")
         table = app.screen.query_one(JobsTable)
         assert app.focused is table
-        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == [j.name for j in tui_service.jobs()]
-        table.move_cursor(row=[j.name for j in tui_service.jobs()].index("qa"))
+        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == jobs
+        table.move_cursor(row=jobs.index("qa"))
         await press(app, pilot, "R")
         assert isinstance(app.screen, PromptDialog) and "qa" in app.screen.title_text
         await press(app, pilot, "escape")  # declined
-        assert tui_service.last_runs() == before
+        assert last_runs() == before
         await press(app, pilot, "R", "y", "enter")
-        runs = tui_service.last_runs()
+        runs = last_runs()
         assert len(runs) == len(before) + 1
         new = runs[0]
         assert (new.job, new.trigger, new.exit_code) == ("qa", "tui", 0)

@@ -1,59 +1,57 @@
-"""The service API's summary: the seed's /api/summary document computed from the database."""
+"""The jobs read model through EngineService: the job list with each job's last run, the latest runs, and running a
+job from the TUI (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from praf_engine.db.models import FetchError, QAFailure, QASummary, Ticker
+import pytest
 
-AS_OF = dt.date(2025, 6, 6)
+from praf_engine.db.models import CronStatus
 
-
-def _ticker(symbol: str, first_seen: dt.date, status: str = "active", changed: dt.date | None = None) -> None:
-    Ticker.create(symbol=symbol, exchange_code="nasdaq", first_seen=first_seen, last_seen=AS_OF,
-                  status=status, status_changed=changed)
+DAY = dt.date(2025, 6, 6)
 
 
-def test_summary_counts(service) -> None:
-    old = dt.date(2024, 1, 2)
-    for i in range(6):
-        _ticker(f"OLD{i}", old)
-    _ticker("NEW1", AS_OF - dt.timedelta(days=3))
-    _ticker("NEW2", AS_OF - dt.timedelta(days=29))
-    _ticker("LATE", AS_OF + dt.timedelta(days=1))  # after as_of: not new yet
-    _ticker("GONE1", old, "delisted", AS_OF - dt.timedelta(days=10))
-    _ticker("GONE2", old, "delisted", AS_OF - dt.timedelta(days=45))
-    for day in (AS_OF - dt.timedelta(days=1), AS_OF):
-        QASummary.create(date=day, check_name="lag_check", fail_count=2, universe_size=9)
-    # lag on the QA date: OLD0, OLD1 (+ OLD2 marked false positive: not counted); older date not counted
-    for sym in ("OLD0", "OLD1"):
-        QAFailure.create(symbol=sym, check_name="lag_check", date=AS_OF)
-    QAFailure.create(symbol="OLD2", check_name="lag_check", date=AS_OF, resolved=True, resolution="false_positive")
-    QAFailure.create(symbol="OLD3", check_name="lag_check", date=AS_OF - dt.timedelta(days=1))
-    QAFailure.create(symbol="OLD4", check_name="missing_dates", date=AS_OF)
-    # price jumps over 7 days, distinct symbols; resolved (not false positive) still counts
-    QAFailure.create(symbol="OLD0", check_name="price_jump", date=AS_OF - dt.timedelta(days=6))
-    QAFailure.create(symbol="OLD0", check_name="price_jump", date=AS_OF - dt.timedelta(days=2))
-    QAFailure.create(symbol="OLD5", check_name="price_jump", date=AS_OF, resolved=True, resolution="resolved")
-    QAFailure.create(symbol="OLD1", check_name="price_jump", date=AS_OF - dt.timedelta(days=7))
-    # fetch errors of the last night only, distinct symbols
-    for sym, night in (("OLD0", AS_OF), ("OLD0", AS_OF), ("OLD1", AS_OF), ("OLD2", AS_OF - dt.timedelta(days=1))):
-        FetchError.create(run_id="r", night=night, symbol=sym, error_code="YFEMPTY")
+@pytest.mark.parametrize("name", ["nope", "", "../retention", "RETENTION"])
+def test_run_job_of_an_unknown_job_is_configbad_and_records_nothing(service: Any, name: str) -> None:
+    from praf_engine.errors import PipelineError
 
-    doc = service.summary(AS_OF).to_dict()
-    assert doc == {
-        "as_of": "2025-06-06", "total_active": 9, "new_30d": 2, "delisted_30d": 1, "lag_2d": 2,
-        "missing_dates": 1, "fetch_errors": 2, "price_jumps": 2, "qa_date": "2025-06-06", "fetch_night": "2025-06-06",
-    }
-    earlier = service.summary(AS_OF - dt.timedelta(days=1))
-    assert (earlier.lag_2d, earlier.qa_date, earlier.fetch_errors) == (1, AS_OF - dt.timedelta(days=1), 1)
+    with pytest.raises(PipelineError) as exc:
+        service.run_job(name)
+    assert exc.value.error_code == "CONFIGBAD"
+    assert CronStatus.select().count() == 0
 
 
-def test_last_runs_newest_first(service) -> None:
+def test_last_runs_newest_first(service: Any) -> None:
     from praf_engine.jobs.runner import JobRunner
 
     runner = JobRunner(service.settings, service.db)
     runner.run("vacuum", lambda ctx: 0)
     runner.run("retention", lambda ctx: 2)
-    runs = service.last_runs()
+    runs = service.dashboard_snapshot(DAY).runs
     assert [(r.job, r.exit_code) for r in runs] == [("retention", 2), ("vacuum", 0)]
+
+
+def test_jobs_and_running_retention_from_the_tui(service: Any) -> None:
+    from praf_engine.jobs.registry import JOBS
+
+    def jobs() -> dict[str, Any]:
+        return {j.name: j for j in service.dashboard_snapshot(DAY).jobs}
+
+    listed = jobs()
+    assert list(listed) == list(JOBS)
+    assert all(j.summary == JOBS[j.name].summary and j.last_started is None and j.last_exit_code is None and not j.running
+               for j in listed.values())
+    run = service.run_job("retention")
+    assert (run.job, run.trigger, run.exit_code, run.error_code) == ("retention", "tui", 0, None)
+    assert run.finished_at is not None and run.finished_at >= run.started_at
+    row = CronStatus.get(CronStatus.run_id == run.run_id)
+    assert (row.job, row.trigger, row.exit_code) == ("retention", "tui", 0)
+    info = jobs()["retention"]
+    assert (info.last_exit_code, info.last_error_code, info.running) == (0, None, False)
+    assert info.last_started == run.started_at
+    assert service.dashboard_snapshot(DAY).runs[0] == run
+    # a run still in flight (no finished_at) shows as running; the newest run wins
+    CronStatus.create(job="vacuum", run_id="in-flight", started_at=dt.datetime(2030, 1, 1), trigger="cli")
+    assert jobs()["vacuum"].running is True

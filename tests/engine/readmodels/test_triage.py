@@ -1,5 +1,5 @@
-"""The engine's read/write API for the dashboard beyond the QA panels (praf_engine.views through EngineService):
-one symbol's page, the failure filter choices, bulk triage, the CSV export, failure sorting and the job list.
+"""The triage read model through EngineService: the failures list (filters, paging, sorting), its filter choices,
+triage of one or many failures (one path, all or nothing), the CSV export of a view.
 Every test runs on SQLite and on PostgreSQL (the ``backend`` fixture behind ``service``)."""
 
 from __future__ import annotations
@@ -11,20 +11,11 @@ from typing import Any
 
 import pytest
 
-from praf_engine.db.models import (
-    CorporateAction,
-    CronStatus,
-    DLQSymbol,
-    FetchError,
-    QACheck,
-    QAFailure,
-    Ticker,
-    TickerFetchMeta,
-)
+from praf_engine.config import Settings
+from praf_engine.db.models import QACheck, QAFailure, Ticker
 from praf_engine.errors import PipelineError
-from praf_engine.lake import Lake
-from praf_engine.views import EXPORT_COLUMNS
-from tests.engine.qa.helpers import frame, session_dates
+from praf_engine.readmodels.triage import EXPORT_COLUMNS
+from tests.engine.readmodels.conftest import AS_OF
 
 DAY = dt.date(2025, 6, 6)
 
@@ -61,30 +52,6 @@ def _code(exc: pytest.ExceptionInfo[PipelineError]) -> str:
 
 
 # Bad input first ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("symbol", ["../../etc", "..", "A/B", "a b c", "ÄPFEL", "", "   ", "X" * 40, "AAPL;DROP", None, 42])
-def test_symbol_detail_refuses_a_malformed_symbol_with_scrapebad(service: Any, symbol: Any) -> None:
-    _ticker("AAPL")
-    with pytest.raises(PipelineError) as exc:
-        service.symbol_detail(symbol)
-    assert _code(exc) == "SCRAPEBAD"
-    assert not (service.settings.lake_dir.parent / "etc").exists()
-
-
-def test_symbol_detail_of_an_unknown_symbol_is_symbolunknown(service: Any) -> None:
-    _ticker("AAPL")
-    with pytest.raises(PipelineError) as exc:
-        service.symbol_detail("msft")
-    assert _code(exc) == "SYMBOLUNKNOWN" and "MSFT" in exc.value.msg
-
-
-@pytest.mark.parametrize("days", [0, -5])
-def test_symbol_detail_refuses_a_window_below_one_day(service: Any, days: int) -> None:
-    _ticker("AAPL")
-    with pytest.raises(PipelineError) as exc:
-        service.symbol_detail("AAPL", days)
-    assert _code(exc) == "CONFIGBAD"
-
-
 @pytest.mark.parametrize(("action", "who", "ids"), [
     ("delete", "ann", None), ("RESOLVED", "ann", None), ("resolved", "", None), ("resolved", "  ", None),
     ("resolved", "ann", ["x"]), ("resolved", "ann", [1.5]), ("resolved", "ann", [True]), ("resolved", "ann", ["1e3"]), ("resolved", "ann", [None]),
@@ -156,93 +123,6 @@ def test_failures_with_an_unknown_sort_is_qatriage(service: Any, sort: str) -> N
     with pytest.raises(PipelineError) as exc:
         service.failures(sort=sort)
     assert _code(exc) == "QATRIAGE"
-
-
-@pytest.mark.parametrize("name", ["nope", "", "../retention", "RETENTION"])
-def test_run_job_of_an_unknown_job_is_configbad_and_records_nothing(service: Any, name: str) -> None:
-    with pytest.raises(PipelineError) as exc:
-        service.run_job(name)
-    assert _code(exc) == "CONFIGBAD"
-    assert CronStatus.select().count() == 0
-
-
-# Symbol page -------------------------------------------------------------------------------------------------------
-@pytest.fixture
-def listing(service: Any) -> dict[str, Any]:
-    """AAPL with bars from 2023 to DAY (one null adj_close, one null volume), QA rows, actions, fetch state, DLQ."""
-    settings = service.settings
-    dates = session_dates("XNYS", dt.date(2023, 1, 3), DAY)
-    f = frame(dates, [10.0 + i * 0.01 for i in range(len(dates))])
-    f.loc[len(f) - 2, "adj_close"] = float("nan")
-    f.loc[len(f) - 3, "volume"] = float("nan")
-    Lake(settings.lake_dir, fsync=False).write("AAPL", f)
-    _ticker("AAPL", name="Apple Inc.", first_seen=dt.date(2019, 3, 1))
-    _ticker("MSFT")  # a listing without bars or fetch state
-    _ticker("AAPL.L", exchange="ftse", mic="XLON", currency="GBp")  # another symbol's rows must not leak in
-    old = _failure("AAPL", "missing_dates", DAY - dt.timedelta(days=3))
-    new = _failure("AAPL", "price_jump", DAY, "critical")
-    same_day = _failure("AAPL", "zero_volume", DAY)
-    _failure("AAPL.L", "price_jump", DAY)
-    for day, kind, ratio in ((dt.date(2024, 5, 10), "dividend", 0.24), (dt.date(2020, 8, 31), "split", 4.0)):
-        CorporateAction.create(symbol="AAPL", action_date=day, action_type=kind, ratio=ratio)
-    CorporateAction.create(symbol="AAPL.L", action_date=dt.date(2024, 6, 1), action_type="split", ratio=2.0)
-    TickerFetchMeta.create(symbol="AAPL", last_fetched_date=DAY, consecutive_failures=2, fetch_status="error",
-                           last_error_code="YFEMPTY", last_attempt_at=dt.datetime(2025, 6, 6, 2, 0), latency_ms=180.5,
-                           last_exit="exit-a")
-    DLQSymbol.create(symbol="AAPL", reason="YFEMPTY", failures=3)
-    for night, code in ((DAY - dt.timedelta(days=1), "YF429"), (DAY, "YFEMPTY")):
-        FetchError.create(run_id="r", night=night, symbol="AAPL", error_code=code, msg=f"{code} happened")
-    FetchError.create(run_id="r", night=DAY, symbol="AAPL.L", error_code="YFDELISTED", msg="other")
-    return {"dates": dates, "qa": [same_day, new, old]}
-
-
-def test_symbol_detail_shows_bars_qa_actions_and_fetch_state(service: Any, listing: dict[str, Any]) -> None:
-    d = service.symbol_detail(" aapl ", 90)
-    assert (d.symbol, d.exchange_code, d.name, d.currency, d.mic, d.status) == ("AAPL", "nasdaq", "Apple Inc.", "USD", "XNYS", "active")
-    assert (d.first_seen, d.last_seen) == (dt.date(2019, 3, 1), DAY)
-    window = [x for x in listing["dates"] if x >= DAY - dt.timedelta(days=90)]
-    assert [b.date for b in d.bars] == window  # oldest first, the last 90 calendar days up to the newest bar
-    assert d.bars_total == len(listing["dates"])
-    last = d.bars[-1]
-    assert last.close == pytest.approx(10.0 + (len(listing["dates"]) - 1) * 0.01) and isinstance(last.close, float)
-    assert isinstance(last.volume, int) and last.volume == 1000
-    assert d.bars[-2].adj_close is None and d.bars[-2].close is not None
-    assert d.bars[-3].volume is None
-    assert [r.id for r in d.qa] == listing["qa"]  # newest first, then by id descending
-    assert {r.symbol for r in d.qa} == {"AAPL"} and d.qa[1].severity == "critical" and d.qa[1].details == {"n": 1}
-    assert [(a.date, a.action_type, a.ratio, a.source) for a in d.actions] == [
-        (dt.date(2024, 5, 10), "dividend", 0.24, "yahoo"), (dt.date(2020, 8, 31), "split", 4.0, "yahoo")]
-    f = d.fetch
-    assert f is not None
-    assert (f.last_fetched_date, f.fetch_status, f.consecutive_failures, f.last_error_code, f.latency_ms, f.last_exit) == (
-        DAY, "error", 2, "YFEMPTY", 180.5, "exit-a")
-    assert (f.in_dlq, f.dlq_reason) == (True, "YFEMPTY")
-    assert [e[:2] for e in d.errors] == [(DAY, "YFEMPTY"), (DAY - dt.timedelta(days=1), "YF429")]
-    assert d.errors[0][2] == "YFEMPTY happened"
-
-
-def test_symbol_detail_windows_and_all_history(service: Any, listing: dict[str, Any]) -> None:
-    dates = listing["dates"]
-    year = service.symbol_detail("AAPL", 365)
-    assert year.bars[0].date >= DAY - dt.timedelta(days=365) and year.bars[-1].date == DAY
-    assert len(service.symbol_detail("AAPL", 1).bars) == 2  # DAY and the day before when both are sessions
-    for days in (None, 10**9):  # everything; a huge window never overflows the calendar
-        everything = service.symbol_detail("AAPL", days)
-        assert [b.date for b in everything.bars] == dates
-
-
-def test_symbol_detail_of_a_listing_without_bars_or_fetch_state(service: Any, listing: dict[str, Any]) -> None:
-    d = service.symbol_detail("MSFT")
-    assert (d.bars, d.bars_total, d.qa, d.actions, d.fetch, d.errors) == ((), 0, (), (), None, ())
-
-
-def test_symbol_detail_in_dlq_without_fetch_meta(service: Any) -> None:
-    _ticker("GONE", status="delisted")
-    DLQSymbol.create(symbol="GONE", reason="YFDELISTED", failures=3)
-    d = service.symbol_detail("GONE")
-    assert d.status == "delisted"
-    assert d.fetch is not None and (d.fetch.fetch_status, d.fetch.in_dlq, d.fetch.dlq_reason, d.fetch.last_fetched_date) == (
-        "pending", True, "YFDELISTED", None)
 
 
 # Filters -----------------------------------------------------------------------------------------------------------
@@ -353,26 +233,6 @@ def test_failures_sort_orders(service: Any) -> None:
     assert [s for s in order("severity", False) if s in ("MMM", "BBB")] == ["MMM", "BBB"]
 
 
-# Jobs --------------------------------------------------------------------------------------------------------------
-def test_jobs_and_running_retention_from_the_tui(service: Any) -> None:
-    from praf_engine.jobs.registry import JOBS
-
-    jobs = service.jobs()
-    assert [j.name for j in jobs] == list(JOBS)
-    assert all(j.summary and j.last_started is None and j.last_exit_code is None and not j.running for j in jobs)
-    run = service.run_job("retention")
-    assert (run.job, run.trigger, run.exit_code, run.error_code) == ("retention", "tui", 0, None)
-    assert run.finished_at is not None and run.finished_at >= run.started_at
-    row = CronStatus.get(CronStatus.run_id == run.run_id)
-    assert (row.job, row.trigger, row.exit_code) == ("retention", "tui", 0)
-    info = {j.name: j for j in service.jobs()}["retention"]
-    assert (info.last_exit_code, info.last_error_code, info.running) == (0, None, False)
-    assert info.last_started == run.started_at
-    # a run still in flight (no finished_at) shows as running; the newest run wins
-    CronStatus.create(job="vacuum", run_id="in-flight", started_at=dt.datetime(2030, 1, 1), trigger="cli")
-    assert {j.name: j for j in service.jobs()}["vacuum"].running is True
-
-
 def test_severity_sorts_by_rank_and_export_ignores_paging(service, tmp_path) -> None:
     import datetime as _dt
 
@@ -401,3 +261,44 @@ def test_the_default_triage_page_reads_the_index_in_order(service) -> None:
     sql, params = query.sql()
     plan = " ".join(str(r) for r in service.db.execute_sql(f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
     assert "qa_failures_triage_order" in plan and "TEMP B-TREE" not in plan
+
+
+# On a QA run's failures ------------------------------------------------------------------------------------------
+def test_failures_filters_and_paging(home: Settings, service: Any) -> None:
+    page = service.failures(check="missing_dates", limit=2)
+    assert page.total == 6 and len(page.rows) == 2 and [r.symbol for r in page.rows] == ["G0", "G1"]
+    assert [r.symbol for r in service.failures(check="missing_dates", offset=4, limit=5).rows] == ["G4", "G5"]
+    assert service.failures(exchange="arca").total == 1
+    assert service.failures(symbol="jmp").rows[0].symbol == "JMP.L"
+    assert service.failures(severity="critical").total == 3  # the jump and two lags (25 % of the universe)
+    assert service.failures(date=AS_OF - dt.timedelta(days=1)).total == 0
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [
+    ({"limit": 0}, "paging out of range"), ({"offset": -1}, "paging out of range"), ({"check": "jumps"}, "unknown check"),
+])
+def test_bad_failure_queries_are_refused(home: Settings, service: Any, kwargs: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(PipelineError, match=fragment) as err:
+        service.failures(**kwargs)
+    assert err.value.error_code == "QATRIAGE"
+
+
+def test_triage_resolve_false_positive_reopen(home: Settings, service: Any) -> None:
+    target = service.failures(check="price_jump").rows[0]
+    done = service.resolve_failure(target.id, "split not in the feed yet", "bob")
+    assert (done.resolved, done.resolution, done.note, done.resolved_by) == (True, "resolved", "split not in the feed yet", "bob")
+    assert done.resolved_at is not None
+    assert service.failures(resolved=False, check="price_jump").total == 0
+    fp = service.resolve_failure(target.id, None, "carol", false_positive=True)
+    assert fp.resolution == "false_positive" and fp.note == "split not in the feed yet"
+    assert service.summary(AS_OF).price_jumps == 0  # false positives leave the KPI
+    back = service.reopen_failure(target.id, "not a split after all", "dave")
+    assert (back.resolved, back.resolution, back.resolved_at, back.note) == (False, None, None, "not a split after all")
+
+
+def test_triage_of_an_unknown_failure_is_refused(home: Settings, service: Any) -> None:
+    with pytest.raises(PipelineError, match="no QA failure with id 999999") as err:
+        service.resolve_failure(999999, "x", "bob")
+    assert err.value.error_code == "QATRIAGE" and err.value.detail == {"missing": [999999]}
+    with pytest.raises(PipelineError, match="needs the name"):
+        service.reopen_failure(QAFailure.select().first().id, "x", " ")

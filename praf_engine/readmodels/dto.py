@@ -1,0 +1,234 @@
+"""The dashboard's DTOs (frozen dataclasses): what the read models return and praf_tui renders; re-exported by
+praf_engine.service."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+# Dashboard ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Summary:
+    """The seed's `/api/summary` document (seed §6.2): the 7 KPI counts for an as-of date."""
+
+    as_of: dt.date
+    total_active: int
+    new_30d: int
+    delisted_30d: int
+    lag_2d: int
+    missing_dates: int
+    fetch_errors: int
+    price_jumps: int
+    qa_date: dt.date | None = None  # the QA run the QA counts come from (latest on or before as_of)
+    fetch_night: dt.date | None = None  # the fetch night the error count comes from
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("as_of", "qa_date", "fetch_night"):
+            out[key] = out[key].isoformat() if out[key] else None
+        return out
+
+
+@dataclass(frozen=True)
+class KpiCard:
+    key: str
+    label: str
+    count: int
+    pct_of_universe: float
+    colour: str  # green / yellow / red (seed §5.6); "neutral" for the universe counts
+    threshold: str  # shown on hover
+    panel: str
+
+
+@dataclass(frozen=True)
+class LagRow:
+    symbol: str
+    exchange_code: str
+    calendar: str
+    last_fetched_date: dt.date | None
+    days_behind: int | None  # None: never fetched
+
+
+@dataclass(frozen=True)
+class TimelinessPanel:
+    as_of: dt.date
+    threshold: int
+    lagging: tuple[LagRow, ...]  # most behind first
+    total_lagging: int
+    histogram: tuple[tuple[str, int], ...]  # (bucket, symbols) over the whole active universe
+
+
+@dataclass(frozen=True)
+class SymbolIssue:
+    symbol: str
+    check_name: str
+    count: int
+    dates: tuple[str, ...]
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CheckPanel:
+    """Completeness (missing_dates, null_fields) or volume/price quality (zero_volume, price_jump, …)."""
+
+    qa_date: dt.date | None
+    counts: dict[str, int]
+    colours: dict[str, str]
+    issues: dict[str, tuple[SymbolIssue, ...]]
+
+
+@dataclass(frozen=True)
+class FetchErrorRow:
+    symbol: str
+    error_code: str
+    msg: str
+    tries: int
+    exit_name: str | None
+
+
+@dataclass(frozen=True)
+class NightPoint:
+    night: dt.date
+    p50_ms: float | None
+    p95_ms: float | None
+    batches: int
+    errors: int
+
+
+@dataclass(frozen=True)
+class FetchHealthPanel:
+    night: dt.date | None
+    errors: tuple[FetchErrorRow, ...]
+    colour: str
+    series: tuple[NightPoint, ...]  # the 30 nights up to as_of, oldest first
+
+
+@dataclass(frozen=True)
+class UniverseMonth:
+    month: str  # YYYY-MM
+    new: int
+    delisted: int
+
+
+# Jobs --------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class JobInfo:
+    name: str
+    summary: str
+    last_started: dt.datetime | None
+    last_exit_code: int | None
+    last_error_code: str | None
+    running: bool
+
+
+@dataclass(frozen=True)
+class JobRun:
+    job: str
+    run_id: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    exit_code: int | None
+    error_code: str | None
+    trigger: str
+
+
+@dataclass(frozen=True)
+class DashboardSnapshot:
+    """Everything the dashboard shows at one as-of date, from one pass over the database (the summary once)."""
+
+    as_of: dt.date
+    summary: Summary
+    cards: tuple[KpiCard, ...]
+    universe: tuple[UniverseMonth, ...]
+    timeliness: TimelinessPanel
+    completeness: CheckPanel
+    quality: CheckPanel
+    fetch: FetchHealthPanel
+    jobs: tuple[JobInfo, ...]  # every job with its last run (the command palette's list too)
+    runs: tuple[JobRun, ...]  # the latest runs of all jobs, newest first
+
+
+# Triage ------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FailureRow:
+    id: int
+    symbol: str
+    date: dt.date
+    check_name: str
+    severity: str
+    details: dict[str, Any]
+    resolved: bool
+    resolution: str | None
+    note: str | None
+    resolved_by: str | None
+    resolved_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class FailurePage:
+    total: int
+    offset: int
+    limit: int
+    rows: tuple[FailureRow, ...]
+
+
+@dataclass(frozen=True)
+class FailureFilters:
+    """The choices a triage view offers: every check with its severity, the severities and exchanges present."""
+
+    checks: tuple[tuple[str, str], ...]
+    severities: tuple[str, ...]
+    exchanges: tuple[str, ...]
+
+
+# Symbol page -------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bar:
+    date: dt.date
+    open: float | None
+    high: float | None
+    low: float | None
+    close: float | None
+    adj_close: float | None
+    volume: int | None
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    date: dt.date
+    action_type: str
+    ratio: float | None
+    source: str
+
+
+@dataclass(frozen=True)
+class FetchMeta:
+    last_fetched_date: dt.date | None
+    fetch_status: str
+    consecutive_failures: int
+    last_error_code: str | None
+    last_attempt_at: dt.datetime | None
+    latency_ms: float | None
+    last_exit: str | None
+    in_dlq: bool
+    dlq_reason: str | None
+
+
+@dataclass(frozen=True)
+class SymbolDetail:
+    symbol: str
+    exchange_code: str
+    name: str | None
+    currency: str | None
+    mic: str | None
+    status: str
+    first_seen: dt.date | None
+    last_seen: dt.date | None
+    bars: tuple[Bar, ...]  # oldest first, the last ``days`` calendar days up to the newest bar
+    bars_total: int  # rows in the lake for the symbol, all years
+    qa: tuple[FailureRow, ...]  # newest first
+    actions: tuple[ActionRow, ...]  # newest first
+    fetch: FetchMeta | None
+    errors: tuple[tuple[dt.date, str, str], ...]  # recent fetch errors: (night, code, message), newest first
