@@ -17,7 +17,7 @@ from rich.table import Table
 from praf_engine import __version__
 from praf_engine.config import Settings, describe_settings, load_settings, parse_overrides
 from praf_engine.entry import require_home, start_logging
-from praf_engine.errors import PipelineError, stack_excerpt
+from praf_engine.errors import PipelineError, stack_excerpt, wrap
 from praf_engine.logs import get_logger, redact
 
 log = get_logger(__name__)
@@ -130,11 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `praf-engine sql … | head`
         sys.stderr.close()
         return 0
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: logged with a stack, code INTERNAL
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: logged with a stack, INTERNAL (or DBFULL, …)
+        code = wrap(exc).error_code  # a full database is DBFULL whichever command met it
         if logging_on:
-            log.error(f"{type(exc).__name__}: {exc} (stack in logs/app.jsonl)", error_code="INTERNAL", stack=stack_excerpt(exc))
+            log.error(f"{type(exc).__name__}: {exc} (stack in logs/app.jsonl)", error_code=code, stack=stack_excerpt(exc))
         else:
-            print(f"error: [INTERNAL] {redact(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+            print(f"error: [{code}] {redact(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
         return 1
 
 
