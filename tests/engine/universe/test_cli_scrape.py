@@ -30,6 +30,7 @@ def test_praf_engine_scrape_against_its_sandbox(tmp_path: Path) -> None:
     market = new_market()
     with Sandbox(market, exits=0) as sandbox:
         (home / "settings.toml").write_text(sandbox.settings_toml())
+        assert _praf(home, "init").returncode == 0  # only init creates a home (HOMEMISSING otherwise)
         bad = _praf(home, "scrape", "--exchange", "nyse")
         assert bad.returncode == 2 and "invalid choice" in bad.stderr
 

@@ -37,6 +37,7 @@ def test_a_killed_scrape_leaves_no_browser_after_the_next_run(market, sites, hom
     request.addfinalizer(lambda: shutil.rmtree(temp, ignore_errors=True))
     env = cli_env(backend, TMPDIR=str(temp))
     command = [sys.executable, "-m", "praf_engine", "--home", str(settings.home), "scrape", "--exchange", "euronext"]
+    subprocess.run([*command[:5], "init"], env=env, cwd=REPO, check=True, capture_output=True, timeout=120)
 
     market.faults = FaultConfig(targets={"js_timeout": frozenset(["euronext"])})  # the click never gives a file
     in_page = threading.Event()  # set when the page's script (so Chromium) asks for its rows, or the run ended
