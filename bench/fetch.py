@@ -88,14 +88,15 @@ def market(size: int, history_start: dt.date) -> Any:
 def make_home(home: Path, url: str, today: dt.date, **extra: Any) -> tuple[Any, Any]:
     from praf_engine.config import load_settings
     from praf_engine.logs import configure_logging
+    from praf_engine.sandbox.wiring import sandbox_wiring
     from praf_engine.service import EngineService
 
     overrides = {("sources",): "sandbox", ("sandbox", "yahoo_url"): url, ("sandbox", "today"): today.isoformat(),
                  ("fetch", "full_history_cap"): 100_000}
     overrides.update({tuple(k.split("__")): v for k, v in extra.items()})
-    settings = load_settings(home=home, overrides=overrides, environ={})
-    configure_logging(settings.logs_dir, secrets=[], level="warning", console_level=None)
-    return settings, EngineService.open(settings)
+    wiring = sandbox_wiring(load_settings(home=home, overrides=overrides, environ={}))
+    configure_logging(wiring.settings.logs_dir, secrets=[], level="warning", console_level=None)
+    return wiring.settings, EngineService.open(wiring.settings, wiring=wiring)
 
 
 def seed_state(settings: Any, mk: Any, symbols: list[str]) -> None:
@@ -140,7 +141,7 @@ def praf_fetch(settings: Any, service: Any) -> tuple[float, dict[str, Any]]:
     from praf_engine.jobs.runner import JobRunner
 
     began = time.perf_counter()
-    code = JobRunner(settings, service.db).run("fetch", fetch_job)
+    code = JobRunner(service.wiring).run("fetch", fetch_job)
     wall = time.perf_counter() - began
     detail = CronStatus.select().order_by(CronStatus.id.desc()).first().detail
     return wall, {"exit_code": code, **{k: detail.get(k) for k in ("done", "outcomes", "rows_written", "redownloaded", "vpn_fail")}}

@@ -44,7 +44,7 @@ def _settings(home: Path):  # noqa: ANN202 - Settings, imported lazily
 
 def build(home: Path, symbols: int, years: int) -> dict:
     from praf_engine.lake import Lake
-    from praf_engine.qa import sandbox_lake
+    from praf_engine.sandbox import lake_fill
     from praf_engine.sandbox.faults import DATA_FAULTS, FaultConfig
     from praf_engine.sandbox.market import Market
     from praf_engine.service import EngineService
@@ -57,7 +57,7 @@ def build(home: Path, symbols: int, years: int) -> dict:
         size += 200
         market = Market(size=size, seed=2026, today=AS_OF, faults=FaultConfig(rates={k: 0.02 for k in DATA_FAULTS}))
     started = time.perf_counter()
-    built = sandbox_lake.build(market, Lake(settings.lake_dir, fsync=False), AS_OF - dt.timedelta(days=365 * years))
+    built = lake_fill.build(market, Lake(settings.lake_dir, fsync=False), AS_OF - dt.timedelta(days=365 * years))
     service.close()
     return {"listings": len(built.symbols), "rows": built.rows, "seconds": round(time.perf_counter() - started, 1)}
 

@@ -14,6 +14,7 @@ from praf_engine.backup import backup_job, list_backups, restore_backup
 from praf_engine.config import Settings
 from praf_engine.db.database import bind, make_database
 from praf_engine.jobs.runner import JobContext, JobRunner
+from praf_engine.wiring import Wiring
 
 _STEPS = {"backup": "backing up lake files", "verify": "checking the backup", "restore": "restoring lake files"}
 
@@ -48,7 +49,7 @@ def show_backups(settings: Settings, out: Console) -> int:
     return 0
 
 
-def run_backup(settings: Settings, db: Any, console: Console) -> int:
+def run_backup(wiring: Wiring, console: Console) -> int:
     """The `backup` job through the JobRunner (lock, cron_status row), with a progress bar on ``console``."""
     made: dict[str, Any] = {}
     with file_progress(console) as progress:
@@ -57,11 +58,11 @@ def run_backup(settings: Settings, db: Any, console: Console) -> int:
             made.update(ctx.detail)
             return code
 
-        code = JobRunner(settings, db).run("backup", job)
+        code = JobRunner(wiring).run("backup", job)
     if made:
         pruned = f", pruned {', '.join(made['pruned'])}" if made["pruned"] else ""
         console.print(f"backup {made['backup']}: database and {made['files']} lake files "
-                      f"({made['bytes'] / 1e6:,.1f} MB) in {settings.backups_dir}{pruned}")
+                      f"({made['bytes'] / 1e6:,.1f} MB) in {wiring.settings.backups_dir}{pruned}")
     return code
 
 

@@ -16,9 +16,10 @@ from rich.table import Table
 
 from praf_engine import __version__
 from praf_engine.config import Settings, describe_settings, load_settings, parse_overrides
-from praf_engine.entry import require_home, start_logging
+from praf_engine.entry import build_wiring, require_home, start_logging
 from praf_engine.errors import PipelineError, stack_excerpt, wrap
 from praf_engine.logs import get_logger, redact
+from praf_engine.wiring import Wiring
 
 log = get_logger(__name__)
 
@@ -108,16 +109,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(settings_reference())
         return 0
     try:
-        settings = _settings(args)
+        wiring = build_wiring(_settings(args))  # the real world, or the sandbox's (--sandbox, PRAF_SOURCES=sandbox)
+        settings = wiring.settings
         if args.command == "config":
-            return _cmd_config(settings, args)
+            return _cmd_config(wiring, args)
         if args.command == "init":  # with the demo, the only commands that create a home
             settings.home.mkdir(parents=True, exist_ok=True)
         elif args.command not in NO_HOME_NEEDED:
             require_home(settings, f"praf-engine {args.command}")
         start_logging(settings)  # the sandbox (which needs no home) logs to stderr only when the home is absent
         logging_on = True
-        return COMMANDS[args.command](settings, args)
+        return COMMANDS[args.command](wiring, args)
     except PipelineError as exc:
         if logging_on:  # the log's console handler prints it to stderr once, redacted
             log.error(exc.msg, error_code=exc.error_code, detail=exc.detail)
@@ -139,17 +141,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _service(settings: Settings) -> Any:
-    """Open the database of a home that `main` checked exists (`require_home`); its schema is never created here."""
+def _service(wiring: Wiring) -> Any:
+    """Open the database of a home that `main` checked exists (`require_home`); its schema is never created here.
+    Jobs run on ``service.wiring``: ``wiring`` with that database."""
     from praf_engine.service import EngineService
 
-    return EngineService.open(settings, init=False)
+    return EngineService.open(wiring.settings, init=False, wiring=wiring)
 
 
-def _cmd_init(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_init(wiring: Wiring, args: argparse.Namespace) -> int:
     from praf_engine.service import EngineService
 
-    service = EngineService(settings)  # no schema check: init is what upgrades
+    service = EngineService(wiring.settings, wiring=wiring)  # no schema check: init is what upgrades
     try:
         info = service.init()
     finally:
@@ -165,8 +168,8 @@ def _cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
-    service = _service(settings)
+def _cmd_summary(wiring: Wiring, args: argparse.Namespace) -> int:
+    service = _service(wiring)
     try:
         summary = service.summary(args.as_of)
     finally:
@@ -185,12 +188,12 @@ def _cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_sql(wiring: Wiring, args: argparse.Namespace) -> int:
     from praf_engine.analytics import run_query
 
-    service = _service(settings)  # binds the models for the metadata tables
+    service = _service(wiring)  # binds the models for the metadata tables
     try:
-        result = run_query(settings.lake_dir, args.query)
+        result = run_query(wiring.settings.lake_dir, args.query)
     finally:
         service.close()
     rows = result.to_pylist()
@@ -213,11 +216,11 @@ def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_run(wiring: Wiring, args: argparse.Namespace) -> int:
     from praf_engine.jobs.registry import JOBS
     from praf_engine.jobs.runner import JobRunner
 
-    service = _service(settings)
+    service = _service(wiring)
     try:
         if args.unlock:
             from praf_engine.db.models import JobLock
@@ -226,15 +229,15 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             log.warning("job lock removed by hand", detail={"job": args.job, "locks_removed": removed})
             Console(stderr=True).print(f"job {args.job}: {removed} lock(s) removed")
             return 0
-        code = JobRunner(settings, service.db).run(args.job, JOBS[args.job].load())
+        code = JobRunner(service.wiring).run(args.job, JOBS[args.job].load())
     finally:
         service.close()
     Console(stderr=True).print(f"job {args.job} finished with exit code {code}")
     return code
 
 
-def _cmd_config(settings: Settings, args: argparse.Namespace) -> int:
-    print(json.dumps(json.loads(settings.model_dump_json()), indent=2))
+def _cmd_config(wiring: Wiring, args: argparse.Namespace) -> int:
+    print(json.dumps(json.loads(wiring.settings.model_dump_json()), indent=2))
     return 0
 
 
@@ -248,7 +251,7 @@ def settings_reference() -> str:
     return "\n".join(lines)
 
 
-def _cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_sandbox(wiring: Wiring, args: argparse.Namespace) -> int:
     import signal
     import threading
 
@@ -258,7 +261,7 @@ def _cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     out = Console()
     try:
-        with Sandbox.from_settings(settings, fixed_ports=not args.free_ports) as sandbox:
+        with Sandbox.from_settings(wiring.settings, fixed_ports=not args.free_ports) as sandbox:
             e = sandbox.endpoints
             out.print(f"PRAF sandbox: {len(sandbox.market.universe())} listings, market date {sandbox.market.today}")
             out.print(f"  exchange sites + NordVPN list  {e.http_url}")
@@ -279,69 +282,69 @@ def _cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_demo(wiring: Wiring, args: argparse.Namespace) -> int:
     from praf_engine.demo import run_demo
 
     overrides = parse_overrides(getattr(args, "overrides", []) or [])
     return run_demo(getattr(args, "home", None), overrides, Console())
 
 
-def _cmd_scrape(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_scrape(wiring: Wiring, args: argparse.Namespace) -> int:
     from praf_engine.universe.command import run_scrape
 
-    service = _service(settings)
+    service = _service(wiring)
     try:
-        return run_scrape(settings, service.db, args.exchange, Console(stderr=True))
+        return run_scrape(service.wiring, args.exchange, Console(stderr=True))
     finally:
         service.close()
 
 
-def _cmd_qa(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_qa(wiring: Wiring, args: argparse.Namespace) -> int:
     from praf_engine.qa.command import run_qa_command
 
-    service = _service(settings)
+    service = _service(wiring)
     try:
-        return run_qa_command(settings, service.db, args.date, args.check, args.force, Console(stderr=True))
+        return run_qa_command(service.wiring, args.date, args.check, args.force, Console(stderr=True))
     finally:
         service.close()
 
 
-def _cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_fetch(wiring: Wiring, args: argparse.Namespace) -> int:
     from praf_engine.fetch.command import run_fetch
 
-    service = _service(settings)
+    service = _service(wiring)
     try:
-        return run_fetch(settings, service.db, symbols=args.symbols, full=args.full, force=args.force, console=Console(stderr=True))
+        return run_fetch(service.wiring, symbols=args.symbols, full=args.full, force=args.force, console=Console(stderr=True))
     finally:
         service.close()
 
 
-def _cmd_import_actions(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_import_actions(wiring: Wiring, args: argparse.Namespace) -> int:
     from praf_engine.fetch.command import import_actions
 
-    service = _service(settings)
+    service = _service(wiring)
     try:
         return import_actions(args.csv, Console(stderr=True))
     finally:
         service.close()
 
 
-def _cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_backup(wiring: Wiring, args: argparse.Namespace) -> int:
     from praf_engine.backup_command import run_backup, show_backups
 
     if args.list:
-        return show_backups(settings, Console())
-    service = _service(settings)
+        return show_backups(wiring.settings, Console())
+    service = _service(wiring)
     try:
-        return run_backup(settings, service.db, Console(stderr=True))
+        return run_backup(service.wiring, Console(stderr=True))
     finally:
         service.close()
 
 
-def _cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_restore(wiring: Wiring, args: argparse.Namespace) -> int:
     from praf_engine.backup_command import run_restore
 
-    return run_restore(settings, args.backup, args.force, Console(stderr=True))
+    return run_restore(wiring.settings, args.backup, args.force, Console(stderr=True))
 
 NO_HOME_NEEDED = frozenset({"init", "demo", "sandbox"})
 COMMANDS = {"init": _cmd_init, "summary": _cmd_summary, "sql": _cmd_sql, "run": _cmd_run,

@@ -228,23 +228,17 @@ class SandboxSettings(_Section):
     rate_limit_requests: int = Field(950, gt=0, description="Yahoo emulator: requests per window per client address")
     rate_limit_window_s: float = Field(600.0, gt=0, description="Yahoo emulator: rate-limit window")
 
-    def fault_config(self) -> Any:
-        """The FaultConfig these settings describe: the profile, then fault_rates and fault_targets on top."""
-        from praf_engine.sandbox.faults import FaultConfig
-
-        profile = FaultConfig.demo() if self.faults == "demo" else FaultConfig.none()
-        return FaultConfig.from_mapping({
-            "rates": {**profile.rates, **self.fault_rates},
-            "targets": {**{k: sorted(v) for k, v in profile.targets.items()}, **self.fault_targets},
-            "slow_seconds": self.slow_seconds, "storm_length": profile.storm_length,
-        })
-
     @model_validator(mode="after")
     def _known_faults(self) -> SandboxSettings:
-        try:
-            self.fault_config()
-        except ValueError as exc:
-            raise ValueError(str(exc)) from None
+        """Fault names and rates checked against the sandbox's fault catalogue (pure data; imported only when some
+        are set, so the settings of a production home never load the sandbox)."""
+        if self.fault_rates or self.fault_targets:
+            from praf_engine.sandbox.faults import FaultConfig
+
+            try:
+                FaultConfig.from_mapping({"rates": self.fault_rates, "targets": self.fault_targets})
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
 
@@ -443,11 +437,6 @@ def load_settings(
             sources[key] = source if not source.startswith("environment") else f"environment variable {_env_name(key)}"
     merged[("home",)] = home_path
     sources[("home",)] = home_source
-    if str(merged.get(("sources",), "live")).strip().lower() == "sandbox":
-        for key, value in sandbox_profile(merged).items():
-            if key not in merged:
-                merged[key] = value
-                sources[key] = f"the sandbox profile (sources = sandbox, from {sources[('sources',)]})"
     try:
         return Settings.model_validate(_nest(merged))
     except ValidationError as exc:
@@ -461,30 +450,6 @@ def load_settings(
                 shown = "***" if any(s in name for s in _SECRET_NAMES) else redact(repr(err.get("input"))[:80])
                 problems.append(f"invalid setting {name} = {shown} (from {_describe(loc, sources)}): {err['msg']}")
         raise PipelineError("CONFIGBAD", "; ".join(problems), {"settings": [p for p in problems]}) from None
-
-
-def sandbox_profile(merged: Mapping[Key, Any]) -> dict[Key, Any]:
-    """Every source URL pointed at the sandbox, politeness delays off and back-offs scaled to milliseconds."""
-    def url(name: str) -> str:
-        value = merged.get(("sandbox", name), SandboxSettings.model_fields[name].default)
-        return str(value).rstrip("/")
-
-    http, yahoo, telegram = url("http_url"), url("yahoo_url"), url("telegram_url")
-    return {
-        ("scrape", "nasdaq_url"): f"{http}/dynamic/SymDir/nasdaqlisted.txt",
-        ("scrape", "otherlisted_url"): f"{http}/dynamic/SymDir/otherlisted.txt",
-        ("scrape", "ftse100_url"): f"{http}/wiki/FTSE_100_Index",
-        ("scrape", "ftse250_url"): f"{http}/wiki/FTSE_250_Index",
-        ("scrape", "dax_url"): f"{http}/index/dax/constituents",
-        ("scrape", "euronext_url"): f"{http}/en/products/equities/list",
-        ("scrape", "delay_min_s"): 0.0,
-        ("scrape", "delay_max_s"): 0.0,
-        ("fetch", "yahoo_base_url"): yahoo,
-        ("fetch", "backoff_s"): [0.01, 0.03, 0.12, 0.6],
-        ("exits", "nordvpn_api_url"): f"{http}/v1/servers?filters[servers_technologies][identifier]=socks&limit=50",
-        ("exits", "nordvpn_port"): merged.get(("sandbox", "exit_port"), SandboxSettings.model_fields["exit_port"].default),
-        ("alerts", "telegram_api_url"): telegram,
-    }
 
 
 def _env_name(key: Key) -> str:

@@ -1,4 +1,5 @@
-"""What every entry point (CLI, TUI, demo, daemon) does first: refuse a home that does not exist, configure logging."""
+"""What every entry point (CLI, TUI, demo, daemon) does first: refuse a home that does not exist, configure logging,
+build the wiring (the real world, or the sandbox when the operator asked for it)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from praf_engine.config import Settings
 from praf_engine.errors import PipelineError
 from praf_engine.logs import configure_logging
+from praf_engine.wiring import Wiring
 
 
 def home_exists(settings: Settings) -> bool:
@@ -35,3 +37,15 @@ def start_logging(settings: Settings, *, console_level: str | None = "warning") 
         return None
     return configure_logging(settings.logs_dir, secrets=settings.secrets(), level=settings.log_level,
                              console_level=console_level, keep_days=settings.retention.log_keep_days)
+
+
+def build_wiring(settings: Settings) -> Wiring:
+    """The process's wiring. ``sources = sandbox`` (`--sandbox`, ``PRAF_SOURCES=sandbox``, the snippet `praf-engine
+    sandbox serve` prints) is the operator's switch, and only entry points read it: the sandbox then supplies its
+    settings profile (every source URL at the sandbox its ``[sandbox]`` URLs name), its Yahoo session factory and its
+    market clock. Its ``settings`` are the ones to use from here on. The database is added by ``EngineService``."""
+    if settings.sources == "sandbox":
+        from praf_engine.sandbox.wiring import sandbox_wiring
+
+        return sandbox_wiring(settings)
+    return Wiring.production(settings)

@@ -12,7 +12,6 @@ from peewee import Database, SqliteDatabase
 from praf_engine.db.models import QAFailure, utcnow
 from praf_engine.errors import PipelineError
 from praf_engine.jobs.runner import JobContext
-from praf_engine.lake import Lake
 from praf_engine.logs import get_logger
 from praf_engine.universe.lifecycle import archive_delisted
 
@@ -85,7 +84,7 @@ def retention_job(ctx: JobContext) -> int:
     now = ctx.clock()
     ctx.detail["raw_cache_removed"] = purge_raw_cache(s.cache_dir / "yahoo", s.retention.raw_cache_days, now)
     ctx.detail["qa_auto_resolved"] = autoresolve_failures(s.retention.qa_autoresolve_days, now.date())
-    ctx.detail["lake_temp_removed"] = Lake(s.lake_dir).cleanup_temp()
+    ctx.detail["lake_temp_removed"] = ctx.lake.cleanup_temp()
     ctx.detail["archive"] = archive_delisted(s, now.date())
     log.info("retention done", detail=ctx.detail)
     return 0

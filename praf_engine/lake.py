@@ -213,7 +213,7 @@ class Lake:
             parts: list[tuple[int, Path, pa.Buffer]] = []
             for a, b in zip(bounds[:-1], bounds[1:], strict=True):  # all read first: LAKECORRUPT writes nothing
                 year = int(years[a])
-                path = self.root / f"symbol={sym}" / f"year={year}" / PART_NAME
+                path = self.root / f"symbol={sym}" / f"year={year}" / PART_NAME  # partition(), validated above
                 merged = self._merge(path, table.slice(a, b - a), days[a:b])
                 sink = pa.BufferOutputStream()
                 pq.write_table(merged, sink, compression="zstd", use_dictionary=True)
@@ -371,6 +371,10 @@ class Lake:
                                 {"path": str(d), "errno": exc.errno, "failed_dirs": len(errors)})
 
     # --------------------------------------------------------------------------------- reading
+    def partition(self, symbol: str, year: int) -> Path:
+        """Where the symbol's bars of ``year`` are stored (the file may not exist)."""
+        return self.root / f"symbol={validate_symbol(symbol)}" / f"year={int(year)}" / PART_NAME
+
     def _years(self, sym: str) -> list[int]:
         sdir = self.root / f"symbol={sym}"
         years = []

@@ -14,7 +14,7 @@ from peewee import SqliteDatabase
 from praf_engine.config import Settings, load_settings
 from praf_engine.db.database import describe, open_database
 from praf_engine.db.schema import SCHEMA_VERSION, current_version, migrate
-from praf_engine.entry import require_home, start_logging
+from praf_engine.entry import build_wiring, require_home, start_logging
 from praf_engine.errors import PipelineError
 from praf_engine.logs import redact
 from praf_engine.readmodels import dashboard, jobs, triage
@@ -41,11 +41,12 @@ from praf_engine.readmodels.dto import (
     TimelinessPanel,
     UniverseMonth,
 )
+from praf_engine.wiring import Wiring
 
-__all__ = ["ActionRow", "Bar", "CheckPanel", "DashboardSnapshot", "DemoAPI", "EngineAPI", "EngineService", "FailureFilters",
+__all__ = ["ActionRow", "Bar", "CheckPanel", "DashboardSnapshot", "DemoAPI", "DemoStepOutcome", "EngineAPI", "EngineService", "FailureFilters",
            "FailurePage", "FailureRow", "FetchErrorRow", "FetchHealthPanel", "FetchMeta", "JobInfo", "JobRun", "KpiCard", "LagRow",
            "NightPoint", "PipelineError", "Summary", "SymbolDetail", "SymbolIssue", "TimelinessPanel", "UniverseMonth",
-           "load_settings", "redact", "require_home", "start_demo", "start_logging"]
+           "build_wiring", "load_settings", "redact", "require_home", "start_demo", "start_logging"]
 
 
 @runtime_checkable
@@ -121,15 +122,19 @@ def start_demo(home: str | None, size: int) -> DemoAPI:
 class EngineService:
     """One per process. Built from settings at an entry point; every call is a short, blocking query."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, *, wiring: Wiring | None = None) -> None:
+        """``wiring``: the world the entry point built (``build_wiring``); its settings are the service's. Without one,
+        production's. The service adds its database to it: jobs run on ``self.wiring``."""
+        wiring = wiring or Wiring.production(settings)
+        self.settings = settings = wiring.settings
         self.db = open_database(settings.database_url.get_secret_value() if settings.database_url else None, settings.db_path)
+        self.wiring = wiring.with_db(self.db)
 
     @classmethod
-    def open(cls, settings: Settings, *, init: bool = True) -> EngineService:
+    def open(cls, settings: Settings, *, init: bool = True, wiring: Wiring | None = None) -> EngineService:
         """Open the home's database. ``init``: create the schema of a fresh database (else HOMEMISSING). An older schema is never
         upgraded implicitly (only `praf-engine init` does that, after a backup): it raises DBSCHEMA."""
-        service = cls(settings)
+        service = cls(settings, wiring=wiring)
         try:
             version = current_version(service.db)
             if version == SCHEMA_VERSION:
@@ -226,7 +231,7 @@ class EngineService:
         if name not in JOBS:
             raise PipelineError("CONFIGBAD", f"unknown job {name!r}; known: {', '.join(JOBS)}")
         run_id = new_run_id()
-        JobRunner(self.settings, self.db, trigger=trigger).run(name, JOBS[name].load(), run_id=run_id)
+        JobRunner(self.wiring, trigger=trigger).run(name, JOBS[name].load(), run_id=run_id)
         return jobs.run(run_id)
 
 

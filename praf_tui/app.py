@@ -26,6 +26,7 @@ from praf_engine.service import (
     DashboardSnapshot,
     EngineService,
     PipelineError,
+    build_wiring,
     load_settings,
     redact,
     require_home,
@@ -192,11 +193,12 @@ def _user() -> str:
 
 def open_service(home: str | None) -> EngineService:
     """The dashboard's engine: an existing home only (HOMEMISSING otherwise, nothing created), its JSON log configured
-    with the settings' secrets so jobs started here log like everywhere else (nothing to stderr: the screen owns it)."""
-    settings = load_settings(home=home)
-    require_home(settings, "praf-tui")
-    start_logging(settings, console_level=None)
-    return EngineService.open(settings, init=False)
+    with the settings' secrets so jobs started here log like everywhere else (nothing to stderr: the screen owns it),
+    and the wiring its reruns use (the sandbox's with ``PRAF_SOURCES=sandbox``)."""
+    wiring = build_wiring(load_settings(home=home))
+    require_home(wiring.settings, "praf-tui")
+    start_logging(wiring.settings, console_level=None)
+    return EngineService.open(wiring.settings, init=False, wiring=wiring)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import ast
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import praf_engine
 from tests.conftest import REPO
@@ -54,4 +55,47 @@ def test_the_read_models_never_import_the_jobs() -> None:
             "for m in pkgutil.walk_packages(r.__path__, 'praf_engine.readmodels.'): importlib.import_module(m.name)\n"
             "print(','.join(sorted(m for m in sys.modules if m.startswith('praf_engine.jobs'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == ""
+
+
+ENTRY_POINTS = {"cli.py", "entry.py", "demo.py"}  # praf-tui reaches the demo and the wiring through the service
+# the [sandbox] settings section checks its fault names against the sandbox's fault catalogue (pure data) at load, so a
+# misspelt fault is CONFIGBAD naming the setting's source; that check imports nothing else of the sandbox
+SANDBOX_IMPORTS_ALLOWED = {("config.py", "praf_engine.sandbox.faults")}
+
+
+def _imported_names(path: Path) -> list[str]:
+    """Every module an engine file imports, at module level or inside a function (``from praf_engine import sandbox``
+    counts as ``praf_engine.sandbox``)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    return names
+
+
+def test_only_the_entry_points_and_the_sandbox_import_the_sandbox() -> None:
+    """Production code never asks whether it runs in the sandbox: the entry points build the wiring (the sandbox's
+    when asked) and hand it down; nothing else reaches praf_engine.sandbox, not even lazily inside a function."""
+    root = REPO / "praf_engine"
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("sandbox/") or rel in ENTRY_POINTS:
+            continue
+        offenders += sorted({f"{rel}: {name}" for name in _imported_names(path)
+                             if (name == "praf_engine.sandbox" or name.startswith("praf_engine.sandbox."))
+                             and not any(rel == f and (name == m or name.startswith(f"{m}.")) for f, m in SANDBOX_IMPORTS_ALLOWED)})
+    assert offenders == []
+
+
+def test_importing_the_production_modules_loads_no_sandbox() -> None:
+    modules = [m.name for m in pkgutil.walk_packages(praf_engine.__path__, "praf_engine.")
+               if not m.name.startswith("praf_engine.sandbox") and m.name.rsplit(".", 1)[-1] not in {"__main__", "cli", "demo"}]
+    code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules) + \
+        "print(','.join(sorted(m for m in sys.modules if m.startswith('praf_engine.sandbox'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert len(modules) > 10
     assert out.stdout.strip() == ""

@@ -68,8 +68,9 @@ def rate_wall(results: Iterable[SymbolResult]) -> bool:
     return bool(outcomes) and all(o == RATE_LIMITED for o in outcomes)
 
 
-class _Recording:
-    """Mixin for curl_cffi sessions: remember the last chart answer (status or exception) of each symbol."""
+class Recording:
+    """Mixin for curl_cffi sessions: remember the last chart answer (status or exception) of each symbol. Every
+    session factory of the wiring (``wiring.chrome_session``, the sandbox's) makes sessions with it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -92,25 +93,8 @@ class _Recording:
         return response
 
 
-class RecordingSession(_Recording, curl_requests.Session):
+class RecordingSession(Recording, curl_requests.Session):
     """The production session: curl_cffi impersonating Chrome, optionally through one exit's proxy."""
-
-
-def _sandbox_session_class() -> type:
-    from praf_engine.sandbox.yahoo import SandboxSession
-
-    class RecordingSandboxSession(_Recording, SandboxSession):
-        """The sandbox session: rewrites ``*.yahoo.com`` to the emulator."""
-
-    return RecordingSandboxSession
-
-
-def make_session(settings: Settings, proxy_url: str | None = None) -> Any:
-    """The session factory: real curl_cffi in production, the sandbox's rewriting session otherwise."""
-    proxies = {"http": proxy_url, "https": proxy_url} if proxy_url else None
-    if settings.sources == "sandbox":
-        return _sandbox_session_class()(settings.fetch.yahoo_base_url, proxies=proxies)
-    return RecordingSession(impersonate="chrome", proxies=proxies)
 
 
 def configure_yfinance(cache_dir: str) -> Any:

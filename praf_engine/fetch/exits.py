@@ -183,7 +183,7 @@ class ExitPool:
 
     settings: Settings
     exits: list[Exit]
-    session_factory: Callable[[Settings, str | None], Any]
+    session_factory: Callable[[str | None], Any]  # the wiring's Yahoo session factory: proxy URL -> session
     clock: Callable[[], float] = time.monotonic
     run_cli: Callable[[list[str]], int] | None = None
     state_path: Path | None = None
@@ -223,7 +223,7 @@ class ExitPool:
 
     def _ensure_session(self, exit_: Exit) -> Exit:
         if exit_.session is None:
-            exit_.session = self.session_factory(self.settings, exit_.proxy_url)
+            exit_.session = self.session_factory(exit_.proxy_url)
         return exit_
 
     def _load_start(self) -> int:

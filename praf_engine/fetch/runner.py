@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 
-from praf_engine.config import Settings
 from praf_engine.errors import PipelineError
 from praf_engine.fetch import tracker
 from praf_engine.fetch.actions import history_rewritten, last_adj_ratio, record_events_many
@@ -31,12 +30,10 @@ from praf_engine.fetch.client import (
     UNREACHABLE,
     SymbolResult,
     YFinanceClient,
-    make_session,
     rate_wall,
 )
 from praf_engine.fetch.exits import ExitPool, build_exits
 from praf_engine.jobs.runner import JobContext
-from praf_engine.lake import Lake
 from praf_engine.logs import get_logger
 
 log = get_logger(__name__)
@@ -44,10 +41,9 @@ STALE = "stale"  # an outcome of the run: stored, but stale at source (YFSTALE)
 Progress = Callable[[dict[str, Any]], None]
 
 
-def fetch_night(settings: Settings, clock: Callable[[], Any]) -> dt.date:
-    """The market date a run fetches up to: the sandbox's date in sandbox mode, else today (UTC)."""
-    if settings.sources == "sandbox" and settings.sandbox.today:
-        return settings.sandbox.today
+def fetch_night(clock: Callable[[], Any]) -> dt.date:
+    """The market date a run fetches up to: the date of the job's clock (today UTC; the sandbox's clock says the
+    market's date)."""
     now = clock()
     return now.date() if isinstance(now, dt.datetime) else now
 
@@ -77,8 +73,8 @@ class FetchRun:
         self.ctx, self.settings = ctx, ctx.settings
         self.symbols, self.full, self.force = symbols, full, force
         self.progress = progress or (lambda _state: None)
-        self.night = night or fetch_night(self.settings, ctx.clock)
-        self.lake = Lake(self.settings.lake_dir)
+        self.night = night or fetch_night(ctx.clock)
+        self.lake = ctx.lake
         self.counts: Counter[str] = Counter()
         self.done = 0
         self.rows = 0
@@ -104,7 +100,7 @@ class FetchRun:
         log.info("fetch planned", detail={"night": self.night.isoformat(), "full": len(plan.full), "incremental": plan.symbols - len(plan.full),
                                           "deferred": len(plan.deferred), "up_to_date": len(plan.up_to_date), "stale_backed_off": len(plan.backed_off)})
         self.client = YFinanceClient(s)
-        self.pool = ExitPool(s, build_exits(s), make_session)
+        self.pool = ExitPool(s, build_exits(s), self.ctx.wiring.yahoo_session)
         try:
             if plan.symbols:
                 self.pool.current()  # connect the first exit now: a fallback halves the very first batches

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from peewee import Database, IntegrityError
 
@@ -17,6 +17,10 @@ from praf_engine.config import Settings
 from praf_engine.db.models import CronStatus, JobLock, utcnow
 from praf_engine.errors import PipelineError, stack_excerpt, wrap
 from praf_engine.logs import bound_run, get_logger, new_run_id
+from praf_engine.wiring import Clock, Wiring
+
+if TYPE_CHECKING:
+    from praf_engine.lake import Lake
 
 log = get_logger(__name__)
 HOST = socket.gethostname()[:64]
@@ -34,15 +38,31 @@ def pid_alive(pid: int) -> bool:
 
 @dataclass
 class JobContext:
-    """What a job function receives: its identity, settings, database, clock and a stop flag."""
+    """What a job function receives: its identity, the process's wiring (settings, database, clock, lake, Yahoo
+    session and HTTP client factories) and a stop flag."""
 
     job: str
     run_id: str
-    settings: Settings
-    db: Database
-    clock: Callable[[], Any] = utcnow
+    wiring: Wiring
     stop: threading.Event = field(default_factory=threading.Event)
     detail: dict[str, Any] = field(default_factory=dict)  # written to cron_status.detail at the end
+
+    @property
+    def settings(self) -> Settings:
+        return self.wiring.settings
+
+    @property
+    def db(self) -> Database:
+        assert self.wiring.db is not None  # JobRunner refuses a wiring without its database
+        return self.wiring.db
+
+    @property
+    def clock(self) -> Clock:
+        return self.wiring.clock
+
+    @property
+    def lake(self) -> Lake:
+        return self.wiring.lake
 
     @property
     def stopping(self) -> bool:
@@ -125,17 +145,17 @@ def graceful_stop(stop: threading.Event) -> Iterator[None]:
 class JobRunner:
     """Runs job functions with the bookkeeping every job shares (seed §8: status row, exit-code gating)."""
 
-    def __init__(self, settings: Settings, db: Database, *, trigger: str = "cli", clock: Callable[[], Any] = utcnow) -> None:
-        self.settings = settings
-        self.db = db
+    def __init__(self, wiring: Wiring, *, trigger: str = "cli") -> None:
+        if wiring.db is None:
+            raise ValueError("JobRunner needs the wiring of an open database (EngineService.wiring)")
+        self.wiring = wiring
+        self.settings, self.db, self.clock = wiring.settings, wiring.db, wiring.clock
         self.trigger = trigger
-        self.clock = clock
 
     def run(self, job: str, fn: JobFunction, *, run_id: str | None = None, stop: threading.Event | None = None) -> int:
         """Run ``fn`` as ``job``; returns the exit code, which cron_status also records."""
         run_id = run_id or new_run_id()
-        ctx = JobContext(job=job, run_id=run_id, settings=self.settings, db=self.db, clock=self.clock,
-                         stop=stop or threading.Event())
+        ctx = JobContext(job=job, run_id=run_id, wiring=self.wiring, stop=stop or threading.Event())
         with bound_run(run_id, job):
             reap_killed_runs(self.db)
             CronStatus.create(job=job, run_id=run_id, started_at=self.clock(), trigger=self.trigger,

@@ -1,26 +1,25 @@
-"""`praf-engine qa` and the demo's QA step: the qa job through JobRunner, with a Rich progress bar per check."""
+"""`praf-engine qa`: the qa job through JobRunner, with a Rich progress bar per check."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 from collections.abc import Sequence
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from praf_engine.config import Settings
-from praf_engine.db.models import CronStatus, QASummary
+from praf_engine.db.models import CronStatus
 from praf_engine.jobs.runner import JobRunner
 from praf_engine.qa import catalog
 from praf_engine.qa.runner import CheckOutcome, qa_job
+from praf_engine.wiring import Wiring
 
 _STYLE = {"green": "green", "yellow": "yellow", "red": "red"}
 
 
-def run_qa_command(settings: Settings, db: Any, as_of: dt.date | None, checks: Sequence[str] | None, force: bool,
+def run_qa_command(wiring: Wiring, as_of: dt.date | None, checks: Sequence[str] | None, force: bool,
                    console: Console, *, trigger: str = "cli") -> int:
     """Run the qa job; print one line per check; returns the job's exit code (1 if a check crashed)."""
     if checks:
@@ -41,7 +40,7 @@ def run_qa_command(settings: Settings, db: Any, as_of: dt.date | None, checks: S
                 bars.advance(task)
 
         job = functools.partial(qa_job, as_of=as_of, checks=list(checks) if checks else None, force=force, progress=progress)
-        code = JobRunner(settings, db, trigger=trigger).run("qa", job)
+        code = JobRunner(wiring, trigger=trigger).run("qa", job)
     last = CronStatus.select().where(CronStatus.job == "qa").order_by(CronStatus.id.desc()).first()
     detail = (last.detail or {}) if last else {}
     if detail.get("checks"):
@@ -54,18 +53,3 @@ def run_qa_command(settings: Settings, db: Any, as_of: dt.date | None, checks: S
         console.print(table)
     console.print(f"qa finished with exit code {code}")
     return code
-
-
-def demo_qa(settings: Settings, service: Any, sandbox: Any) -> dict[str, Any]:
-    """The demo's QA step: every check on the sandbox's market day. The gate is forced (and the fetch's exit code
-    reported) so the demo home always shows what QA makes of the lake, even after a failed demo fetch."""
-    day = min(sandbox.market.today, dt.datetime.now(dt.UTC).date())  # the demo's summary is as of today at the latest
-    last = CronStatus.select().where(CronStatus.job == "fetch").order_by(CronStatus.id.desc()).first()
-    code = JobRunner(settings, service.db, trigger="demo").run("qa", functools.partial(qa_job, as_of=day, force=True))
-    rows = QASummary.select().where(QASummary.date == day)
-    figures = {r.check_name: r.fail_count for r in rows}
-    if code != 0:
-        from praf_engine.errors import PipelineError
-
-        raise PipelineError("QAFAIL", f"the demo's QA run exited with {code}", {"checks": figures})
-    return {"as_of": day.isoformat(), "fetch_exit_code": last.exit_code if last else None, **figures}

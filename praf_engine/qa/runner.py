@@ -61,12 +61,13 @@ class QARun:
                                                     for o in self.outcomes}}
 
 
-def qa_night(settings: Settings, clock: Callable[[], Any]) -> dt.date:
-    """The night a QA run belongs to, by the fetch's own definition (``fetch.runner.fetch_night``): the UTC date of the
-    run — the sandbox's market date in sandbox mode. The seed's 01:00 UTC fetch and 01:45 UTC QA share one night."""
+def qa_night(clock: Callable[[], Any]) -> dt.date:
+    """The night a QA run belongs to, by the fetch's own definition (``fetch.runner.fetch_night``): the date of the
+    job's clock (UTC; the sandbox's clock gives its market date). The seed's 01:00 UTC fetch and 01:45 UTC QA share
+    one night."""
     from praf_engine.fetch.runner import fetch_night  # the one definition; imported late (yfinance is heavy)
 
-    return fetch_night(settings, clock)
+    return fetch_night(clock)
 
 
 def default_as_of(night: dt.date) -> dt.date:
@@ -74,15 +75,16 @@ def default_as_of(night: dt.date) -> dt.date:
     return night - dt.timedelta(days=1)
 
 
-def _fetch_night_of(settings: Settings, row: CronStatus) -> dt.date:
-    """The night a fetch run served: as it recorded it, else (stopped before planning) as it would have computed it."""
+def _fetch_night_of(row: CronStatus) -> dt.date:
+    """The night a fetch run served: as it recorded it, else (stopped before planning) as it would have computed it:
+    the date it started by its job clock."""
     recorded = (row.detail or {}).get("night")
     if recorded:
         return dt.date.fromisoformat(str(recorded)[:10])
-    return qa_night(settings, lambda: row.started_at)
+    return qa_night(lambda: row.started_at)
 
 
-def check_gate(settings: Settings, night: dt.date, force: bool) -> dict[str, Any]:
+def check_gate(night: dt.date, force: bool) -> dict[str, Any]:
     """QA runs on the night's fetch: refuse (QAGATE, saying why and what to do) while a fetch of the home is running —
     even forced — and, unless forced, when no fetch of ``night`` succeeded (none ran yet, or it failed)."""
     info: dict[str, Any] = {"night": night.isoformat(), "forced": force, "fetch_run": None}
@@ -97,7 +99,7 @@ def check_gate(settings: Settings, night: dt.date, force: bool) -> dict[str, Any
                             f"a missing or failed fetch).{unlock}", info)
     rows = list(CronStatus.select().where(CronStatus.job == "fetch", CronStatus.finished_at.is_null(False))
                 .order_by(CronStatus.started_at.desc(), CronStatus.id.desc()).limit(RECENT_FETCHES))
-    tonight = [r for r in rows if _fetch_night_of(settings, r) == night]
+    tonight = [r for r in rows if _fetch_night_of(r) == night]
     ok = next((r for r in tonight if r.exit_code == 0), None)
     if ok is not None:
         info.update(fetch_run=ok.run_id, fetch_exit=0)
@@ -112,7 +114,7 @@ def check_gate(settings: Settings, night: dt.date, force: bool) -> dict[str, Any
                             f"first (`praf-engine fetch`), {force_hint}", info)
     if not tonight:
         raise PipelineError("QAGATE", f"no fetch has run for night {night} yet (the last one, {last.run_id}, was for night "
-                            f"{_fetch_night_of(settings, last)}, exit {last.exit_code}): QA checks the night's fetch (fetch 01:00 "
+                            f"{_fetch_night_of(last)}, exit {last.exit_code}): QA checks the night's fetch (fetch 01:00 "
                             f"UTC, QA 01:45 UTC); run `praf-engine fetch` first, {force_hint}", info)
     raise PipelineError("QAGATE", f"tonight's fetch (night {night}: {last.run_id}, started {last.started_at:%Y-%m-%d %H:%M} UTC) "
                         f"exited with {last.exit_code} ({last.error_code or 'no code'}); fix or rerun it "
@@ -238,10 +240,10 @@ def qa_job(ctx: JobContext, *, as_of: dt.date | None = None, checks: list[str] |
            progress: Callable[[str, CheckOutcome | None], None] | None = None) -> int:
     """The `qa` job: gated on the same night's fetch (and on no fetch running), then every enabled check; exit 1 if
     any check crashed (QAFAIL)."""
-    night = qa_night(ctx.settings, ctx.clock)
-    ctx.detail["gate"] = check_gate(ctx.settings, night, force)
+    night = qa_night(ctx.clock)
+    ctx.detail["gate"] = check_gate(night, force)
     day = as_of or default_as_of(night)
-    result = run_qa(ctx.settings, ctx.db, day, checks=checks, run_id=ctx.run_id, progress=progress)
+    result = run_qa(ctx.settings, ctx.db, day, checks=checks, run_id=ctx.run_id, lake=ctx.lake, progress=progress)
     ctx.detail.update(result.as_dict())
     if result.crashed:  # every other check's results are written; the run still fails
         raise PipelineError("QAFAIL", f"{len(result.crashed)} QA check(s) crashed or are misconfigured: {', '.join(result.crashed)}; "

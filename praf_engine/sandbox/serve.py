@@ -7,15 +7,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from praf_engine.config import Key, Settings
+from praf_engine.config import Key, SandboxSettings, Settings
 from praf_engine.logs import get_logger
 from praf_engine.sandbox.exits import ExitPool
+from praf_engine.sandbox.faults import FaultConfig
 from praf_engine.sandbox.httpserver import LoopbackHTTPServer
 from praf_engine.sandbox.market import Market
 from praf_engine.sandbox.nordvpn import NordVPNList
 from praf_engine.sandbox.sites import NasdaqFtpServer, SitesServer
 from praf_engine.sandbox.telegram import TelegramStub
+from praf_engine.sandbox.wiring import sandbox_wiring
 from praf_engine.sandbox.yahoo import YahooEmulator
+from praf_engine.wiring import Wiring
 
 log = get_logger(__name__)
 
@@ -28,6 +31,16 @@ class Endpoints:
     telegram_url: str
     exit_urls: tuple[str, ...]
     exit_port: int
+
+
+def fault_config(s: SandboxSettings) -> FaultConfig:
+    """The FaultConfig the ``[sandbox]`` settings describe: the profile, then fault_rates and fault_targets on top."""
+    profile = FaultConfig.demo() if s.faults == "demo" else FaultConfig.none()
+    return FaultConfig.from_mapping({
+        "rates": {**profile.rates, **s.fault_rates},
+        "targets": {**{k: sorted(v) for k, v in profile.targets.items()}, **s.fault_targets},
+        "slow_seconds": s.slow_seconds, "storm_length": profile.storm_length,
+    })
 
 
 def _port(url: str) -> int:
@@ -56,7 +69,7 @@ class Sandbox:
     def from_settings(cls, settings: Settings, *, fixed_ports: bool = True) -> Sandbox:
         """The sandbox the settings describe; ``fixed_ports=False`` takes free ports (tests, `demo`)."""
         s = settings.sandbox
-        market = Market(size=s.size, seed=s.seed, today=s.today or dt.datetime.now(dt.UTC).date(), faults=s.fault_config())
+        market = Market(size=s.size, seed=s.seed, today=s.today or dt.datetime.now(dt.UTC).date(), faults=fault_config(s))
         ports: dict[str, int] = {}
         if fixed_ports:
             ports = {"http_port": _port(s.http_url), "yahoo_port": _port(s.yahoo_url), "ftp_port": _port(s.ftp_url),
@@ -116,6 +129,11 @@ class Sandbox:
             out[("exits", "kind")] = "proxies"
             out[("exits", "proxies")] = list(e.exit_urls)
         return out
+
+    def wiring(self, settings: Settings, db: Any = None) -> Wiring:
+        """The wiring of a home pointed at this running sandbox (``settings`` loaded with ``settings_overrides``): the
+        sandbox's profile and sessions, and a clock on the market's date, which follows the market when it moves on."""
+        return sandbox_wiring(settings, today=lambda: self.market.today, db=db)
 
     def settings_toml(self) -> str:
         """A settings.toml snippet for a PRAF home that should use this sandbox (the same as ``settings_overrides``)."""

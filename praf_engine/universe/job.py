@@ -129,7 +129,7 @@ def make_scrape_job(exchanges: Sequence[str] | None = None, progress: Progress |
         # the job's browser: started when the Euronext scraper asks for it, closed (its quit waited for) below
         chromium = Chromium(ctx.settings) if any(classes[c].uses_browser for c in codes) else None
         try:
-            with httpx.Client(headers={"User-Agent": ctx.settings.scrape.user_agent}) as client:
+            with ctx.wiring.http_client() as client:
                 for code in codes:
                     if ctx.stopping:
                         break

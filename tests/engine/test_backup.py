@@ -149,7 +149,7 @@ def test_a_damaged_backup_is_refused_before_anything_changes(service, settings: 
 
 def test_the_job_leaves_a_cron_status_row_and_its_restore_settles_it(service, settings: Settings) -> None:
     fill(settings)
-    assert JobRunner(settings, service.db).run("backup", JOBS["backup"].load()) == 0
+    assert JobRunner(service.wiring).run("backup", JOBS["backup"].load()) == 0
     row = CronStatus.get(CronStatus.job == "backup")
     assert (row.exit_code, row.error_code) == (0, None) and row.finished_at is not None
     assert row.detail["backup"] == list_backups(settings)[0].name and row.detail["files"] == 8

@@ -64,7 +64,7 @@ def _fill(ctx: JobContext) -> int:
 
 
 def test_a_job_on_a_full_database_exits_dbfull(service, settings) -> None:
-    code = JobRunner(settings, service.db).run("fetch", _fill)
+    code = JobRunner(service.wiring).run("fetch", _fill)
     assert code == CATALOGUE["DBFULL"].exit_code == 1
     lines = [json.loads(x) for x in (settings.logs_dir / "app.jsonl").read_text().splitlines()]
     failed = [x for x in lines if x["error_code"] == "DBFULL" and x["level"] == "error"]

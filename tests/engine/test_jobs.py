@@ -17,7 +17,7 @@ from tests.conftest import REPO
 
 
 def _run(service, job, fn):
-    return JobRunner(service.settings, service.db).run(job, fn)
+    return JobRunner(service.wiring).run(job, fn)
 
 
 def test_success_records_a_finished_row(service) -> None:
@@ -127,7 +127,7 @@ def test_sigterm_in_a_real_process_commits_and_exits_non_zero(service, tmp_path,
                     os.kill(os.getpid(), signal.SIGTERM)
             ctx.detail["batches"] = done
             return 0
-        sys.exit(JobRunner(s, svc.db).run("fetch", job))
+        sys.exit(JobRunner(svc.wiring).run("fetch", job))
     """))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)

@@ -69,7 +69,7 @@ def _retention(service: EngineService) -> dict:
     from praf_engine.housekeeping import retention_job
     from praf_engine.jobs.runner import JobRunner
 
-    assert JobRunner(service.settings, service.db, clock=lambda: NOW).run("retention", retention_job) == 0
+    assert JobRunner(service.wiring.with_clock(lambda: NOW)).run("retention", retention_job) == 0
     return CronStatus.select().where(CronStatus.job == "retention").order_by(CronStatus.id.desc()).first().detail
 
 

@@ -17,17 +17,19 @@ from praf_engine.logs import configure_logging
 from praf_engine.sandbox.faults import FaultConfig
 from praf_engine.sandbox.market import Market
 from praf_engine.sandbox.serve import Sandbox
+from praf_engine.sandbox.wiring import sandbox_wiring, with_profile
 from tests.conftest import make_settings
 
 TODAY = dt.date(2025, 6, 6)
 
 
 def home_settings(home: Path, sandbox: Sandbox, database_url: str | None = None, **overrides: Any) -> Settings:
-    """A home that fetches from ``sandbox`` (its exits as a proxy list when it has any: ``settings_overrides`` says so)."""
+    """A home that fetches from ``sandbox`` (its exits as a proxy list when it has any: ``settings_overrides`` says so),
+    with the sandbox's profile applied (as its wiring gives them to the jobs)."""
     flat = {"__".join(k): v for k, v in sandbox.settings_overrides().items()}
     flat.update({"fetch__workers": 3, "fetch__request_timeout_s": 5.0})
     flat.update(overrides)
-    s = make_settings(home, database_url, **flat)
+    s = with_profile(make_settings(home, database_url, **flat))
     configure_logging(s.logs_dir, secrets=s.secrets(), console_level=None)
     return s
 
@@ -43,9 +45,10 @@ def insert_universe(market: Market, on: dt.date | None = None) -> list[str]:
 
 
 def run_fetch(settings: Settings, db: Any, **kwargs: Any) -> int:
+    """The fetch job on the sandbox's wiring: its Yahoo sessions, and its clock on ``settings.sandbox.today``."""
     from praf_engine.fetch.runner import fetch_job
 
-    return JobRunner(settings, db).run("fetch", lambda ctx: fetch_job(ctx, **kwargs))
+    return JobRunner(sandbox_wiring(settings, db=db)).run("fetch", lambda ctx: fetch_job(ctx, **kwargs))
 
 
 def with_day(settings: Settings, day: dt.date) -> Settings:

@@ -10,10 +10,10 @@ import pytest
 
 from praf_engine.config import Settings
 from praf_engine.db.models import BatchLatency, CronStatus
-from praf_engine.fetch.client import make_session
 from praf_engine.fetch.exits import EXIT_STATE, ExitPool, build_exits
 from praf_engine.logs import configure_logging
 from praf_engine.sandbox.exits import ExitPool as SocksPool
+from praf_engine.wiring import chrome_session
 from tests.conftest import make_settings
 from tests.engine.fetch.conftest import insert_universe, run_fetch
 
@@ -39,7 +39,7 @@ def _settings(home: Path, socks: SocksPool, **overrides: object) -> Settings:
 
 
 def _pool(s: Settings, clock: Clock | None = None) -> ExitPool:
-    return ExitPool(s, build_exits(s), make_session, clock=clock or Clock())
+    return ExitPool(s, build_exits(s), chrome_session, clock=clock or Clock())
 
 
 def test_rotate_every_moves_to_the_next_exit_after_that_many_tickers(tmp_path, socks):

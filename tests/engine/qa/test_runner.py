@@ -97,7 +97,7 @@ def test_a_crashing_check_does_not_stop_the_others_and_the_job_exits_1(home: Set
         raise ZeroDivisionError("bad maths")
 
     monkeypatch.setitem(runner.FUNCTIONS, "null_fields", boom)
-    code = JobRunner(home, service.db).run("qa", lambda ctx: qa_job(ctx, as_of=AS_OF, force=True))
+    code = JobRunner(service.wiring).run("qa", lambda ctx: qa_job(ctx, as_of=AS_OF, force=True))
     assert code == 1
     row = CronStatus.get(CronStatus.job == "qa")
     assert row.error_code == "QAFAIL" and row.detail["crashed"] == ["null_fields"]

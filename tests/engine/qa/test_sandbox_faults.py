@@ -13,8 +13,9 @@ import pytest
 from praf_engine.db.models import QAFailure, QASummary
 from praf_engine.lake import Lake
 from praf_engine.logs import configure_logging
-from praf_engine.qa import catalog, sandbox_lake
+from praf_engine.qa import catalog
 from praf_engine.qa.runner import run_qa
+from praf_engine.sandbox import lake_fill
 from praf_engine.sandbox.faults import DATA_FAULTS, FaultConfig
 from praf_engine.sandbox.market import Market
 from tests.conftest import make_settings
@@ -39,7 +40,7 @@ def home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     configure_logging(settings.logs_dir, secrets=settings.secrets(), console_level=None)
     service = EngineService.open(settings)
     market = Market(size=300, seed=seed, today=today, faults=FaultConfig(rates={**{k: 0.05 for k in DATA_FAULTS}, "currency_switch": 0.3}))
-    built = sandbox_lake.build(market, Lake(settings.lake_dir, fsync=False), today - dt.timedelta(days=90))
+    built = lake_fill.build(market, Lake(settings.lake_dir, fsync=False), today - dt.timedelta(days=90))
     result = run_qa(settings, service.db, today, run_id="fixture")
     found: dict[str, set[str]] = defaultdict(set)
     rows: dict[tuple[str, str], QAFailure] = {}

@@ -32,7 +32,7 @@ def test_frozen_bars_from_yahoo_are_reported_by_stale_price_exactly(tmp_path: Pa
             frozen = {i.symbol: i for i in sandbox.market.injections() if i.kind == "frozen_bar"}
             assert len(frozen) == 4 and len({i.kind for i in sandbox.market.injections()}) >= 6  # among other faults
             assert run_fetch(settings, service.db) == 0
-            assert JobRunner(settings, service.db).run("qa", lambda ctx: qa_job(ctx, as_of=TODAY)) == 0
+            assert JobRunner(sandbox.wiring(settings, db=service.db)).run("qa", lambda ctx: qa_job(ctx, as_of=TODAY)) == 0
             qa = CronStatus.select().where(CronStatus.job == "qa").get()
             assert qa.detail["gate"]["forced"] is False and qa.detail["checks"]["stale_price"]["failures"] == 4
             rows = {r.symbol: r.details for r in QAFailure.select().where(QAFailure.check_name == "stale_price")}

@@ -26,7 +26,7 @@ def test_run_job_of_an_unknown_job_is_configbad_and_records_nothing(service: Any
 def test_last_runs_newest_first(service: Any) -> None:
     from praf_engine.jobs.runner import JobRunner
 
-    runner = JobRunner(service.settings, service.db)
+    runner = JobRunner(service.wiring)
     runner.run("vacuum", lambda ctx: 0)
     runner.run("retention", lambda ctx: 2)
     runs = service.dashboard_snapshot(DAY).runs

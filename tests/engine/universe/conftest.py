@@ -15,6 +15,7 @@ from praf_engine.logs import configure_logging
 from praf_engine.sandbox.faults import FaultConfig
 from praf_engine.sandbox.market import Market
 from praf_engine.sandbox.sites import NasdaqFtpServer, SitesServer
+from praf_engine.sandbox.wiring import with_profile
 from tests.conftest import make_settings
 
 TODAY = dt.date(2025, 6, 6)
@@ -49,10 +50,11 @@ def ftp(market: Market) -> Iterator[NasdaqFtpServer]:
 
 @pytest.fixture
 def home_settings(tmp_path: Path, backend: str | None, sites: SitesServer) -> Callable[..., Settings]:
-    """``make(**overrides)``: settings of a sandbox-mode home on the test's backend, pointing at ``sites``."""
+    """``make(**overrides)``: settings of a sandbox-mode home on the test's backend, pointing at ``sites`` (the sandbox's
+    profile applied, as its wiring gives them to the jobs)."""
 
     def make(**overrides: Any) -> Settings:
-        s = make_settings(tmp_path / "home", backend, sources="sandbox", sandbox__http_url=sites.url, **overrides)
+        s = with_profile(make_settings(tmp_path / "home", backend, sources="sandbox", sandbox__http_url=sites.url, **overrides))
         configure_logging(s.logs_dir, secrets=s.secrets(), console_level=None)
         return s
 

@@ -47,7 +47,7 @@ def opened(settings: Settings) -> Iterator[EngineService]:
 
 def scrape(service: EngineService, exchanges: list[str] | None, day: dt.date = TODAY) -> int:
     clock = lambda: dt.datetime.combine(day, dt.time(0, 5))  # noqa: E731
-    return JobRunner(service.settings, service.db, clock=clock).run("scrape", make_scrape_job(exchanges))
+    return JobRunner(service.wiring.with_clock(clock)).run("scrape", make_scrape_job(exchanges))
 
 
 def tickers(code: str | None = None) -> dict[str, Ticker]:

@@ -1,4 +1,5 @@
-"""Fill a home from the sandbox market as a perfect fetch would (tickers, fetch state, actions, lake): QA test data."""
+"""Fill a home from the sandbox market as a perfect fetch would (tickers, fetch state, actions, lake through the
+Lake API): the QA tests' and the QA benchmark's data."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class SandboxLake:
         return {i.symbol for i in self.injections if i.kind == kind}
 
 
-def ticker_rows(market: Market, last_fetched: dt.date | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def ticker_rows(market: Market) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``tickers`` and ``ticker_fetch_meta`` rows of the market's active universe."""
     tickers, meta = [], []
     for listing in market.universe():
@@ -39,7 +40,7 @@ def ticker_rows(market: Market, last_fetched: dt.date | None = None) -> tuple[li
                         "name": listing.name, "isin": listing.isin, "currency": "GBX" if listing.currency == "GBp" else listing.currency,
                         "market": listing.market[:32], "mic": listing.mic, "is_etf": listing.is_etf,
                         "first_seen": listing.listed_on, "last_seen": market.today, "status": "active"})
-        meta.append({"symbol": listing.symbol, "last_fetched_date": last_fetched or market.today, "consecutive_failures": 0,
+        meta.append({"symbol": listing.symbol, "last_fetched_date": market.today, "consecutive_failures": 0,
                      "fetch_status": "ok", "full_history_pending": False})
     return tickers, meta
 
@@ -81,5 +82,5 @@ def _write_duplicate(lake: Lake, symbol: str, row: Any) -> None:
     volume = row["volume"].iat[0]
     arrays += [pa.array([None if np.isnan(volume) else int(volume)], pa.int64()),
                pa.array([dt.datetime.now(dt.UTC)], LAKE_SCHEMA.field("source_ts").type), pa.array(["duplicate"], pa.string())]
-    path = lake.root / f"symbol={symbol}" / f"year={day.year}" / DUPLICATE_PART
+    path = lake.partition(symbol, day.year).with_name(DUPLICATE_PART)
     pq.write_table(pa.Table.from_arrays(arrays, schema=LAKE_SCHEMA), path)
