@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -172,14 +173,15 @@ def child_tui(home: Path, t0: float) -> dict[str, Any]:
     out: dict[str, Any] = {}
 
     async def settle(pilot: Any) -> None:
+        """Until no worker runs: every screen's load rendered (a superseded load is cancelled, never shown)."""
+        from textual.worker import WorkerCancelled
+
         for _ in range(100):
             await pilot.pause()
-            busy = [w for w in app.workers if not w.is_finished]
-            if not busy:
-                screen = app.screen
-                if not getattr(screen, "_loading", False) and not getattr(screen, "_pending", False):
-                    return
-            await app.workers.wait_for_complete()
+            if all(w.is_finished for w in app.workers):
+                return
+            with contextlib.suppress(WorkerCancelled):
+                await app.workers.wait_for_complete()
         raise RuntimeError("the app never settled")
 
     def render() -> None:

@@ -170,6 +170,40 @@ class DashboardSettings(_Section):
     operator: str | None = Field(None, max_length=64, description="Name stored with triage actions (default: the login name)")
 
 
+_BINDING_ID = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
+_KEY = re.compile(r"((ctrl|shift|alt|meta|super|hyper)\+)*([a-z][a-z0-9_]*|[0-9]|[^\s,+])|\+")
+
+
+class TuiSettings(_Section):
+    """praf-tui: keys remapped by binding id (the ids are in docs/tui.md)."""
+
+    keymap: dict[str, str] = Field({}, description='Binding id → key(s), comma-separated, e.g. [tui.keymap] "triage.resolve" = "R" '
+                                                   '(environment: JSON); ids in docs/tui.md')
+
+    @field_validator("keymap", mode="before")
+    @classmethod
+    def _keymap_json(cls, value: Any) -> Any:
+        """The environment gives a string: a JSON object."""
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError('must be a JSON object of binding id → key(s), e.g. {"triage.resolve": "R"}') from None
+        return value
+
+    @field_validator("keymap")
+    @classmethod
+    def _keymap_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for binding_id, keys in value.items():
+            if not _BINDING_ID.fullmatch(binding_id):
+                raise ValueError(f"{binding_id!r} is not a binding id (owner.action in lower case, e.g. triage.resolve)")
+            for key in keys.split(","):
+                if not _KEY.fullmatch(key.strip()):
+                    raise ValueError(f"{binding_id}: {key.strip()!r} is not a key (one character, or a Textual key name "
+                                     "such as f1, pagedown, ctrl+r; several keys separated by commas)")
+        return value
+
+
 class AlertSettings(_Section):
     """Telegram alerts (SPEC §6); token and chat id are secrets, see .env.example."""
 
@@ -266,6 +300,7 @@ class Settings(BaseModel):
     exits: ExitSettings = ExitSettings()
     qa: QASettings = QASettings()
     dashboard: DashboardSettings = DashboardSettings()
+    tui: TuiSettings = TuiSettings()
     alerts: AlertSettings = AlertSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     retention: RetentionSettings = RetentionSettings()

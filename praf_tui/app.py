@@ -1,8 +1,9 @@
-"""`praf-tui`: the Textual dashboard. Reaches the engine only through `praf_engine.service`.
+"""`praf-tui`: the Textual dashboard. Reaches the engine only through `praf_engine.service` (typed as EngineAPI).
 
-The app holds the service, the as-of date and a data version. Screens watch ``data_version`` and reload in a
-thread worker when it changes (after a refresh tick, a triage action, a job or a demo step) and when ``as_of``
-changes. Every service call happens in a worker: input never blocks on the database.
+The app holds the service, the as-of date, a data version and the dashboard's last snapshot. Screens watch
+``data_version`` and reload when it changes (Refresh, a triage action, a job, a demo step) and when ``as_of``
+changes; each screen polls on its own after each render (``screens.loading``). Every service call happens in a
+thread worker: input never waits on the database. Keys can be remapped by binding id (``tui.keymap``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import datetime as dt
 import getpass
 import sys
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -24,16 +24,20 @@ from textual.screen import Screen
 
 from praf_engine.service import (
     DashboardSnapshot,
+    DemoAPI,
+    EngineAPI,
     EngineService,
     PipelineError,
     build_wiring,
     load_settings,
     redact,
     require_home,
+    start_demo,
     start_logging,
 )
-from praf_tui.messages import DemoStepFinished, JobFinished
-from praf_tui.screens.dashboard import DashboardScreen, load_dashboard
+from praf_tui.keys import check_keymap
+from praf_tui.messages import ActionFailed, DashboardLoaded, DemoStepFinished, JobFinished
+from praf_tui.screens.dashboard import DashboardScreen
 from praf_tui.screens.help import HelpScreen
 from praf_tui.screens.symbol import SymbolScreen
 from praf_tui.screens.triage import TriageScreen
@@ -51,51 +55,41 @@ class PrafApp(App[None]):
     MODES = {"dashboard": DashboardScreen, "triage": TriageScreen}
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
-        Binding("d", "switch_mode('dashboard')", "Dashboard", tooltip="KPI cards and the panels behind them"),
-        Binding("t", "switch_mode('triage')", "Triage", tooltip="The QA failures list: filter, resolve, reopen"),
-        Binding("s", "ask_symbol", "Symbol", tooltip="Open one listing: chart, bars, QA history, fetch state"),
-        Binding("ctrl+r", "refresh", "Refresh", tooltip="Reload the data now"),
-        Binding("question_mark", "help", "Help", key_display="?", tooltip="Every key of this screen"),
-        Binding("q", "quit", "Quit", tooltip="Leave the dashboard"),
+        Binding("d", "switch_mode('dashboard')", "Dashboard", tooltip="KPI cards and the panels behind them", id="app.dashboard"),
+        Binding("t", "switch_mode('triage')", "Triage", tooltip="The QA failures list: filter, resolve, reopen", id="app.triage"),
+        Binding("s", "ask_symbol", "Symbol", tooltip="Open one listing: chart, bars, QA history, fetch state", id="app.symbol"),
+        Binding("ctrl+r", "refresh", "Refresh", tooltip="Reload the data now", id="app.refresh"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="Every key of this screen", id="app.help"),
+        Binding("q", "quit", "Quit", tooltip="Leave the dashboard", id="app.quit"),
     ]
 
     as_of: reactive[dt.date | None] = reactive(None)  # None: today (UTC)
     data_version: reactive[int] = reactive(0)  # bumped whenever the screens should reload
 
-    def __init__(self, service: EngineService, *, as_of: dt.date | None = None, who: str | None = None,
-                 refresh_s: float | None = None, demo: Any = None, ansi: bool = False) -> None:
+    def __init__(self, service: EngineAPI, *, as_of: dt.date | None = None, who: str | None = None,
+                 refresh_s: float | None = None, demo: DemoAPI | None = None, ansi: bool = False) -> None:
+        """A bad ``tui.keymap`` (an unknown binding id) raises CONFIGBAD before anything starts."""
         super().__init__()
         self.service = service
-        dash = service.settings.dashboard
-        self.who = who or dash.operator or _user()
-        self.refresh_s = dash.refresh_s if refresh_s is None else refresh_s
-        self.demo = demo  # a praf_engine DemoSession whose steps run when the app starts
+        settings = service.settings
+        self.set_keymap(check_keymap(settings.tui.keymap))
+        self.who = who or settings.dashboard.operator or _user()
+        self.refresh_s = settings.dashboard.refresh_s if refresh_s is None else refresh_s  # each screen's poll period
+        self.demo = demo  # the demo the entry point started: its steps run when the app starts
         self.demo_done = demo is None
-        self.snapshot: DashboardSnapshot | None = None  # the dashboard's last load
-        self._prefetch: tuple[dt.date, Future[Any]] | None = None
         self.demo_status: tuple[int, int, str] = (0, len(demo.steps), demo.steps[0].name) if demo is not None else (0, 0, "")
+        self.snapshot: DashboardSnapshot | None = None  # the dashboard's last load
         self.set_reactive(PrafApp.as_of, as_of)
         if ansi:
             self.theme = ANSI_THEME
 
-    def on_load(self) -> None:
-        """Start the dashboard's queries while Textual builds the screen (the first load takes this result)."""
-        if self.demo is None and self.DEFAULT_MODE == "dashboard":
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="praf-prefetch")
-            as_of = self.effective_as_of()
-            self._prefetch = (as_of, pool.submit(load_dashboard, self.service, as_of))
-            pool.shutdown(wait=False)
-
-    def take_prefetch(self, as_of: dt.date) -> Future[Any] | None:
-        """The prefetched dashboard data for ``as_of``, once (later loads query afresh)."""
-        early, self._prefetch = self._prefetch, None
-        return early[1] if early is not None and early[0] == as_of else None
-
     def on_mount(self) -> None:
-        if self.refresh_s > 0:
-            self.set_interval(self.refresh_s, self.action_refresh, name="live-refresh")
         if self.demo is not None:
             self._run_demo()
+
+    def on_dashboard_loaded(self, message: DashboardLoaded) -> None:
+        """Bubbled up from the dashboard: keep its snapshot (the command palette lists its jobs, no query)."""
+        self.snapshot = message.snapshot
 
     # Data ------------------------------------------------------------------------------------------
     def action_refresh(self) -> None:
@@ -135,9 +129,9 @@ class PrafApp(App[None]):
         try:
             run = self.service.run_job(name)
         except PipelineError as exc:
-            self.call_from_thread(self.notify, f"[{exc.error_code}] {redact(exc.msg)}", title=f"job {name}", severity="error")
-            return
-        self.post_message(JobFinished(run))
+            self.post_message(ActionFailed(f"job {name}", exc.error_code, redact(exc.msg)))
+        else:
+            self.post_message(JobFinished(run))
 
     def on_job_finished(self, message: JobFinished) -> None:
         run = message.run
@@ -146,17 +140,21 @@ class PrafApp(App[None]):
         self.notify(text, title="Jobs", severity="information" if ok else "error")
         self.changed()
 
+    def on_action_failed(self, message: ActionFailed) -> None:
+        self.notify(f"[{message.code}] {message.msg}", title=message.title, severity="error")
+
     # Demo ------------------------------------------------------------------------------------------
     @work(thread=True, group="demo", exclusive=True)
     def _run_demo(self) -> None:
-        steps = self.demo.steps
-        for index, step in enumerate(steps, 1):
-            result = self.demo.run_step(step)
-            self.post_message(DemoStepFinished(index, len(steps), result))
+        demo = self.demo
+        assert demo is not None
+        for index, step in enumerate(demo.steps, 1):
+            result = demo.run_step(step)
+            self.post_message(DemoStepFinished(index, len(demo.steps), result))
 
     def on_demo_step_finished(self, message: DemoStepFinished) -> None:
         result = message.result
-        steps = self.demo.steps
+        steps = self.demo.steps if self.demo is not None else ()
         following = steps[message.index].name if message.index < len(steps) else "done"
         self.demo_status = (message.index, message.total, following)
         if not result.ok:
@@ -166,7 +164,7 @@ class PrafApp(App[None]):
             self.notify("demo ready: press t to triage the findings", title="Demo")
         self.changed()
 
-    # Command palette: every binding of the screen and the app, and every job ------------------------
+    # Command palette: every binding of the screen and the app, and every job of the last snapshot ----
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         seen: set[str] = set()
@@ -220,26 +218,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code
     try:
-        PrafApp(service, as_of=args.as_of, refresh_s=args.refresh, ansi=args.ansi).run()
+        app = PrafApp(service, as_of=args.as_of, refresh_s=args.refresh, ansi=args.ansi)
+    except PipelineError as exc:  # the keymap
+        service.close()
+        print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
+        return exc.exit_code
+    try:
+        app.run()
     finally:
         service.close()
     return 0
 
 
 def _main_demo(args: argparse.Namespace) -> int:
-    from praf_engine.service import start_demo
-
+    """`praf-tui --demo`: the entry point starts the sandbox and the demo home, and hands the demo to the app."""
     try:
-        session = start_demo(args.home, args.size)
+        demo = start_demo(args.home, args.size)
     except PipelineError as exc:
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code
     try:
-        app = PrafApp(session.service, as_of=args.as_of or session.as_of(), refresh_s=args.refresh, demo=session, ansi=args.ansi)
-        app.run()
+        PrafApp(demo.service, as_of=args.as_of or demo.as_of(), refresh_s=args.refresh, demo=demo, ansi=args.ansi).run()
+    except PipelineError as exc:  # the keymap
+        print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
+        return exc.exit_code
     finally:
-        session.__exit__(None, None, None)
-    print(f"demo home: {session.settings.home}")
+        demo.__exit__(None, None, None)
+    print(f"demo home: {demo.settings.home}")
     return 0
 
 

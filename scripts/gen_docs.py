@@ -1,4 +1,4 @@
-"""Regenerate the generated parts of docs/: the settings reference and the error-code table."""
+"""Regenerate the generated parts of docs/: the settings reference, the error-code table and the TUI's keys."""
 
 from __future__ import annotations
 
@@ -33,23 +33,16 @@ def error_codes(text: str) -> str:
 
 
 def tui_keys_table() -> str:
-    """Markdown: every described binding of the app and each screen, from the classes' BINDINGS."""
-    from praf_tui.app import PrafApp
-    from praf_tui.screens.dashboard import DashboardScreen
-    from praf_tui.screens.help import HelpScreen
-    from praf_tui.screens.symbol import SymbolScreen
-    from praf_tui.screens.triage import TriageScreen
+    """Markdown: every described binding of the app, each screen, widget and dialog, with its id (``tui.keymap``)."""
+    from praf_tui.keys import binding_owners, declared
 
     out = []
-    for title, cls in (("Everywhere", PrafApp), ("Dashboard", DashboardScreen), ("Triage", TriageScreen),
-                       ("Symbol", SymbolScreen), ("Help", HelpScreen)):
-        out += [f"**{title}**", "", "| key | action | what it does |", "|---|---|---|"]
-        for b in cls.BINDINGS:
-            if isinstance(b, tuple):
-                continue
+    for title, cls in binding_owners():
+        out += [f"**{title}**", "", "| key | action | what it does | id |", "|---|---|---|---|"]
+        for b in declared(cls):
             if b.description:
                 keys = b.key_display or b.key.replace(",", ", ")
-                out.append(f"| `{keys}` | {b.description} | {b.tooltip or ''} |")
+                out.append(f"| `{keys}` | {b.description} | {b.tooltip or ''} | `{b.id}` |")
         out.append("")
     return "\n".join(out).rstrip()
 

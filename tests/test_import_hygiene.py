@@ -58,6 +58,27 @@ def test_the_read_models_never_import_the_jobs() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_the_tui_uses_exactly_the_engine_api_protocol() -> None:
+    """praf_tui's app, screens and widgets are typed against service.EngineAPI: every attribute they read off their
+    service is in the protocol, the protocol holds nothing they do not use, and EngineService implements all of it.
+    (The entry point, module-level `main`, builds and closes the concrete EngineService.)"""
+    from praf_engine.service import EngineAPI, EngineService
+
+    used = set()
+    for path in (REPO / "praf_tui").rglob("*.py"):
+        classes = [n for n in ast.parse(path.read_text(), str(path)).body if isinstance(n, ast.ClassDef)]
+        for node in (n for c in classes for n in ast.walk(c)):
+            if isinstance(node, ast.Attribute) and (
+                    isinstance(node.value, ast.Attribute) and node.value.attr == "service"
+                    or isinstance(node.value, ast.Name) and node.value.id == "service"):
+                used.add(node.attr)
+    protocol = {name for name in vars(EngineAPI) if not name.startswith("_")}
+    assert used == protocol
+    assert all(callable(getattr(EngineService, name)) for name in protocol - {"settings"})
+    assert "settings" in EngineService.__init__.__code__.co_names
+
+
+
 ENTRY_POINTS = {"cli.py", "entry.py", "demo.py"}  # praf-tui reaches the demo and the wiring through the service
 # the [sandbox] settings section checks its fault names against the sandbox's fault catalogue (pure data) at load, so a
 # misspelt fault is CONFIGBAD naming the setting's source; that check imports nothing else of the sandbox

@@ -1,8 +1,8 @@
 """The dashboard (SPEC §8, seed §6.3/§6.7): the 7 KPI cards and the panels behind them, at one as-of date.
 
-Everything shown comes from one thread-worker load of the service (cards, panels, jobs); a load asked while one
-is in flight runs once when it returns, so polls never overlap and input never waits on the database. The app's
-``data_version`` (refresh ticks, writes, jobs, demo steps) and ``as_of`` trigger the loads.
+Everything shown comes from one snapshot of the service (cards, panels, jobs), loaded by the screen's one thread
+worker and rendered from a DashboardLoaded message (the convention of ``screens.loading``). The app's
+``data_version`` (Refresh, writes, jobs, demo steps) and ``as_of`` reload it; the next poll follows each render.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, TabbedContent, TabPane
 
-from praf_engine.service import DashboardSnapshot, PipelineError, redact
+from praf_engine.service import DashboardSnapshot
+from praf_tui.messages import DashboardLoaded, LoadFailed
+from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.cards import KpiCardView, SummaryBar
-from praf_tui.widgets.dialogs import DatePrompt, PromptDialog
+from praf_tui.widgets.dialogs import ConfirmDialog, DatePrompt
 from praf_tui.widgets.panels import (
     ChecksView,
     FetchView,
@@ -44,42 +45,27 @@ PANEL_HELP = {
 }
 
 
-def load_dashboard(service: Any, as_of: dt.date) -> DashboardSnapshot:
-    """Every query of the dashboard (runs in a worker thread)."""
-    return service.dashboard_snapshot(as_of)
-
-
-class DashboardScreen(Screen[None]):
-    """KPI cards on top, the panels in tabs below; ``data`` is the last load (None until the first one)."""
+class DashboardScreen(LoadingScreen):
+    """KPI cards on top, the panels in tabs below; ``data`` is the last snapshot shown (None until the first)."""
 
     AUTO_FOCUS = "KpiCardView"
-    DEFAULT_CSS = """
-    DashboardScreen #demo { height: 1; padding: 0 1; display: none; }
-    DashboardScreen #demo.-running { display: block; }
-    DashboardScreen #demo Label { width: auto; margin-right: 1; }
-    DashboardScreen #demo ProgressBar { width: 1fr; }
-    DashboardScreen #panels { height: 1fr; }
-    DashboardScreen #panels ContentSwitcher { height: 1fr; }
-    DashboardScreen #panels TabPane { height: 1fr; padding: 0; }
-    """
     BINDINGS = [
         Binding("left_square_bracket", "shift_day(-1)", "Day -1", key_display="[",
-                tooltip="Show the data as of the previous day"),
+                tooltip="Show the data as of the previous day", id="dashboard.day_back"),
         Binding("right_square_bracket", "shift_day(1)", "Day +1", key_display="]",
-                tooltip="Show the data as of the next day"),
-        Binding("a", "ask_as_of", "As-of", tooltip="Type the as-of date (YYYY-MM-DD; empty: today)"),
+                tooltip="Show the data as of the next day", id="dashboard.day_forward"),
+        Binding("a", "ask_as_of", "As-of", tooltip="Type the as-of date (YYYY-MM-DD; empty: today)", id="dashboard.as_of"),
         Binding("R", "rerun_job", "Rerun job", key_display="R",
-                tooltip="Jobs panel: rerun the job under the cursor now (asks to confirm)"),
-        Binding("escape", "focus_cards", "Cards", show=False, tooltip="Put the focus back on the KPI cards"),
-        *(Binding(str(i), f"panel('{key}')", title, show=False, tooltip=PANEL_HELP[key])
+                tooltip="Jobs panel: rerun the job under the cursor now (asks to confirm)", id="dashboard.rerun_job"),
+        Binding("escape", "focus_cards", "Cards", show=False, tooltip="Put the focus back on the KPI cards",
+                id="dashboard.cards"),
+        *(Binding(str(i), f"panel('{key}')", title, show=False, tooltip=PANEL_HELP[key], id=f"dashboard.panel_{key}")
           for i, (key, title) in enumerate(PANELS, 1)),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.data: DashboardSnapshot | None = None
-        self._loading = False
-        self._pending = False
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -104,49 +90,33 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = f"as of {self._as_of_text()} · loading…"
-        self.watch(self.app, "data_version", self._reload, init=False)
-        self.watch(self.app, "as_of", self._reload, init=False)
+        self.watch(self.app, "data_version", self.reload, init=False)
+        self.watch(self.app, "as_of", self.reload, init=False)
         self.app.theme_changed_signal.subscribe(self, self._retheme)
-        self._reload()
+        self.reload()
 
     # Loading -------------------------------------------------------------------------------------
-    def _reload(self, *_: Any) -> None:
+    def load(self) -> None:
         self._show_demo()
-        if self._loading:
-            self._pending = True
-            return
-        self._loading = True
-        self._pending = False
-        self._load(self.app.effective_as_of())
+        self._load(self.praf.effective_as_of())
 
-    @work(thread=True, group="dashboard-load")
+    @work(thread=True, exclusive=True, group="dashboard-load")
     def _load(self, as_of: dt.date) -> None:
         try:
-            early = getattr(self.app, "take_prefetch", lambda _d: None)(as_of)
-            data = early.result() if early is not None else load_dashboard(self.app.service, as_of)
-        except PipelineError as exc:
-            self.app.call_from_thread(self._failed, f"[{exc.error_code}] {redact(exc.msg)}")
+            snapshot = self.praf.service.dashboard_snapshot(as_of)
         except Exception as exc:  # noqa: BLE001 - shown, never crashes the dashboard
-            self.app.call_from_thread(self._failed, redact(f"{type(exc).__name__}: {exc}"))
+            self.send_failure(exc)
         else:
-            self.app.call_from_thread(self._show, data)
+            self.send(DashboardLoaded(snapshot))
 
-    def _done(self) -> None:
-        self._loading = False
-        if self._pending:
-            self._reload()
+    def on_dashboard_loaded(self, message: DashboardLoaded) -> None:
+        self.data = message.snapshot
+        self._draw(message.snapshot)
+        self.loaded()
 
-    def _failed(self, message: str) -> None:
-        self.notify(message, title="Dashboard", severity="error")
-        self._done()
-
-    def _show(self, data: DashboardSnapshot) -> None:
-        try:
-            self.data = data
-            self.app.snapshot = data  # the command palette's job list
-            self._draw(data)
-        finally:
-            self._done()
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self.notify(f"[{message.code}] {message.msg}", title="Dashboard", severity="error")
+        self.loaded()
 
     def _draw(self, data: DashboardSnapshot) -> None:
         summary = data.summary
@@ -170,29 +140,30 @@ class DashboardScreen(Screen[None]):
             self._draw(self.data)
 
     def _as_of_text(self, as_of: dt.date | None = None) -> str:
-        day = as_of or self.app.effective_as_of()
-        return day.isoformat() if self.app.as_of is not None else f"today ({day.isoformat()})"
+        day = as_of or self.praf.effective_as_of()
+        return day.isoformat() if self.praf.as_of is not None else f"today ({day.isoformat()})"
 
     def _show_demo(self) -> None:
         """`praf-tui --demo`: a one-line progress bar while the pipeline steps run."""
-        running = getattr(self.app, "demo", None) is not None and not getattr(self.app, "demo_done", True)
+        app = self.praf
+        running = app.demo is not None and not app.demo_done
         self.query_one("#demo").set_class(running, "-running")
         if running:
-            index, total, step = getattr(self.app, "demo_status", (0, 0, ""))
+            index, total, step = app.demo_status
             self.query_one("#demo-step", Label).update(Content(f"demo: step {min(index + 1, total)}/{total} {step}…"))
             self.query_one("#demo-progress", ProgressBar).update(total=max(total, 1), progress=index)
 
     # Actions -------------------------------------------------------------------------------------
     def action_shift_day(self, days: int) -> None:
-        self.app.as_of = self.app.effective_as_of() + dt.timedelta(days=days)
+        self.praf.as_of = self.praf.effective_as_of() + dt.timedelta(days=days)
 
     def action_ask_as_of(self) -> None:
         def chosen(text: str | None) -> None:
             if text is None:
                 return
-            self.app.as_of = dt.date.fromisoformat(text) if text else None
+            self.praf.as_of = dt.date.fromisoformat(text) if text else None
 
-        self.app.push_screen(DatePrompt("As-of date", self.app.as_of), chosen)
+        self.app.push_screen(DatePrompt("As-of date", self.praf.as_of), chosen)
 
     def action_panel(self, key: str) -> None:
         """Show a panel and put the focus on its first table (Enter, arrows and R act on it)."""
@@ -217,12 +188,11 @@ class DashboardScreen(Screen[None]):
             self.notify("no job under the cursor", title="Jobs", severity="warning")
             return
 
-        def confirmed(answer: str | None) -> None:
-            if answer and answer.strip().lower() in ("y", "yes"):
-                self.app.run_job(name)
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.praf.run_job(name)
 
-        self.app.push_screen(PromptDialog(f"Rerun job {name} now? Type y and Enter to confirm", "y / Esc", allow_empty=False),
-                             confirmed)
+        self.app.push_screen(ConfirmDialog(f"Rerun job {name} now?"), confirmed)
 
     # Events --------------------------------------------------------------------------------------
     @on(KpiCardView.Opened)
@@ -239,4 +209,4 @@ class DashboardScreen(Screen[None]):
         if isinstance(table, SymbolTable):
             symbol = table.symbol_of(event.row_key.value)
             if symbol:
-                self.app.open_symbol(symbol)
+                self.praf.open_symbol(symbol)

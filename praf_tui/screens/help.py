@@ -25,13 +25,7 @@ def binding_rows(screen: Screen[Any]) -> list[tuple[str, str, str]]:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", key_display="esc")]
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: 90%; max-width: 110; height: 90%; border: round $accent; background: $surface; }
-    HelpScreen DataTable { height: 1fr; }
-    HelpScreen Label { width: 100%; padding: 0 1; }
-    """
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", key_display="esc", id="help.close")]
 
     def __init__(self, under: Screen[Any]) -> None:
         super().__init__()

@@ -1,19 +1,19 @@
 """One listing (`s` or Enter on a symbol anywhere): price chart, OHLCV bars, QA history with resolve/reopen,
-corporate actions and the fetch state. Loads in a thread worker; reloads when the data version or as-of changes."""
+corporate actions and the fetch state. Loads in one thread worker that posts SymbolLoaded (``screens.loading``);
+reloads when the data version, the as-of date or the window changes."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from praf_engine.service import FailureRow, PipelineError, SymbolDetail, redact
+from praf_tui.messages import ActionFailed, FailuresTriaged, LoadFailed, SymbolLoaded
+from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.dialogs import PromptDialog
 from praf_tui.widgets.price_chart import PriceChart
 from praf_tui.widgets.symbol_views import (
@@ -38,49 +38,32 @@ TABS = ("tab-chart", "tab-bars", "tab-qa", "tab-actions", "tab-fetch")
 MAX_BAR_ROWS = 2000  # the bars table shows the newest rows of the window; the chart shows all of them
 
 
-class SymbolScreen(Screen[None]):
+class SymbolScreen(LoadingScreen):
     """The symbol page. ``symbol`` is what was asked for; ``detail`` the last load (None until then or on error)."""
 
     AUTO_FOCUS = "#symbol-tabs Tabs"
     BINDINGS = [
-        Binding("escape,backspace", "back", "Back", key_display="esc", tooltip="Close the symbol page"),
-        Binding("1", "tab(0)", "Chart", show=False, tooltip="Price chart of close and adjusted close"),
-        Binding("2", "tab(1)", "Bars", show=False, tooltip="The OHLCV bars of the window, newest first"),
-        Binding("3", "tab(2)", "QA history", show=False, tooltip="Every QA failure of the listing; r resolves, o reopens"),
-        Binding("4", "tab(3)", "Actions", show=False, tooltip="Splits and dividends"),
-        Binding("5", "tab(4)", "Fetch", show=False, tooltip="Fetch state, dead-letter queue and recent fetch errors"),
+        Binding("escape,backspace", "back", "Back", key_display="esc", tooltip="Close the symbol page", id="symbol.back"),
+        Binding("1", "tab(0)", "Chart", show=False, tooltip="Price chart of close and adjusted close", id="symbol.tab_chart"),
+        Binding("2", "tab(1)", "Bars", show=False, tooltip="The OHLCV bars of the window, newest first", id="symbol.tab_bars"),
+        Binding("3", "tab(2)", "QA history", show=False, tooltip="Every QA failure of the listing; r resolves, o reopens",
+                id="symbol.tab_qa"),
+        Binding("4", "tab(3)", "Actions", show=False, tooltip="Splits and dividends", id="symbol.tab_actions"),
+        Binding("5", "tab(4)", "Fetch", show=False, tooltip="Fetch state, dead-letter queue and recent fetch errors",
+                id="symbol.tab_fetch"),
         Binding("plus,equals_sign", "window(1)", "Wider", key_display="+",
-                tooltip="Widen the window of the chart and bars: 90 d → 1 y → 5 y → all"),
+                tooltip="Widen the window of the chart and bars: 90 d → 1 y → 5 y → all", id="symbol.wider"),
         Binding("minus", "window(-1)", "Narrower", key_display="-",
-                tooltip="Narrow the window of the chart and bars: all → 5 y → 1 y → 90 d"),
-        Binding("r", "resolve", "Resolve", tooltip="Resolve the selected QA failure, with an optional note"),
-        Binding("o", "reopen", "Reopen", tooltip="Reopen the selected QA failure"),
+                tooltip="Narrow the window of the chart and bars: all → 5 y → 1 y → 90 d", id="symbol.narrower"),
+        Binding("r", "resolve", "Resolve", tooltip="Resolve the selected QA failure, with an optional note", id="symbol.resolve"),
+        Binding("o", "reopen", "Reopen", tooltip="Reopen the selected QA failure", id="symbol.reopen"),
     ]
-    DEFAULT_CSS = """
-    SymbolScreen #symbol-info { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    SymbolScreen #symbol-error { height: auto; padding: 1 2; border: round $error; margin: 1 2; display: none; }
-    SymbolScreen.-error #symbol-error { display: block; }
-    SymbolScreen.-error #symbol-tabs { display: none; }
-    SymbolScreen #symbol-tabs { height: 1fr; }
-    SymbolScreen TabPane { padding: 0; height: 1fr; }
-    SymbolScreen TabPane > Vertical { height: 1fr; }
-    SymbolScreen DataTable { height: 1fr; }
-    SymbolScreen .caption { height: 1; padding: 0 1; color: $text-muted; }
-    SymbolScreen #qa-caption { height: auto; max-height: 3; }
-    SymbolScreen #chart-empty { height: 1fr; padding: 1 2; display: none; }
-    SymbolScreen.-no-chart #chart-empty { display: block; }
-    SymbolScreen.-no-chart #chart { display: none; }
-    SymbolScreen #fetch-meta { height: auto; padding: 0 1 1 1; }
-    """
-
     def __init__(self, symbol: str) -> None:
         super().__init__()
         self.symbol = symbol
         self.detail: SymbolDetail | None = None
         self.error: tuple[str, str] | None = None
         self.window = DEFAULT_WINDOW
-        self._loading = False
-        self._pending = False
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -111,42 +94,33 @@ class SymbolScreen(Screen[None]):
         for table_id, columns in (("#bars-table", BAR_COLUMNS), ("#qa-table", QA_COLUMNS),
                                   ("#actions-table", ACTION_COLUMNS), ("#errors-table", ERROR_COLUMNS)):
             self.query_one(table_id, DataTable).add_columns(*columns)
-        self.watch(self.app, "data_version", self._reload, init=False)
-        self.watch(self.app, "as_of", self._reload, init=False)
+        self.watch(self.app, "data_version", self.reload, init=False)
+        self.watch(self.app, "as_of", self.reload, init=False)
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._redraw())
-        self._reload()
+        self.reload()
 
     # Loading -----------------------------------------------------------------------------------------
-    def _reload(self, *_: Any) -> None:
-        if self._loading:
-            self._pending = True  # one reload follows the one in flight; polls never overlap
-            return
-        self._loading = True
+    def load(self) -> None:
         self._load(self.symbol, WINDOWS[self.window][1])
 
-    @work(thread=True, group="symbol-load", exclusive=True)
+    @work(thread=True, exclusive=True, group="symbol-load")
     def _load(self, symbol: str, days: int | None) -> None:
         try:
-            try:
-                detail = self.app.service.symbol_detail(symbol, days)
-            except PipelineError as exc:
-                self.app.call_from_thread(self._show_error, exc.error_code, redact(exc.msg))
-            except Exception as exc:  # noqa: BLE001 - a database or lake surprise is shown, never a crash
-                self.app.call_from_thread(self._show_error, "INTERNAL", redact(f"{type(exc).__name__}: {exc}"))
-            else:
-                self.app.call_from_thread(self._show, detail)
-        finally:
-            self.app.call_from_thread(self._loaded)
+            detail = self.praf.service.symbol_detail(symbol, days)
+        except Exception as exc:  # noqa: BLE001 - a database or lake surprise is shown, never a crash
+            self.send_failure(exc)
+        else:
+            self.send(SymbolLoaded(detail))
 
-    def _loaded(self) -> None:
-        self._loading = False
-        if self._pending and self.is_attached:
-            self._pending = False
-            self._reload()
+    def on_symbol_loaded(self, message: SymbolLoaded) -> None:
+        self._show(message.detail)
+        self.loaded()
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self._show_error(message.code, message.msg)
+        self.loaded()
 
     def _show_error(self, code: str, msg: str) -> None:
-        if not self.is_attached:
-            return
         self.detail, self.error = None, (code, msg)
         self.add_class("-error")
         self.query_one("#symbol-info", Static).update(Content(f"symbol {self.symbol!r}"))
@@ -155,8 +129,6 @@ class SymbolScreen(Screen[None]):
         self.refresh_bindings()
 
     def _show(self, detail: SymbolDetail) -> None:
-        if not self.is_attached:
-            return
         self.detail, self.error = detail, None
         self.remove_class("-error")
         self.sub_title = f"symbol {detail.symbol}"
@@ -287,7 +259,7 @@ class SymbolScreen(Screen[None]):
             self.notify(f"the window is already {WINDOWS[new][0]}", title="Chart", markup=False)
             return
         self.window = new
-        self._reload()
+        self.reload()
 
     def action_resolve(self) -> None:
         failure = self.selected_failure()
@@ -313,16 +285,18 @@ class SymbolScreen(Screen[None]):
     @work(thread=True, group="symbol-triage")
     def _triage(self, failure_id: int, action: str, note: str | None) -> None:
         try:
-            self.app.service.triage_failures([failure_id], action, note, self.app.who)
+            changed = self.praf.service.triage_failures([failure_id], action, note, self.praf.who)
         except PipelineError as exc:
-            self.app.call_from_thread(self.notify, f"[{exc.error_code}] {redact(exc.msg)}", title="QA", severity="error",
-                                      markup=False)
-            return
-        self.app.call_from_thread(self._triaged, action)
+            self.post_message(ActionFailed("QA", exc.error_code, redact(exc.msg)))
+        else:
+            self.post_message(FailuresTriaged(action, (failure_id,), changed))
 
-    def _triaged(self, action: str) -> None:
-        self.notify("reopened" if action == "reopen" else "resolved", title="QA")
-        self.app.changed()
+    def on_failures_triaged(self, message: FailuresTriaged) -> None:
+        self.notify("reopened" if message.action == "reopen" else "resolved", title="QA")
+        self.praf.changed()
+
+    def on_action_failed(self, message: ActionFailed) -> None:
+        self.notify(f"[{message.code}] {message.msg}", title=message.title, severity="error", markup=False)
 
 
 def _markup(template: str, **values: str) -> Content:

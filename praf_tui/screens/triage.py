@@ -2,68 +2,72 @@
 failures cost one page; multi-select; resolve / false positive / reopen with a note; CSV export of the view.
 
 State lives here: the query (filters and sort), the page number, the selection (failure ids, kept across pages,
-cleared when the filters change the set of rows). Every service call runs on the screen's own database thread (a
-one-thread executor awaited by async workers: the connection stays open, calls run in order, input never
-waits); one page load is in flight at a time and a reload asked meanwhile runs when it returns."""
+cleared when the filters change the set of rows). A page loads in the screen's one exclusive thread worker and
+arrives as FailuresLoaded (``screens.loading``); a triage write reads the page again in the same worker call and
+arrives as FailuresTriaged, superseding any load in flight, so the operator sees the write's result at once."""
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from praf_engine.service import FailureFilters, FailurePage, PipelineError, redact
+from praf_tui.messages import ActionFailed, FailuresExported, FailuresLoaded, FailuresTriaged, LoadFailed
+from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.dialogs import PromptDialog
 from praf_tui.widgets.failure_table import FailureTable, detail_text, fixed_width, theme_colours
 from praf_tui.widgets.filters import SORTS, STATES, FilterBar, SymbolSearch, TriageQuery, cycle
 
-T = TypeVar("T")
 ACTIONS = {"resolved": "Resolve", "false_positive": "Mark false positive", "reopen": "Reopen"}
 
 
-class TriageScreen(Screen[None]):
+class TriageScreen(LoadingScreen):
     PAGE_SIZE = 100
     AUTO_FOCUS = "FailureTable"
-    DEFAULT_CSS = """
-    TriageScreen FilterBar { height: 1; }
-    TriageScreen FailureTable { height: 1fr; }
-    TriageScreen #detail-pane { height: 8; border-top: solid $primary; padding: 0 1; }
-    TriageScreen #detail-pane:focus { border-top: solid $accent; }
-    TriageScreen #triage-status { height: 1; padding: 0 1; color: $text-muted; }
-    """
     BINDINGS = [
-        Binding("r", "triage('resolved')", "Resolve", tooltip="Resolve the selection (or the cursor row), with an optional note"),
+        Binding("r", "triage('resolved')", "Resolve", tooltip="Resolve the selection (or the cursor row), with an optional note",
+                id="triage.resolve"),
         Binding("f", "triage('false_positive')", "False pos.",
-                tooltip="Mark the selection (or the cursor row) as a false positive, with an optional note"),
-        Binding("o", "triage('reopen')", "Reopen", tooltip="Reopen the selection (or the cursor row), with an optional note"),
-        Binding("space", "toggle_select", "Select", tooltip="Select or unselect the cursor row, then move down"),
-        Binding("ctrl+a", "select_page", "Select page", tooltip="Select every row of this page (again: unselect them)"),
+                tooltip="Mark the selection (or the cursor row) as a false positive, with an optional note",
+                id="triage.false_positive"),
+        Binding("o", "triage('reopen')", "Reopen", tooltip="Reopen the selection (or the cursor row), with an optional note",
+                id="triage.reopen"),
+        Binding("space", "toggle_select", "Select", tooltip="Select or unselect the cursor row, then move down",
+                id="triage.select"),
+        Binding("ctrl+a", "select_page", "Select page", tooltip="Select every row of this page (again: unselect them)",
+                id="triage.select_page"),
         Binding("asterisk", "select_page", "Select page", show=False, key_display="*",
-                tooltip="Select every row of this page (again: unselect them)"),
-        Binding("slash", "search", "Search", key_display="/", tooltip="Type a symbol search; Enter applies, Esc returns"),
-        Binding("e", "export", "Export", tooltip="Write every row of this view (all pages) to a CSV file"),
-        Binding("c", "cycle('check')", "Check", show=False, tooltip="Filter by the next QA check (then: any check)"),
-        Binding("v", "cycle('severity')", "Severity", show=False, tooltip="Filter by the next severity (then: any)"),
-        Binding("x", "cycle('exchange')", "Exchange", show=False, tooltip="Filter by the next exchange (then: any)"),
-        Binding("u", "cycle('state')", "State", show=False, tooltip="Show unresolved, resolved, or all failures"),
-        Binding("s", "cycle_sort", "Sort", show=False, tooltip="Sort by the next key: date, symbol, check, severity"),
-        Binding("S", "toggle_direction", "Sort direction", show=False, tooltip="Toggle ascending / descending"),
-        Binding("escape", "clear_filters", "Clear filters", show=False, tooltip="Back to every unresolved failure"),
-        Binding("n", "next_page", "Next page", show=False, tooltip="Load the next page of failures from the database"),
+                tooltip="Select every row of this page (again: unselect them)", id="triage.select_page_star"),
+        Binding("slash", "search", "Search", key_display="/", tooltip="Type a symbol search; Enter applies, Esc returns",
+                id="triage.search"),
+        Binding("e", "export", "Export", tooltip="Write every row of this view (all pages) to a CSV file", id="triage.export"),
+        Binding("c", "cycle('check')", "Check", show=False, tooltip="Filter by the next QA check (then: any check)",
+                id="triage.check"),
+        Binding("v", "cycle('severity')", "Severity", show=False, tooltip="Filter by the next severity (then: any)",
+                id="triage.severity"),
+        Binding("x", "cycle('exchange')", "Exchange", show=False, tooltip="Filter by the next exchange (then: any)",
+                id="triage.exchange"),
+        Binding("u", "cycle('state')", "State", show=False, tooltip="Show unresolved, resolved, or all failures",
+                id="triage.state"),
+        Binding("s", "cycle_sort", "Sort", show=False, tooltip="Sort by the next key: date, symbol, check, severity",
+                id="triage.sort"),
+        Binding("S", "toggle_direction", "Sort direction", show=False, tooltip="Toggle ascending / descending",
+                id="triage.sort_direction"),
+        Binding("escape", "clear_filters", "Clear filters", show=False, tooltip="Back to every unresolved failure",
+                id="triage.clear_filters"),
+        Binding("n", "next_page", "Next page", show=False, tooltip="Load the next page of failures from the database",
+                id="triage.next_page"),
         Binding("p", "previous_page", "Previous page", show=False,
-                tooltip="Load the previous page of failures from the database"),
+                tooltip="Load the previous page of failures from the database", id="triage.previous_page"),
     ]
 
     def __init__(self) -> None:
@@ -74,14 +78,11 @@ class TriageScreen(Screen[None]):
         self.selected: set[int] = set()
         self.choices: FailureFilters | None = None
         self.loads = 0  # pages shown so far
-        self._loading = False
-        self._pending = False
         self._cursor = 0
         self._width = 0
         self._page: FailurePage | None = None
         self._own_version = -1
         self._view: tuple[TriageQuery, int] | None = None  # the (query, page) the table shows
-        self._db_thread: ThreadPoolExecutor | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -93,89 +94,66 @@ class TriageScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        # one long-lived thread for this screen's service calls: its database connection stays open between
-        # loads, and loads and writes run in order
-        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="praf-triage-db")
         self.sub_title = "QA triage"
         self.watch(self.app, "data_version", self._data_changed, init=False)
-        self.watch(self.app, "as_of", self._reload, init=False)
+        self.watch(self.app, "as_of", self.reload, init=False)
         self.watch(self.app, "theme", self._render_page, init=False)
-        self._reload()
-
-    def on_unmount(self) -> None:
-        if self._db_thread is not None:
-            self._db_thread.shutdown(wait=False, cancel_futures=True)
+        self.reload()
 
     @property
     def table(self) -> FailureTable:
         return self.query_one(FailureTable)
 
     # Loading ---------------------------------------------------------------------------------------
-    def _reload(self, *_: Any) -> None:
-        if self._loading:
-            self._pending = True
-            return
-        self._loading = True
+    def load(self) -> None:
         self._load(self.query_state, self.page_no, self.choices is None)
 
     def _data_changed(self, version: int) -> None:
         if version != self._own_version:  # not the bump of our own write, whose page is already shown
-            self._reload()
+            self.reload()
 
-    async def _call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        """Run a service call on this screen's database thread (never on the UI thread)."""
-        return await asyncio.get_running_loop().run_in_executor(self._db_thread, partial(fn, *args, **kw))
-
-    @work(group="triage-load")
-    async def _load(self, query: TriageQuery, page_no: int, need_choices: bool) -> None:
-        service = self.app.service
+    @work(thread=True, exclusive=True, group="triage-load")
+    def _load(self, query: TriageQuery, page_no: int, need_choices: bool) -> None:
+        service = self.praf.service
         try:
-            choices = await self._call(service.failure_filters) if need_choices else None
-            page = await self._call(service.failures, **query.filters(), offset=page_no * self.PAGE_SIZE,
-                                    limit=self.PAGE_SIZE)
-        except PipelineError as exc:
-            self._load_failed(exc.error_code, exc.msg)
+            choices = service.failure_filters() if need_choices else None
+            page = service.failures(**query.filters(), offset=page_no * self.PAGE_SIZE, limit=self.PAGE_SIZE)
         except Exception as exc:  # noqa: BLE001 - a broken query must not take the dashboard down
-            self._load_failed(type(exc).__name__, str(exc))
+            self.send_failure(exc)
         else:
-            self._loaded(query, page_no, page, choices)
+            self.send(FailuresLoaded(query, page_no, page, choices))
 
-    def _load_failed(self, code: str, msg: str) -> None:
-        self._loading = False
-        self._error(code, msg, "Triage")
-        self.query_one("#triage-status", Static).update(f"[{code}] could not load the failures")
-        if self._pending:
-            self._pending = False
-            self._reload()
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self._error(message.code, message.msg, "Triage")
+        self.query_one("#triage-status", Static).update(f"[{message.code}] could not load the failures")
+        self.loaded()
 
-    def _loaded(self, query: TriageQuery, page_no: int, page: FailurePage, choices: FailureFilters | None) -> None:
-        self._loading = False
-        pending, self._pending = self._pending, False
-        if choices is not None:
-            self.choices = choices
+    def on_failures_loaded(self, message: FailuresLoaded) -> None:
+        if message.choices is not None:
+            self.choices = message.choices
             bar = self.query_one(FilterBar)
-            bar.set_choices(choices)
+            bar.set_choices(message.choices)
             bar.show(self.query_state)
-        self._present(query, page_no, page)
-        if pending and not self._loading:
-            self._reload()
+        self._present(message.query, message.page_no, message.page)
 
     def _present(self, query: TriageQuery, page_no: int, page: FailurePage) -> None:
-        """Show a page loaded for (query, page_no), unless the operator has moved on meanwhile (then: reload)."""
+        """Show a page loaded for (query, page_no), unless the operator has moved on meanwhile (then: reload);
+        the next poll follows."""
         if query != self.query_state or page_no != self.page_no:
-            self._reload()
+            self.reload()
             return
         if not page.rows and page.total and page_no:  # the page emptied (rows triaged away): go to the last one
             self.page_no = (page.total - 1) // self.PAGE_SIZE
-            self._reload()
+            self.reload()
             return
         self.total = page.total
         self.loads += 1
         if page == self._page:  # a live refresh that found nothing new: leave the table as it is
             self._show_status()
-            return
-        self._page = page
-        self._render_page()
+        else:
+            self._page = page
+            self._render_page()
+        self.loaded()
 
     def _render_page(self, *_: Any) -> None:
         page = self._page
@@ -229,7 +207,7 @@ class TriageScreen(Screen[None]):
         self._cursor = 0
         self.query_one(FilterBar).show(query)
         self._show_status()
-        self._reload()
+        self.reload()
 
     def on_filter_bar_picked(self, event: FilterBar.Picked) -> None:
         if event.field in ("check", "severity", "exchange") or (event.field == "state" and event.value in STATES):
@@ -273,7 +251,7 @@ class TriageScreen(Screen[None]):
             return
         self.page_no += 1
         self._cursor = 0
-        self._reload()
+        self.reload()
 
     def action_previous_page(self) -> None:
         if self.page_no == 0:
@@ -281,7 +259,7 @@ class TriageScreen(Screen[None]):
             return
         self.page_no -= 1
         self._cursor = 0
-        self._reload()
+        self.reload()
 
     # Selection -------------------------------------------------------------------------------------
     def action_toggle_select(self) -> None:
@@ -321,47 +299,44 @@ class TriageScreen(Screen[None]):
     def _triage_answered(self, action: str, ids: list[int], note: str | None) -> None:
         if note is None:  # Esc: nothing changes
             return
-        query, page_no, size = self.query_state, self.page_no, self.PAGE_SIZE
-        service, who = self.app.service, self.app.who
+        self._triage(action, tuple(ids), note or None, self.query_state, self.page_no)
 
-        def write_then_page() -> tuple[int, FailurePage | None]:
-            """The write, then the page reloaded in the same database-thread call (one connection, one hop)."""
-            changed = service.triage_failures(ids, action, note or None, who)
-            try:
-                return changed, service.failures(**query.filters(), offset=page_no * size, limit=size)
-            except PipelineError:
-                return changed, None  # the reload after app.changed() reports it
-
-        if self._db_thread is None:  # not mounted
-            return
-        # submitted now, not when a worker starts: the write runs while the UI redraws under the closed dialog
-        self._triage(action, ids, query, page_no, self._db_thread.submit(write_then_page))
-
-    @work(group="triage-write")
-    async def _triage(self, action: str, ids: list[int], query: TriageQuery, page_no: int,
-                      future: Future[tuple[int, FailurePage | None]]) -> None:
+    @work(thread=True, group="triage-write")
+    def _triage(self, action: str, ids: tuple[int, ...], note: str | None, query: TriageQuery, page_no: int) -> None:
+        """The write, then the page read again in the same call (one hop: the result is on screen at once)."""
+        service = self.praf.service
         try:
-            changed, page = await asyncio.wrap_future(future)
+            changed = service.triage_failures(ids, action, note, self.praf.who)
         except PipelineError as exc:
-            msg = exc.msg
-            gone = {int(i) for i in exc.detail.get("missing", ())} & self.selected
-            if gone:  # rows deleted meanwhile (retention, another operator): drop them so a retry can work
-                self.selected -= gone
-                msg += f" — {len(gone)} gone row{'s' if len(gone) > 1 else ''} left the selection; apply again"
-            self._error(exc.error_code, msg, ACTIONS[action])
-            self._reload()
+            self.post_message(ActionFailed(ACTIONS[action], exc.error_code, redact(exc.msg), exc.detail))
             return
-        self._triaged(action, ids, changed, query, page_no, page)
+        try:
+            page = service.failures(**query.filters(), offset=page_no * self.PAGE_SIZE, limit=self.PAGE_SIZE)
+        except PipelineError:
+            page = None  # the reload after app.changed() reports it
+        self.post_message(FailuresTriaged(action, ids, changed, query, page_no, page))
 
-    def _triaged(self, action: str, ids: list[int], changed: int, query: TriageQuery, page_no: int,
-                 page: FailurePage | None) -> None:
-        self.selected.difference_update(ids)
-        fresh = page is not None and not self._loading  # a load in flight may predate the write: let it reload
-        if fresh:
-            self._present(query, page_no, page)
-        self.notify(f"{ACTIONS[action]}: {changed:,} failure{'s' if changed != 1 else ''}", title="Triage")
-        self._own_version = self.app.data_version + 1 if fresh else -1
-        self.app.changed()  # every other screen reloads
+    def on_failures_triaged(self, message: FailuresTriaged) -> None:
+        self.selected.difference_update(message.ids)
+        self.workers.cancel_group(self, "triage-load")  # a load in flight may have read the rows before the write
+        if message.page is not None:
+            self._present(message.query, message.page_no, message.page)  # reloads if the view moved on meanwhile
+        else:
+            self.reload()
+        changed = message.changed
+        self.notify(f"{ACTIONS[message.action]}: {changed:,} failure{'s' if changed != 1 else ''}", title="Triage")
+        self._own_version = self.praf.data_version + 1
+        self.praf.changed()  # every other screen reloads
+
+    def on_action_failed(self, message: ActionFailed) -> None:
+        msg = message.msg
+        gone = {int(i) for i in message.detail.get("missing", ())} & self.selected
+        if gone:  # rows deleted meanwhile (retention, another operator): drop them so a retry can work
+            self.selected -= gone
+            msg += f" — {len(gone)} gone row{'s' if len(gone) > 1 else ''} left the selection; apply again"
+        self._error(message.code, msg, message.title)
+        if message.title != "Export":
+            self.reload()
 
     def action_open_symbol(self) -> None:
         row = self.table.current
@@ -370,10 +345,10 @@ class TriageScreen(Screen[None]):
         if row.symbol == "*":
             self.notify("a universe-level failure has no symbol page", title="Triage")
             return
-        self.app.open_symbol(row.symbol)
+        self.praf.open_symbol(row.symbol)
 
     def action_export(self) -> None:
-        default = Path(self.app.service.settings.home) / f"qa_failures_{self.app.effective_as_of().isoformat()}.csv"
+        default = Path(self.praf.service.settings.home) / f"qa_failures_{self.praf.effective_as_of().isoformat()}.csv"
         dialog = PromptDialog(f"Export this view ({self.total:,} rows, every page) to CSV", "path of the CSV file",
                               str(default), allow_empty=False)
         self.app.push_screen(dialog, partial(self._export_answered, self.query_state))
@@ -382,14 +357,17 @@ class TriageScreen(Screen[None]):
         if path:
             self._export(path, query)
 
-    @work(group="triage-export")
-    async def _export(self, path: str, query: TriageQuery) -> None:
+    @work(thread=True, group="triage-export")
+    def _export(self, path: str, query: TriageQuery) -> None:
         try:
-            rows = await self._call(self.app.service.export_failures, path, **query.filters())
+            rows = self.praf.service.export_failures(path, **query.filters())
         except PipelineError as exc:
-            self._error(exc.error_code, exc.msg, "Export")
+            self.post_message(ActionFailed("Export", exc.error_code, redact(exc.msg)))
         else:
-            self.notify(f"exported {rows:,} rows to {path}", title="Export")
+            self.post_message(FailuresExported(path, rows))
+
+    def on_failures_exported(self, message: FailuresExported) -> None:
+        self.notify(f"exported {message.rows:,} rows to {message.path}", title="Export")
 
     def _error(self, code: str, msg: str, title: str) -> None:
         self.notify(f"[{code}] {redact(msg)}", title=title, severity="error")

@@ -39,26 +39,10 @@ def format_pct(pct: float) -> str:
 class KpiCardView(Static, can_focus=True):
     """One card: short label, count, % of the universe; border and figures in the card's colour."""
 
-    DEFAULT_CSS = """
-    KpiCardView {
-        width: 1fr; height: 5; padding: 0; border: round $primary;
-        content-align: center middle; text-align: center; color: $foreground;
-    }
-    KpiCardView.-neutral { border: round $primary; }
-    KpiCardView.-green { border: round $success; color: $success; }
-    KpiCardView.-yellow { border: round $warning; color: $warning; }
-    KpiCardView.-red { border: round $error; color: $error; }
-    KpiCardView:focus { background: $boost; text-style: bold; border: heavy $accent; }
-    KpiCardView.-green:focus { border: heavy $success; }
-    KpiCardView.-yellow:focus { border: heavy $warning; }
-    KpiCardView.-red:focus { border: heavy $error; }
-    KpiCardView.-neutral:focus { border: heavy $primary; }
-    """
-
     BINDINGS = [
-        Binding("enter", "open_panel", "Open panel", tooltip="Show the panel behind the focused KPI card"),
-        Binding("left", "step(-1)", "Previous card", show=False, tooltip="Focus the KPI card to the left"),
-        Binding("right", "step(1)", "Next card", show=False, tooltip="Focus the KPI card to the right"),
+        Binding("enter", "open_panel", "Open panel", tooltip="Show the panel behind the focused KPI card", id="cards.open_panel"),
+        Binding("left", "step(-1)", "Previous card", show=False, tooltip="Focus the KPI card to the left", id="cards.previous"),
+        Binding("right", "step(1)", "Next card", show=False, tooltip="Focus the KPI card to the right", id="cards.next"),
     ]
 
     class Opened(Message):
@@ -97,12 +81,6 @@ class KpiCardView(Static, can_focus=True):
 class SummaryBar(Vertical):
     """The seven cards in one row and a hint line for the focused card."""
 
-    DEFAULT_CSS = """
-    SummaryBar { height: auto; }
-    SummaryBar > Horizontal { height: 5; }
-    SummaryBar > #kpi-hint { height: 1; width: 100%; padding: 0 1; color: $text-muted; }
-    """
-
     def compose(self) -> ComposeResult:
         with Horizontal():
             for key in CARD_KEYS:
@@ -115,9 +93,6 @@ class SummaryBar(Vertical):
                 if view.key == card.key:
                     view.show(card)
         self._hint()
-
-    def card_view(self, key: str) -> KpiCardView:
-        return self.query_one(f"#kpi-{key}", KpiCardView)
 
     def on_descendant_focus(self) -> None:
         self._hint()

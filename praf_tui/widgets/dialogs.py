@@ -1,4 +1,5 @@
-"""Small modal dialogs: ask for a symbol, a date, or an optional triage note. Enter accepts, Escape cancels."""
+"""Small modal dialogs: ask for a symbol, a date or an optional triage note (Enter accepts, Escape cancels), and the
+yes/no confirmation (y or the Yes button confirms; n, Escape or the No button declines). Styles: app.tcss."""
 
 from __future__ import annotations
 
@@ -6,22 +7,16 @@ import datetime as dt
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label
+from textual.widgets import Button, Input, Label
 
 
 class PromptDialog(ModalScreen[str | None]):
     """One line of input; dismisses with the text (stripped) or None on Escape."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = """
-    PromptDialog { align: center middle; }
-    PromptDialog > Vertical { width: 60; max-width: 95%; height: auto; border: round $accent; padding: 0 1;
-                              background: $surface; }
-    PromptDialog Label { width: 100%; }
-    PromptDialog #prompt-error { color: $error; }
-    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
     def __init__(self, title: str, placeholder: str = "", value: str = "", *, allow_empty: bool = True) -> None:
         super().__init__()
@@ -67,3 +62,32 @@ class DatePrompt(PromptDialog):
         except ValueError:
             return f"not a date: {text!r} (use YYYY-MM-DD)"
         return None
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """A yes/no question; dismisses with True (y, Yes) or False (n, Escape, No). The focus starts on No, so a
+    stray Enter never confirms."""
+
+    AUTO_FOCUS = "#confirm-no"
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", tooltip="Confirm", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", key_display="n/esc", tooltip="Decline: nothing happens", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Content(self.question), id="confirm-question")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Yes (y)", variant="warning", id="confirm-yes")
+                yield Button("No (n)", id="confirm-no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

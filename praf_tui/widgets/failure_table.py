@@ -95,11 +95,12 @@ class FailureTable(DataTable[Any]):
     """One page of failures. Enter opens the symbol, PageUp/PageDown move whole server pages (not the cursor)."""
 
     BINDINGS = [
-        Binding("enter", "screen.open_symbol", "Open symbol", show=False, tooltip="Open the symbol screen of the row under the cursor"),
+        Binding("enter", "screen.open_symbol", "Open symbol", show=False, tooltip="Open the symbol screen of the row under the cursor",
+                id="failures.open_symbol"),
         Binding("pagedown", "screen.next_page", "Next page", key_display="pgdn", show=False,
-                tooltip="Load the next page of failures from the database"),
+                tooltip="Load the next page of failures from the database", id="failures.next_page"),
         Binding("pageup", "screen.previous_page", "Previous page", key_display="pgup", show=False,
-                tooltip="Load the previous page of failures from the database"),
+                tooltip="Load the previous page of failures from the database", id="failures.previous_page"),
     ]
 
     def __init__(self, **kw: Any) -> None:

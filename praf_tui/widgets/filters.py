@@ -61,7 +61,7 @@ def cycle(value: Any, choices: Sequence[Any], *, allow_none: bool = True) -> Any
 class SymbolSearch(Input):
     """Text search on the symbol: Enter applies it, Escape puts back the applied text and returns to the list."""
 
-    BINDINGS = [Binding("escape", "leave", "Back to the list", tooltip="Forget the edit and return to the list")]
+    BINDINGS = [Binding("escape", "leave", "Back to the list", tooltip="Forget the edit and return to the list", id="search.leave")]
 
     class Left(Message):
         """Escape was pressed: the screen refocuses the list."""
@@ -75,16 +75,6 @@ class SymbolSearch(Input):
 
 class FilterBar(Horizontal):
     """Check, severity, exchange and resolved-state selects plus the symbol search, on one line."""
-
-    DEFAULT_CSS = """
-    FilterBar { height: 1; width: 100%; }
-    FilterBar Select { height: 1; margin-right: 1; }
-    FilterBar #filter-check { width: 20; }
-    FilterBar #filter-severity { width: 15; }
-    FilterBar #filter-exchange { width: 15; }
-    FilterBar #filter-state { width: 13; }
-    FilterBar SymbolSearch { width: 1fr; min-width: 10; height: 1; }
-    """
 
     class Picked(Message):
         """The operator picked a value in one of the selects (not sent when the screen sets them)."""

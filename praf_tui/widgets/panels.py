@@ -82,7 +82,7 @@ class Table(DataTable[Any]):
 class SymbolTable(Table):
     """A table whose rows are listings: Enter opens the symbol page (the screen handles RowSelected)."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open symbol", tooltip="Open the listing under the cursor")]
+    BINDINGS = [Binding("enter", "select_cursor", "Open symbol", tooltip="Open the listing under the cursor", id="panels.open_symbol")]
 
     def __init__(self, columns: Sequence[str], *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(columns, id=id)
@@ -103,11 +103,7 @@ class JobsTable(Table):
 
 
 class Panel(Vertical):
-    DEFAULT_CSS = """
-    Panel { height: 1fr; }
-    Panel > .panel-head { height: 1; width: 100%; padding: 0 1; color: $text-muted; }
-    Panel Horizontal { height: 1fr; }
-    """
+    """A panel: a head line and the widgets that draw one DTO; ``show`` leaves them alone when the data is unchanged."""
 
     _last: Any = None
 
@@ -126,7 +122,7 @@ class Panel(Vertical):
 
 
 class UniversePanel(Panel):
-    DEFAULT_CSS = "UniversePanel #universe-table { width: 40; }"
+    """Universe Health: new vs delisted listings per month, as a chart and a table."""
 
     def compose(self) -> ComposeResult:
         yield Label("", classes="panel-head")
@@ -148,7 +144,7 @@ class UniversePanel(Panel):
 
 
 class TimelinessView(Panel):
-    DEFAULT_CSS = "TimelinessView #lagging-table { width: 3fr; } TimelinessView HistogramChart { width: 2fr; }"
+    """Data Timeliness: the days-behind histogram and the lagging listings."""
 
     def compose(self) -> ComposeResult:
         yield Label("", classes="panel-head")
@@ -199,11 +195,6 @@ def exit_text(exit_name: str | None) -> str:
 class ChecksView(Panel):
     """Completeness & Integrity or Volume & Price Quality: a count per check and the issues of the QA date."""
 
-    DEFAULT_CSS = """
-    ChecksView .check-counts { width: 24; height: 1fr; padding: 0 1; border-right: vkey $foreground 30%; }
-    ChecksView SymbolTable { width: 1fr; }
-    """
-
     def __init__(self, title: str, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.heading = title
@@ -233,11 +224,6 @@ class ChecksView(Panel):
 
 class FetchView(Panel):
     """Last night's fetch errors and the 30-night latency and error-count charts."""
-
-    DEFAULT_CSS = """
-    FetchView #fetch-errors { height: 1fr; }
-    FetchView Horizontal { height: 1fr; min-height: 8; }
-    """
 
     def compose(self) -> ComposeResult:
         yield Label("", classes="panel-head")
@@ -277,11 +263,6 @@ def took(run: JobRun) -> str:
 
 class JobsView(Panel):
     """Every job with its last run (R reruns the one under the cursor) and the latest runs of all jobs."""
-
-    DEFAULT_CSS = """
-    JobsView JobsTable { height: auto; max-height: 8; }
-    JobsView #runs-table { height: 1fr; }
-    """
 
     def compose(self) -> ComposeResult:
         yield Label("", classes="panel-head")

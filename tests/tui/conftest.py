@@ -9,10 +9,12 @@ import pickle
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.worker import WorkerCancelled
 
 from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF, build_fixture_home
 from praf_engine.service import EngineService, load_settings
@@ -56,15 +58,15 @@ def make_app(tui_service: EngineService) -> Any:
 
 
 async def settle(pilot: Any) -> None:
-    """Wait until the screen is mounted (its first load asked) and has no load in flight (a reload asked
-    meanwhile runs when the first returns), then for the refresh that follows."""
+    """Wait until the screen is mounted and no worker runs any more (a load's message rendered; a reload that a
+    render asked for, done too), then for the refresh that follows."""
     app = pilot.app
     for _ in range(50):
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        with suppress(WorkerCancelled):  # a load superseded by a newer one
+            await app.workers.wait_for_complete()
         await pilot.pause()
-        screen = app.screen
-        if screen.is_mounted and not (getattr(screen, "_loading", False) or getattr(screen, "_pending", False)):
+        if app.screen.is_mounted and all(worker.is_finished for worker in app.workers):
             await pilot.wait_for_scheduled_animations()
             await pilot.pause()
             return

@@ -19,11 +19,11 @@ from praf_tui.screens.symbol import SymbolScreen
 from praf_tui.screens.triage import TriageScreen
 from praf_tui.widgets.dialogs import PromptDialog
 from tests.conftest import REPO
+from tests.tui.conftest import settle
 
 
 async def _settle(app: PrafApp, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(pilot)
 
 
 async def test_modes_symbol_prompt_refresh_and_quit(make_app, tui_service: EngineService) -> None:

@@ -4,27 +4,30 @@ driven by keyboard on the fixture home (real pipeline data), plus snapshots at 8
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import suppress
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, Label, ProgressBar, TabbedContent
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, TabbedContent
+from textual.worker import WorkerCancelled
 
 from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF
 from praf_engine.service import EngineService, JobRun
+from praf_tui.messages import DashboardLoaded
 from praf_tui.screens.dashboard import PANELS, DashboardScreen
 from praf_tui.screens.symbol import SymbolScreen
 from praf_tui.widgets.cards import CARD_KEYS, KpiCardView, format_pct
-from praf_tui.widgets.dialogs import DatePrompt, PromptDialog
+from praf_tui.widgets.dialogs import ConfirmDialog, DatePrompt
 from praf_tui.widgets.panels import JobsTable, SymbolTable
 
 
 async def settle(app: Any, pilot: Any) -> None:
-    """Wait until no worker runs and the dashboard has shown its last load (a queued reload included)."""
+    """Wait until no worker runs: the dashboard has shown its last load."""
     for _ in range(50):
-        await app.workers.wait_for_complete()
+        with suppress(WorkerCancelled):  # a load superseded by a newer one
+            await app.workers.wait_for_complete()
         await pilot.pause()
-        dash = next((s for s in app.screen_stack if isinstance(s, DashboardScreen)), None)
-        if all(w.is_finished for w in app.workers) and (dash is None or not dash._loading):  # noqa: SLF001
+        if all(w.is_finished for w in app.workers):
             return
     raise AssertionError("the dashboard kept loading")
 
@@ -195,10 +198,13 @@ async def test_shift_r_reruns_the_selected_job_after_confirmation(make_app: Any,
         assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == jobs
         table.move_cursor(row=jobs.index("qa"))
         await press(app, pilot, "R")
-        assert isinstance(app.screen, PromptDialog) and "qa" in app.screen.title_text
+        assert isinstance(app.screen, ConfirmDialog) and app.screen.question == "Rerun job qa now?"
+        assert isinstance(app.focused, Button) and app.focused.id == "confirm-no"  # a stray Enter declines
         await press(app, pilot, "escape")  # declined
-        assert last_runs() == before
-        await press(app, pilot, "R", "y", "enter")
+        await press(app, pilot, "R", "enter")  # declined with the focused No button
+        await press(app, pilot, "R", "n")  # declined
+        assert last_runs() == before and isinstance(app.screen, DashboardScreen)
+        await press(app, pilot, "R", "y")
         runs = last_runs()
         assert len(runs) == len(before) + 1
         new = runs[0]
@@ -212,21 +218,65 @@ async def test_shift_r_reruns_the_selected_job_after_confirmation(make_app: Any,
 # Refresh and demo ----------------------------------------------------------------------------------
 async def test_refresh_reloads_after_a_write_and_loads_never_overlap(make_app: Any, tui_service: EngineService) -> None:
     app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    loaded: dict[int, DashboardLoaded] = {}  # each message once (the screen handles it, then the app)
+
+    def hook(message: Any) -> None:
+        if isinstance(message, DashboardLoaded):
+            loaded[id(message)] = message
+
+    async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
         await settle(app, pilot)
         jumps = tui_service.failures(check="price_jump", date=tui_service.summary(FIXTURE_AS_OF).qa_date, limit=100).rows
         before = app.screen.query_one("#kpi-price_jumps", KpiCardView).card.count
         assert before == len({r.symbol for r in jumps}) > 0
         tui_service.triage_failures([jumps[0].id], "false_positive", "test", "tester")
         screen = app.screen
-        screen._reload()  # noqa: SLF001 - a second request while one is in flight is queued, not run alongside
-        screen._reload()  # noqa: SLF001
-        assert screen._loading and screen._pending  # noqa: SLF001
+        loaded.clear()
+        screen.reload()  # a second load while one is in flight replaces it: only the newer one is shown
+        first = next(w for w in app.workers if w.group == "dashboard-load" and not w.is_finished)
+        screen.reload()
+        loads = [w for w in app.workers if w.group == "dashboard-load" and w is not first]
+        assert first.is_cancelled and len(loads) == 1 and not loads[0].is_cancelled
         await settle(app, pilot)
-        assert not screen._pending  # noqa: SLF001
+        assert len(loaded) == 1 and all(w.is_finished for w in app.workers)
+        assert app.snapshot is screen.data is next(iter(loaded.values())).snapshot
         await press(app, pilot, "ctrl+r")
         assert app.screen.query_one("#kpi-price_jumps", KpiCardView).card.count == before - 1
         assert card_figures(app) == service_figures(tui_service, FIXTURE_AS_OF)
+
+
+async def test_the_next_poll_is_scheduled_only_after_the_render(make_app: Any, tui_service: EngineService) -> None:
+    """fetch → render → timer: while a load is in flight no poll is waiting; once it is shown, one is."""
+    import threading
+
+    release = threading.Event()
+
+    class SlowService:  # the real service, with a dashboard snapshot that waits until the test lets it go
+        settings = tui_service.settings
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(tui_service, name)
+
+        def dashboard_snapshot(self, as_of: dt.date | None = None) -> Any:
+            release.wait(30)
+            return tui_service.dashboard_snapshot(as_of)
+
+    from praf_tui.app import PrafApp
+
+    app = PrafApp(SlowService(), as_of=FIXTURE_AS_OF, who="tester", refresh_s=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen) and screen.data is None
+        assert screen._poll is None  # noqa: SLF001 - loading: nothing scheduled yet
+        release.set()
+        await settle(app, pilot)
+        assert screen.data is not None and screen._poll is not None  # noqa: SLF001
+        waiting = screen._poll  # noqa: SLF001
+        screen.reload()  # a reload drops the waiting poll; the next one follows its render
+        assert screen._poll is None  # noqa: SLF001
+        await settle(app, pilot)
+        assert screen._poll is not None and screen._poll is not waiting  # noqa: SLF001
 
 
 async def test_demo_progress_line_follows_the_demo_status(make_app: Any) -> None:

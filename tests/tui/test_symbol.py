@@ -298,13 +298,13 @@ async def test_reloads_on_data_version_and_as_of_without_overlapping(make_app: A
         app.as_of = dt.date(2025, 6, 6)
         await settle(pilot)
         assert screen.detail is not loaded and screen.detail == loaded
-        # a reload asked while one is in flight waits for it, then runs once
-        screen._reload()
-        screen._reload()
-        screen._reload()
-        assert screen._loading and screen._pending
+        # reloads asked while one is in flight replace it: one load runs, the others never start
+        for _ in range(3):
+            screen.reload()
+        loads = [w for w in app.workers if w.group == "symbol-load"]
+        assert sorted(w.is_cancelled for w in loads) == [False, True, True]
         await settle(pilot)
-        assert not screen._loading and not screen._pending
+        assert screen.detail == loaded and all(w.is_finished for w in app.workers)
 
 
 # Chart pieces -----------------------------------------------------------------------------------------------------

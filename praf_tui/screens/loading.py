@@ -1,0 +1,65 @@
+"""The TUI's one loading convention, shared by every screen that shows engine data.
+
+A screen starts its load with ``reload()``; its one ``@work(thread=True, exclusive=True, group=...)`` worker calls
+the service and posts a dataclass message (``praf_tui.messages``) through ``send``; the screen renders the message
+and then calls ``loaded()``, which schedules the next poll ``refresh_s`` seconds later. So polls never overlap: the
+next one exists only once the last one is on screen. A reload asked while a load is in flight (a write, a new
+as-of date, Refresh) cancels it: the exclusive worker replaces it and the old result is never posted. Nothing
+here touches the database on the event loop; a worker never touches a widget.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.worker import get_current_worker
+
+from praf_engine.service import PipelineError, redact
+from praf_tui.messages import LoadFailed
+
+if TYPE_CHECKING:
+    from praf_tui.app import PrafApp
+
+
+class LoadingScreen(Screen[None]):
+    """A screen fed by one exclusive thread worker: reload → worker → message → render → loaded → next poll."""
+
+    _poll: Timer | None = None
+
+    @property
+    def praf(self) -> PrafApp:
+        return self.app  # type: ignore[return-value]
+
+    def reload(self, *_: Any) -> None:
+        """Load now: a waiting poll is dropped, a load in flight is superseded (its result is never shown)."""
+        if self._poll is not None:
+            self._poll.stop()
+            self._poll = None
+        self.load()
+
+    def load(self) -> None:
+        """Start this screen's load worker (each screen defines it with its own group)."""
+        raise NotImplementedError
+
+    def loaded(self) -> None:
+        """Call once a load is rendered (or failed): the next poll after ``refresh_s`` (none when it is 0)."""
+        if self._poll is not None:
+            self._poll.stop()
+        refresh = self.praf.refresh_s
+        self._poll = self.set_timer(refresh, self.reload, name=f"{type(self).__name__} poll") if refresh > 0 else None
+
+    def send(self, message: Message) -> None:
+        """From the load worker: post ``message`` unless a newer load cancelled this one."""
+        if not get_current_worker().is_cancelled:
+            self.post_message(message)
+
+    def send_failure(self, exc: Exception) -> None:
+        """From the load worker: a PipelineError by its code, anything else as INTERNAL with its type (a database
+        or lake surprise is shown, never a crash)."""
+        if isinstance(exc, PipelineError):
+            self.send(LoadFailed(exc.error_code, redact(exc.msg)))
+        else:
+            self.send(LoadFailed("INTERNAL", redact(f"{type(exc).__name__}: {exc}")))
