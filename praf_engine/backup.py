@@ -25,6 +25,7 @@ import peewee
 from peewee import Database
 
 from praf_engine import __version__, backup_db
+from praf_engine.atomic import replacing
 from praf_engine.config import Settings
 from praf_engine.db.models import CronStatus, JobLock
 from praf_engine.db.schema import SCHEMA_VERSION, current_version
@@ -377,9 +378,7 @@ def _restore_lake(lake: Path, source: Path, files: list[dict[str, Any]], aside: 
 
 def _put_back(src: Path, dst: Path, aside: Path | None) -> None:
     """Copy a backup file over a lake file the way the lake writes: temp file beside it, then rename."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.restore.{os.getpid()}.tmp")  # the retention job's temp-file sweep knows the shape
-    try:
+    with replacing(dst) as tmp:  # a temp file the retention job's lake sweep knows
         shutil.copyfile(src, tmp)
         if aside is not None:
             aside.parent.mkdir(parents=True, exist_ok=True)
@@ -387,7 +386,3 @@ def _put_back(src: Path, dst: Path, aside: Path | None) -> None:
                 os.link(dst, aside)
             except OSError:
                 shutil.copyfile(dst, aside)
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import peewee
 from peewee import Database, PostgresqlDatabase
 
+from praf_engine.atomic import replacing
 from praf_engine.config import Settings
 from praf_engine.errors import PipelineError
 from praf_engine.logs import redact
@@ -109,14 +110,12 @@ def _sqlite_restore(db: Database, source: Path) -> None:
 def _replace_sqlite_file(db: Database, source: Path) -> None:
     live = Path(db.database)
     db.close()
-    tmp = live.with_name(f".{live.name}.restore.tmp")
     try:
-        shutil.copyfile(source, tmp)
-        for suffix in ("-wal", "-shm"):
-            live.with_name(live.name + suffix).unlink(missing_ok=True)
-        os.replace(tmp, live)
+        with replacing(live) as tmp:
+            shutil.copyfile(source, tmp)
+            for suffix in ("-wal", "-shm"):
+                live.with_name(live.name + suffix).unlink(missing_ok=True)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise PipelineError("RESTOREFAIL", f"could not replace {live}: {exc.strerror or exc}", {"path": str(live)}) from exc
     db.connect(reuse_if_open=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import importlib.metadata
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from praf_engine.atomic import replacing
 from praf_engine.errors import PipelineError
 from praf_engine.universe.mapping import EXCHANGE_MICS as LISTING_MICS
 
@@ -80,14 +82,8 @@ def _sessions(mic: str) -> np.ndarray:
 
 def _store(path: Path, days: np.ndarray) -> None:
     """Atomic write of the cache file; a read-only or full disk only costs the next start its speed."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("wb") as fh:
-            np.save(fh, days, allow_pickle=False)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+    with contextlib.suppress(OSError), replacing(path) as tmp, tmp.open("wb") as fh:
+        np.save(fh, days, allow_pickle=False)
 
 
 def sessions(mic: str) -> np.ndarray:

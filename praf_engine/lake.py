@@ -6,7 +6,6 @@ import contextlib
 import os
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import structlog
 
+from praf_engine.atomic import write_atomic
 from praf_engine.errors import PipelineError
 from praf_engine.lake_frames import (  # noqa: F401 - LAKE_SCHEMA and WriteResult are part of this module's API
     _PARTITION_SCHEMA,
@@ -47,12 +47,6 @@ from praf_engine.lake_frames import (  # noqa: F401 - LAKE_SCHEMA and WriteResul
 from praf_engine.universe.symbols import is_valid_symbol, validate_symbol
 
 log = structlog.get_logger(__name__)
-
-
-def _write_all(fd: int, data: pa.Buffer) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _fsync_dir(path: Path) -> OSError | None:
@@ -340,21 +334,8 @@ class Lake:
         pending.add(path.parent)  # the new entry is durable once its parent is fsynced
 
     def _atomic_write(self, final: Path, data: pa.Buffer) -> None:
-        """Temp file beside ``final`` (hidden: starts with '.'), fsync, then rename over it."""
-        tmp = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        try:
-            try:
-                _write_all(fd, data)
-                if self.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        """Temp file beside ``final`` (hidden: starts with '.'), fsync, then rename over it (its folder exists)."""
+        write_atomic(final, data, fsync=self.fsync, make_parents=False, mode=0o644)
 
     def _sync_dirs(self, dirs: set[Path], pool: ThreadPoolExecutor | None = None) -> None:
         """fsync directories whose entries changed (new files, renames, new subdirectories)."""

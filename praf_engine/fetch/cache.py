@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from praf_engine.atomic import write_atomic
 
 RAW_COLUMNS = ("date", "open", "high", "low", "close", "adj_close", "volume", "dividends", "stock_splits")
 
@@ -57,10 +57,5 @@ def write_raw(cache_dir: Path, symbol: str, night: dt.date, frame: pd.DataFrame,
     """Write the symbol's bars and events as CSV (temp file + rename: never half-written); return its SHA-256."""
     data = raw_csv(frame, dividends, splits)
     digest = hashlib.sha256(data).hexdigest()
-    path = raw_cache_path(cache_dir, symbol, night)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    write_atomic(raw_cache_path(cache_dir, symbol, night), data)
     return digest

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import socket
 import struct
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from praf_engine.atomic import write_atomic
 from praf_engine.config import Settings
 from praf_engine.errors import PipelineError
 from praf_engine.logs import get_logger
@@ -78,17 +78,6 @@ def probe(exit_: Exit, timeout: float = 5.0) -> None:
             status = sock.recv(2)
             if len(status) != 2 or status[1] != 0:
                 raise PermissionError("the SOCKS5 exit refused the credentials")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file + rename: a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def online_servers(body: Any) -> list[dict[str, str | None]]:

@@ -135,10 +135,6 @@ def record_stale(settings: Settings, *, run_id: str, night: dt.date, row: Stale)
     return "delisted" if delist_if_unseen(row.symbol, night, "YFSTALE", detail) else "dead_lettered"
 
 
-def mark_full_pending(symbol: str) -> None:
-    TickerFetchMeta.update(full_history_pending=True).where(TickerFetchMeta.symbol == symbol).execute()
-
-
 def last_scrape_day(exchange: str) -> dt.date | None:
     """The day of ``exchange``'s last successful scrape (another exchange's scrape says nothing about its listings)."""
     return _day(ScrapeControl.select(fn.MAX(ScrapeControl.finished_at))

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from praf_engine.atomic import write_atomic
 from praf_engine.logs import get_logger
 from praf_engine.sandbox.httpserver import LoopbackHTTPServer, Request, Response
 from praf_engine.sandbox.sites_euronext import (
@@ -358,10 +359,8 @@ class NasdaqFtpServer:
             if key == self._key or self._root is None:
                 return False
             for name, render in (("nasdaqlisted.txt", render_nasdaqlisted), ("otherlisted.txt", render_otherlisted)):
-                target = self._root / FTP_DIR / name
-                tmp = target.with_suffix(".tmp")
-                tmp.write_bytes(render(m, crlf=False))
-                os.replace(tmp, target)  # a transfer in progress keeps reading the old file
+                # a transfer in progress keeps reading the old file
+                write_atomic(self._root / FTP_DIR / name, render(m, crlf=False))
             self._key = key
         log.debug("ftp files rendered", detail={"today": str(m.today)})
         return True

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import sys
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from praf_engine.logs import get_logger
+from praf_engine.sandbox.httpserver import LoopbackHTTPServer, Request, Response
 
 log = get_logger(__name__)
 
@@ -68,76 +66,6 @@ def _chat(chat_id: Any) -> dict[str, Any] | None:
         {"id": cid, "type": "private", "first_name": "PRAF operator"}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects
-    disable_nagle_algorithm = True  # else ~40 ms per keep-alive request (delayed ACK)
-    server: _Server
-
-    def _serve(self) -> None:
-        stub = self.server.stub
-        with stub._busy_while_serving():
-            url = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length > 0 else b""
-            params: dict[str, Any] = dict(parse_qsl(url.query, keep_blank_values=True))
-            params.update(_parse_body(self.headers.get("Content-Type", ""), body))
-            try:
-                reply = stub._handle(url.path, params)
-            except Exception as exc:  # a bug in the stub must show as a 500, not as a hung client
-                log.error("telegram stub crashed", detail={"path": url.path, "error": repr(exc)})
-                reply = _err(500, f"Internal Server Error: {exc!r}")
-            if reply is None:  # "down": close without a response -> the client sees a dead peer
-                self.close_connection = True
-                return
-            data = json.dumps(reply[1], ensure_ascii=False).encode("utf-8")
-            self.send_response(reply[0])
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            if stub._stopping.is_set():
-                self.send_header("Connection", "close")  # also sets close_connection: the thread ends
-            self.end_headers()
-            self.wfile.write(data)
-
-    do_GET = do_POST = _serve
-
-    def handle(self) -> None:  # the stdlib loop, but no new request is read once stop() began
-        self.close_connection = True
-        self.handle_one_request()
-        while not self.close_connection and not self.server.stub._stopping.is_set():
-            self.handle_one_request()
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        return
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], stub: TelegramStub) -> None:
-        self.stub = stub
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # Every connection thread is tracked, so stop() can close idle keep-alive sockets and join them all.
-        thread = threading.Thread(target=self._serve_connection, args=(request, client_address),
-                                  name="telegram-stub-conn", daemon=True)
-        with self.stub._cond:
-            self.stub._conns[thread] = request
-        thread.start()
-
-    def _serve_connection(self, request: Any, client_address: Any) -> None:
-        try:
-            self.process_request_thread(request, client_address)
-        finally:
-            with self.stub._cond:
-                self.stub._conns.pop(threading.current_thread(), None)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], OSError):  # OSError: the client went away (its timeout, stop())
-            super().handle_error(request, client_address)
-
-
 class TelegramStub:
     """The Bot API subset PRAF uses, with recorded messages, queued commands and injectable failures."""
 
@@ -145,11 +73,8 @@ class TelegramStub:
         self.host, self.token, self._port = host, token, port
         self._life = threading.Lock()  # serialises start/stop
         self._cond = threading.Condition()  # guards all state below
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._conns: dict[threading.Thread, socket.socket] = {}
-        self._busy: set[threading.Thread] = set()
+        self._stopping = threading.Event()  # wakes long polls and slow answers at stop()
+        self._http: LoopbackHTTPServer | None = None  # bound at the first start(); a restart keeps its port
         self._messages: list[dict[str, Any]] = []
         self._updates: list[dict[str, Any]] = []
         self._calls: Counter[str] = Counter()
@@ -165,38 +90,23 @@ class TelegramStub:
     def start(self) -> TelegramStub:
         """Serve in a background thread; idempotent. A restart after stop() reuses the same port."""
         with self._life:
-            if self._server is None:
-                self._stopping.clear()
-                self._server = _Server((self.host, self._port), self)
-                self._port = int(self._server.server_address[1])
-                self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                                name="telegram-stub-server", daemon=True)
-                self._thread.start()
+            if self._http is None:
+                self._http = LoopbackHTTPServer(self._serve, self.host, self._port, name="telegram-stub")
+                self._port = self._http.port
+            self._stopping.clear()
+            self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop promptly and idempotently: pending long-polls get their (empty) answer, idle keep-alive
         connections are closed, every thread is joined."""
         with self._life:
-            server, thread = self._server, self._thread
-            if server is None or thread is None:
+            if self._http is None:
                 return
             self._stopping.set()
             with self._cond:
                 self._cond.notify_all()
-            server.shutdown()
-            server.server_close()
-            thread.join()
-            for attempt in (0, 1):  # busy ones first finish their answer (with Connection: close)
-                with self._cond:
-                    alive = list(self._conns.items())
-                    idle = [sock for t, sock in alive if attempt or t not in self._busy]
-                for sock in idle:
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_RDWR)
-                for conn_thread, _ in alive:
-                    conn_thread.join(timeout=2)
-            self._server = self._thread = None
+            self._http.stop()
 
     def __enter__(self) -> TelegramStub:
         return self.start()
@@ -206,7 +116,7 @@ class TelegramStub:
 
     @property
     def api_url(self) -> str:
-        if not self._port:
+        if self._http is None:
             raise RuntimeError("TelegramStub is not started (no port yet)")
         return f"http://{self.host}:{self._port}"
 
@@ -277,16 +187,17 @@ class TelegramStub:
         with self._cond:
             self._failure = _NO_FAILURE if mode == "none" else failure
 
-    @contextlib.contextmanager
-    def _busy_while_serving(self) -> Any:
-        me = threading.current_thread()
-        with self._cond:
-            self._busy.add(me)
+    def _serve(self, request: Request) -> Response:
+        params: dict[str, Any] = {k: v[-1] for k, v in request.query.items()}
+        params.update(_parse_body(request.headers.get("content-type", ""), request.body))
         try:
-            yield
-        finally:
-            with self._cond:
-                self._busy.discard(me)
+            reply = self._handle(request.path, params)
+        except Exception as exc:  # a bug in the stub must show as a 500, not as a hung client
+            log.error("telegram stub crashed", detail={"path": request.path, "error": repr(exc)})
+            reply = _err(500, f"Internal Server Error: {exc!r}")
+        if reply is None:  # "down": close without a response -> the client sees a dead peer
+            return Response(drop=True)
+        return Response(reply[0], json.dumps(reply[1], ensure_ascii=False).encode("utf-8"))
 
     def _take_failure(self, method: str) -> dict[str, Any] | None:
         with self._cond:

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_random
 
+from praf_engine.atomic import write_atomic
 from praf_engine.config import Settings
 from praf_engine.errors import PipelineError
 from praf_engine.logs import get_logger
@@ -90,14 +91,9 @@ class RawStore:
         if it cannot be written (disk full, permissions)."""
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:120] or "page"
         path = self.dir / safe
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(body)
-            tmp.replace(path)
+            write_atomic(path, body)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise PipelineError("SCRAPEIO", f"could not save {safe} under {self.dir}: {exc.strerror or exc}",
                                 {"path": str(path), "errno": exc.errno}) from None
         if keep_for_hash:

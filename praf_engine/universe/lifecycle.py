@@ -6,15 +6,14 @@ import csv
 import datetime as dt
 import gzip
 import io
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from peewee import fn
 
+from praf_engine.atomic import replacing
 from praf_engine.config import Settings
 from praf_engine.db.models import DLQSymbol, ScrapeControl, Ticker, database_proxy, utcnow
 from praf_engine.logs import get_logger
@@ -174,16 +173,5 @@ def _append_csv_gz(path: Path, rows: Iterable[dict[str, Any]]) -> None:
         flat = {k: ("" if r.get(k) is None else r[k].isoformat() if isinstance(r.get(k), dt.date) else r[k]) for k in EXPORT_COLUMNS}
         if f"{flat['symbol']}|{flat['status_changed']}" not in known:
             writer.writerow(flat)
-    tmp = path.with_name(path.name + ".tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8", newline="") as fh:
+    with replacing(path) as tmp, gzip.open(tmp, "wt", encoding="utf-8", newline="") as fh:
         fh.write(buf.getvalue())
-    os.replace(tmp, path)
-
-
-def universe_counts() -> dict[str, dict[str, int]]:
-    """{exchange: {status: count}} of the tickers table."""
-    out: dict[str, dict[str, int]] = {}
-    for code, status, n in (Ticker.select(Ticker.exchange_code, Ticker.status, fn.COUNT(Ticker.symbol))
-                            .group_by(Ticker.exchange_code, Ticker.status).tuples()):
-        out.setdefault(code, {})[status] = n
-    return out

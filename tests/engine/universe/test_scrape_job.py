@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from praf_engine import atomic
 from praf_engine.config import Settings
 from praf_engine.db.models import CronStatus, DLQSymbol, ScrapeControl, Ticker
 from praf_engine.jobs.runner import JobRunner
@@ -148,7 +149,14 @@ def test_site_fault_keeps_the_previous_universe_of_that_exchange(market, sites, 
         assert list((settings.scrapes_dir / "202507" / code).iterdir())  # raw pages kept for replay, failures too
 
 
-def test_full_disk_while_saving_a_raw_page_is_scrapeio_and_keeps_that_exchange(market, sites, home_settings) -> None:
+@pytest.fixture
+def plain_temp_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Temp files named ``<name>.tmp`` (not ``.<name>.<pid>.<random>.tmp``), so a test can plant one beforehand."""
+    monkeypatch.setattr(atomic, "temp_beside", lambda path: path.with_name(path.name + ".tmp"))
+
+
+def test_full_disk_while_saving_a_raw_page_is_scrapeio_and_keeps_that_exchange(market, sites, home_settings,
+                                                                                plain_temp_names) -> None:
     """A real ENOSPC: the raw page's temporary file is a link to /dev/full, so the kernel refuses the write."""
     settings = home_settings()
     with opened(settings) as service:
@@ -169,7 +177,7 @@ def test_full_disk_while_saving_a_raw_page_is_scrapeio_and_keeps_that_exchange(m
     assert not (raw / "nasdaqlisted.txt.tmp").exists() and not (raw / "nasdaqlisted.txt").exists()
 
 
-def test_an_error_page_that_cannot_be_kept_does_not_hide_the_error(market, sites, home_settings) -> None:
+def test_an_error_page_that_cannot_be_kept_does_not_hide_the_error(market, sites, home_settings, plain_temp_names) -> None:
     settings = home_settings(scrape__retries=0)
     market.faults = FaultConfig(targets={"site_500": frozenset(["nasdaq"])})
     raw = settings.scrapes_dir / "202506" / "nasdaq"
