@@ -35,9 +35,9 @@ async def test_first_page_status_line_and_detail_pane(make_app: Any, tui_service
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_triage(pilot)
         expected = tui_service.failures(resolved=False, limit=100)
-        assert expected.total == 36
+        assert expected.total == 52
         assert shown_ids(screen) == [r.id for r in expected.rows]
-        assert status(screen) == "rows 1–36 of 36 · page 1/1 · sort date ↓"
+        assert status(screen) == "rows 1–52 of 52 · page 1/1 · sort date ↓"
         first = expected.rows[0]
         detail = str(screen.query_one("#detail", Static).render())
         assert f"#{first.id} {first.symbol}" in detail and first.check_name in detail
@@ -64,14 +64,14 @@ async def test_each_filter_key_narrows_the_list(make_app: Any, tui_service: Engi
             assert getattr(screen.query_state, field) == value
             assert screen.query_one(f"#filter-{field}", Select).value == value
             assert shown_ids(screen) == [r.id for r in expected.rows]
-            assert expected.total < 36
+            assert expected.total < 52
             total = f"{expected.total}"
             assert status(screen).startswith(f"rows 1–{total} of {total}" if expected.total else "rows 0 of 0")
         await pilot.press("escape")  # clear filters
         await settle(pilot)
         assert getattr(screen.query_state, field) is None
         assert screen.query_one(f"#filter-{field}", Select).value is Select.NULL
-        assert status(screen).startswith("rows 1–36 of 36")
+        assert status(screen).startswith("rows 1–52 of 52")
 
 
 async def test_check_severity_exchange_combine_and_select_widgets_work_too(make_app: Any,
@@ -94,7 +94,7 @@ async def test_check_severity_exchange_combine_and_select_widgets_work_too(make_
         await pilot.press("escape")
         await settle(pilot)
         assert screen.query_one("#filter-state", Select).value == "unresolved"
-        assert status(screen).startswith("rows 1–36 of 36")
+        assert status(screen).startswith("rows 1–52 of 52")
 
 
 async def test_state_filter_cycles_unresolved_resolved_all(make_app: Any, tui_service: EngineService) -> None:
@@ -103,16 +103,16 @@ async def test_state_filter_cycles_unresolved_resolved_all(make_app: Any, tui_se
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_triage(pilot)
-        assert status(screen).startswith("rows 1–32 of 32")
+        assert status(screen).startswith("rows 1–48 of 48")
         await pilot.press("u")
         await settle(pilot)
         assert screen.query_state.state == "resolved" and sorted(shown_ids(screen)) == sorted(ids)
         await pilot.press("u")
         await settle(pilot)
-        assert screen.query_state.state == "all" and status(screen).startswith("rows 1–36 of 36")
+        assert screen.query_state.state == "all" and status(screen).startswith("rows 1–52 of 52")
         await pilot.press("u")
         await settle(pilot)
-        assert screen.query_state.state == "unresolved" and status(screen).startswith("rows 1–32 of 32")
+        assert screen.query_state.state == "unresolved" and status(screen).startswith("rows 1–48 of 48")
 
 
 async def test_symbol_search_enter_applies_escape_returns(make_app: Any, tui_service: EngineService) -> None:
@@ -158,27 +158,27 @@ async def test_sort_keys_and_direction(make_app: Any, tui_service: EngineService
 
 async def test_paging_keys_move_whole_server_pages(make_app: Any, tui_service: EngineService,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(TriageScreen, "PAGE_SIZE", 10)
+    monkeypatch.setattr(TriageScreen, "PAGE_SIZE", 15)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_triage(pilot)
-        assert status(screen).startswith("rows 1–10 of 36 · page 1/4")
+        assert status(screen).startswith("rows 1–15 of 52 · page 1/4")
         await pilot.press("pagedown")
         await settle(pilot)
-        assert status(screen).startswith("rows 11–20 of 36 · page 2/4")
-        assert shown_ids(screen) == page_ids(tui_service, **OPEN, offset=10, limit=10)
+        assert status(screen).startswith("rows 16–30 of 52 · page 2/4")
+        assert shown_ids(screen) == page_ids(tui_service, **OPEN, offset=15, limit=15)
         await pilot.press("n", "n")
         await settle(pilot)
-        assert status(screen).startswith("rows 31–36 of 36 · page 4/4")
+        assert status(screen).startswith("rows 46–52 of 52 · page 4/4")
         await pilot.press("n")  # past the end: stays
         await settle(pilot)
-        assert status(screen).startswith("rows 31–36 of 36 · page 4/4")
+        assert status(screen).startswith("rows 46–52 of 52 · page 4/4")
         await pilot.press("pageup")
         await settle(pilot)
-        assert status(screen).startswith("rows 21–30 of 36 · page 3/4")
+        assert status(screen).startswith("rows 31–45 of 52 · page 3/4")
         await pilot.press("p", "p", "p")
         await settle(pilot)
-        assert status(screen).startswith("rows 1–10 of 36 · page 1/4")
+        assert status(screen).startswith("rows 1–15 of 52 · page 1/4")
         # the selection is kept across pages; an action covers every selected row
         await pilot.press("space", "pagedown")
         await settle(pilot)
@@ -186,14 +186,14 @@ async def test_paging_keys_move_whole_server_pages(make_app: Any, tui_service: E
         assert status(screen).endswith("· 2 selected")
         await pilot.press("r", "enter")
         await settle(pilot)
-        assert tui_service.failures(**OPEN).total == 34
+        assert tui_service.failures(**OPEN).total == 50
         # the last page empties: the screen steps back to the new last page
         await pilot.press("n", "n")
         await settle(pilot)
-        assert status(screen).startswith("rows 31–34 of 34 · page 4/4")
+        assert status(screen).startswith("rows 46–50 of 50 · page 4/4")
         await pilot.press("ctrl+a", "r", "enter")
         await settle(pilot)
-        assert status(screen).startswith("rows 21–30 of 30 · page 3/3")
+        assert status(screen).startswith("rows 31–45 of 45 · page 3/3")
 
 
 async def test_enter_opens_the_symbol_screen_but_not_for_universe_rows(make_app: Any, tui_service: EngineService) -> None:
@@ -321,6 +321,6 @@ async def test_live_refresh_keeps_the_cursor_on_its_failure_and_the_scroll(make_
         tui_service.triage_failures([first], "resolved", None, "someone-else")  # another operator, elsewhere
         app.action_refresh()
         await settle(pilot)
-        assert first not in shown_ids(screen) and status(screen).startswith("rows 1–35 of 35")
+        assert first not in shown_ids(screen) and status(screen).startswith("rows 1–51 of 51")
         assert table.current.id == target and table.cursor_row == 19
         assert table.scroll_y == scroll

@@ -40,8 +40,8 @@ async def test_resolve_and_false_positive_the_cursor_row_with_a_note(make_app: A
         assert row.note == "checked upstream" and row.resolved_by == "tester" and row.resolved_at is not None
         assert app.data_version == version + 1  # app.changed(): every screen reloads
         assert target.id not in shown_ids(screen)
-        assert tui_service.failures(**OPEN).total == 35
-        assert status(screen).startswith("rows 1–35 of 35")
+        assert tui_service.failures(**OPEN).total == 51
+        assert status(screen).startswith("rows 1–51 of 51")
 
 
 async def test_reopen_a_resolved_failure_and_empty_note_keeps_the_old_one(make_app: Any, tui_service: EngineService) -> None:
@@ -91,7 +91,7 @@ async def test_bulk_actions_on_a_multi_selection(make_app: Any, tui_service: Eng
             assert row.resolution == "false_positive" and row.note == "bulk" and row.resolved_by == "tester"
         assert not failure(ids[2]).resolved
         assert screen.selected == set()
-        assert tui_service.failures(**OPEN).total == 33
+        assert tui_service.failures(**OPEN).total == 49
         assert "selected" not in status(screen)
 
 
@@ -101,7 +101,7 @@ async def test_select_page_with_ctrl_a_and_star_then_resolve_all(make_app: Any, 
         screen = await open_triage(pilot)
         ids = set(shown_ids(screen))
         await pilot.press("ctrl+a")
-        assert screen.selected == ids and status(screen).endswith("· 36 selected")
+        assert screen.selected == ids and status(screen).endswith("· 52 selected")
         await pilot.press("ctrl+a")  # again: unselect the page
         assert screen.selected == set()
         await pilot.press("asterisk")
@@ -109,7 +109,7 @@ async def test_select_page_with_ctrl_a_and_star_then_resolve_all(make_app: Any, 
         await pilot.press("r", "enter")
         await settle(pilot)
         assert tui_service.failures(**OPEN).total == 0
-        assert tui_service.failures(resolved=True).total == 36
+        assert tui_service.failures(resolved=True).total == 52
         assert status(screen).startswith("rows 0 of 0")
 
 
