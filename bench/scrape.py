@@ -51,6 +51,7 @@ from praf_engine.jobs.runner import JobRunner  # noqa: E402
 from praf_engine.logs import configure_logging  # noqa: E402
 from praf_engine.sandbox.market import Market  # noqa: E402
 from praf_engine.sandbox.sites import SitesServer  # noqa: E402
+from praf_engine.sandbox.wiring import sandbox_wiring  # noqa: E402
 from praf_engine.service import EngineService  # noqa: E402
 from praf_engine.universe.job import EXCHANGES, make_scrape_job  # noqa: E402
 
@@ -172,13 +173,13 @@ def bare_once(url: str, work: Path, rows: list[tuple[Any, ...]], browser: bool) 
 
 def scrape_once(url: str, home: Path, codes: list[str]) -> dict[str, Any]:
     """One scrape of ``codes`` into a fresh home: wall seconds, per-exchange figures and the rows it stored."""
-    settings = load_settings(home=home, environ={}, cwd=home.parent,
-                             overrides={("sources",): "sandbox", ("sandbox", "http_url"): url})
-    service = EngineService.open(settings)
+    wiring = sandbox_wiring(load_settings(home=home, environ={}, cwd=home.parent,
+                                          overrides={("sources",): "sandbox", ("sandbox", "http_url"): url}))
+    service = EngineService.open(wiring.settings, wiring=wiring)
     try:
         clock = lambda: dt.datetime.combine(TODAY, dt.time(0, 5))  # noqa: E731
         started = time.perf_counter()
-        code = JobRunner(settings, service.db, clock=clock).run("scrape", make_scrape_job(codes))
+        code = JobRunner(service.wiring.with_clock(clock)).run("scrape", make_scrape_job(codes))
         scrape_s = time.perf_counter() - started
         per_exchange = {r.exchange: {"rows": r.row_count, "status": r.scrape_status, **{
             k: r.detail[k] for k in ("seconds", "fetch_s", "parse_s", "store_s", "browser_start_s", "browser_wait_s",
