@@ -72,12 +72,17 @@ def freeze_measurements(db: Database) -> None:
 _RANGE = re.compile(r"\(1d \d{4}-\d{2}-\d{2} -> \d{4}-\d{2}-\d{2}\)")
 
 
+_WARM_404, _COLD_404 = "No data found, symbol may be delisted", "possibly delisted; no timezone found"
+
+
 def scrub_messages(db: Database) -> None:
-    """yfinance's "no price data found (1d <start> -> <now>)" names the wall-clock day: keep the words only."""
+    """yfinance's "no price data found (1d <start> -> <now>)" names the wall-clock day: keep the words only. Its 404
+    reads "possibly delisted; no timezone found" or "No data found, symbol may be delisted" depending on whether its
+    process-wide time-zone cache already knew the symbol (test order): keep the first wording."""
     mark = "?" if isinstance(db, SqliteDatabase) else "%s"
     with db.atomic():
         for row_id, msg in db.execute_sql("SELECT id, msg FROM fetch_errors").fetchall():
-            clean = _RANGE.sub("(1d)", msg or "")
+            clean = _RANGE.sub("(1d)", msg or "").replace(_WARM_404, _COLD_404)
             if clean != msg:
                 db.execute_sql(f"UPDATE fetch_errors SET msg = {mark} WHERE id = {mark}", (clean, row_id))
 

@@ -57,6 +57,14 @@ def make_app(tui_service: EngineService) -> Any:
     return build
 
 
+def _tables_measured(app: Any) -> bool:
+    """A DataTable sizes its columns to new rows on its next Idle event; a snapshot taken before that (a loaded machine)
+    shows header-wide columns. Textual has no public flag for it, so the test helper reads the table's own."""
+    from textual.widgets import DataTable
+
+    return not any(getattr(table, "_require_update_dimensions", False) for table in app.screen.query(DataTable))
+
+
 async def settle(pilot: Any) -> None:
     """Wait until the screen is mounted and no worker runs any more (a load's message rendered; a reload that a
     render asked for, done too), then for the refresh that follows."""
@@ -69,7 +77,8 @@ async def settle(pilot: Any) -> None:
         if app.screen.is_mounted and all(worker.is_finished for worker in app.workers):
             await pilot.wait_for_scheduled_animations()
             await pilot.pause()
-            return
+            if _tables_measured(app):
+                return
     raise AssertionError(f"{type(app.screen).__name__} never finished loading")
 
 
