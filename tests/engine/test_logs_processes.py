@@ -21,8 +21,8 @@ log = get_logger("praf_engine.writer")
 pad = "x" * 3000  # longer than one buffered write: a torn line would show
 for seq in range(count):
     log.info("line", writer=name, seq=seq, pad=pad)
-    if seq % 50 == 0:
-        time.sleep(0.01)  # spread the writes over a few rotations (one a second)
+    if seq % 50 == 49:
+        time.sleep(0.35)  # 8 pauses: the run spans > 2.8 s, so at least two rotations (one a second) however fast
 """
 
 
