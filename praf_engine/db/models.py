@@ -11,6 +11,7 @@ import datetime as dt
 
 from peewee import (
     AutoField,
+    BigIntegerField,
     BooleanField,
     CharField,
     Check,
@@ -34,6 +35,8 @@ SEVERITIES = ("critical", "warning", "info")
 RESOLUTIONS = ("resolved", "false_positive", "auto")
 SCRAPE_STATUSES = ("running", "success", "error", "structure_error")
 OUTBOX_STATUSES = ("pending", "sent", "folded", "failed", "muted")
+REQUEST_STATUSES = ("pending", "started", "done", "failed", "cancelled")
+SCHEDULER_MODES = ("daemon", "tui")
 
 
 def utcnow() -> dt.datetime:
@@ -274,6 +277,9 @@ class AlertOutbox(BaseModel):
     attempts = SmallIntegerField(default=0)
     last_error = TextField(null=True)
     sent_at = DateTimeField(null=True)
+    subject = CharField(max_length=128, default="")  # what the alert is about: a check, a job, an exchange, "universe"
+    next_attempt_at = DateTimeField(null=True)  # back-off: not retried before this
+    message_id = BigIntegerField(null=True)  # Telegram's id of the sent message
 
     class Meta:
         table_name = "alert_outbox"
@@ -287,6 +293,7 @@ class AlertMute(BaseModel):
     created_at = DateTimeField(default=utcnow)
     created_by = CharField(max_length=64, null=True)
     reason = TextField(null=True)
+    rule = CharField(max_length=32, null=True)  # NULL: every rule
 
     class Meta:
         table_name = "alert_mutes"
@@ -305,6 +312,75 @@ class JobLock(BaseModel):
 
     class Meta:
         table_name = "job_locks"
+
+
+class SchedulerBeat(BaseModel):
+    """The home's one scheduler (the daemon, or the TUI's `--with-scheduler`): its lock and heartbeat. A row whose
+    process of this host is gone, or whose beat is older than ``daemon.stale_after_s``, may be taken over."""
+
+    name = CharField(primary_key=True, max_length=16)  # always "scheduler": one per home
+    pid = IntegerField()
+    host = CharField(max_length=64)
+    version = CharField(max_length=32)
+    mode = CharField(max_length=8, default="daemon", constraints=[_in("mode", SCHEDULER_MODES)])
+    started_at = DateTimeField(default=utcnow)
+    beat_at = DateTimeField(default=utcnow)
+    stopped_at = DateTimeField(null=True)  # set on a clean stop; NULL while it runs (or after a crash)
+    next_runs = JSONField(default=dict)  # job -> ISO datetime (UTC) of its next scheduled run
+
+    class Meta:
+        table_name = "scheduler_beat"
+
+
+class JobRequest(BaseModel):
+    """A job asked for by the TUI, the palette or `praf-engine run JOB --detach`; a live scheduler polls the pending
+    ones and starts them (else the requester starts a detached process). ``run_id`` links the run it became."""
+
+    id = AutoField()
+    job = CharField(max_length=32)
+    options = JSONField(default=dict)  # e.g. {"force": true, "symbols": [...]}
+    requested_at = DateTimeField(default=utcnow)
+    requested_by = CharField(max_length=128)  # e.g. tui:pid@host
+    status = CharField(max_length=10, default="pending", index=True, constraints=[_in("status", REQUEST_STATUSES)])
+    claimed_by = CharField(max_length=128, null=True)  # pid@host of the process that runs it
+    run_id = CharField(max_length=36, null=True)
+    started_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+    error = TextField(null=True)
+
+    class Meta:
+        table_name = "job_requests"
+
+
+class JobProgress(BaseModel):
+    """Progress of one running job, written at most once a second by whichever process runs it;
+    ``stop_requested`` asks it to finish its current batch and end INTERRUPTED."""
+
+    run_id = CharField(primary_key=True, max_length=36)
+    job = CharField(max_length=32)
+    stage = CharField(max_length=64, default="")
+    done = IntegerField(default=0)
+    total = IntegerField(null=True)
+    rows = IntegerField(default=0)
+    errors = IntegerField(default=0)
+    updated_at = DateTimeField(default=utcnow)
+    stop_requested = BooleanField(default=False)
+
+    class Meta:
+        table_name = "job_progress"
+
+
+class JobControl(BaseModel):
+    """The operator's per-job scheduler state (TUI Scheduler screen, `praf-engine pause/resume`): a paused job is
+    not started by the scheduler (it is recorded as skipped); persisted, so a restarted daemon honours it."""
+
+    job = CharField(primary_key=True, max_length=32)
+    paused = BooleanField(default=False)
+    updated_at = DateTimeField(default=utcnow)
+    updated_by = CharField(max_length=128, null=True)
+
+    class Meta:
+        table_name = "job_control"
 
 
 class SchemaVersion(BaseModel):
@@ -334,4 +410,8 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     AlertOutbox,
     AlertMute,
     JobLock,
+    SchedulerBeat,
+    JobRequest,
+    JobProgress,
+    JobControl,
 )

@@ -80,6 +80,8 @@ STEPS: list[tuple[int, str, Callable[[Database], None]]] = [
     (4, "tickers: the venue's MIC for Nasdaq (XNAS) and NYSE Arca (ARCX) listings", _venue_mics),
     # the columns are added by the table rebuild (structure step): a home at 4 must run init for them
     (5, "ticker_fetch_meta: stale-at-source state (stale_since, stale_checks, retry_after; fetch_status 'stale')", lambda db: None),
+    (6, "scheduler and control plane (scheduler_beat, job_requests, job_progress, job_control); alert delivery "
+        "(alert_outbox subject, next_attempt_at, message_id; alert_mutes rule)", lambda db: None),
 ]
 SCHEMA_VERSION = STEPS[-1][0]
 
