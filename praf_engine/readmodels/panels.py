@@ -27,7 +27,7 @@ from praf_engine.readmodels.rows import as_date
 
 HISTOGRAM_BUCKETS = ("0", "1", "2", "3-5", "6-10", ">10", "never")
 COMPLETENESS_CHECKS = ("missing_dates", "null_fields")
-QUALITY_CHECKS = ("zero_volume", "price_jump", "ohlc_sanity", "duplicate_dates", "currency_unit", "date_shift")
+QUALITY_CHECKS = ("zero_volume", "price_jump", "ohlc_sanity", "duplicate_dates", "currency_unit", "date_shift", "stale_price")
 
 
 def timeliness(as_of: dt.date, threshold: int, limit: int = 100) -> TimelinessPanel:

@@ -39,7 +39,7 @@ PANEL_HELP = {
     "universe": "Universe Health: new vs delisted listings per month",
     "timeliness": "Data Timeliness: days-behind histogram and the lagging listings",
     "completeness": "Completeness & Integrity: missing dates and null fields",
-    "quality": "Volume & Price Quality: zero volume, price jumps, OHLC, duplicates, units, shifted dates",
+    "quality": "Volume & Price Quality: zero volume, price jumps, OHLC, duplicates, units, shifted dates, stale prices",
     "fetch": "Fetch Errors & API Health: last night's errors, 30-night latency and errors",
     "jobs": "Jobs: the last run of each job and the latest runs; R reruns a job",
 }

@@ -43,6 +43,13 @@ def test_completeness_and_quality_panels(home: Settings, service: Any) -> None:
     assert before.completeness.qa_date is None and set(before.quality.counts.values()) == {0}
 
 
+def test_a_stale_price_failure_shows_in_the_quality_panel(home: Settings, service: Any) -> None:
+    QAFailure.create(symbol="OLD", check_name="stale_price", date=AS_OF, details={"count": 3, "dates": ["2025-12-24"]})
+    quality = service.dashboard_snapshot(AS_OF).quality
+    assert quality.counts["stale_price"] == 1 and [i.symbol for i in quality.issues["stale_price"]] == ["OLD"]
+    assert quality.colours["stale_price"] in {"green", "yellow", "red"}
+
+
 def test_fetch_health_panel_series(home: Settings, service: Any) -> None:
     for i, ms in enumerate((1000, 2000, 3000, 4000)):
         BatchLatency.create(run_id="r", night=dt.date(2025, 12, 28), batch_no=i, symbols=50, latency_ms=ms)
