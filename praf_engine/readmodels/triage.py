@@ -13,6 +13,7 @@ from typing import Any
 
 from peewee import Case, Database, fn
 
+from praf_engine.atomic import replacing
 from praf_engine.db.models import QACheck, QAFailure, Ticker, utcnow
 from praf_engine.errors import PipelineError
 from praf_engine.qa import catalog
@@ -114,7 +115,7 @@ def _failure_id(value: Any) -> int:
 
 def export_failures(path: str | Path, **filters: Any) -> int:
     """Every row of a failures filter (not just one page: paging arguments are ignored) as CSV at ``path``, written
-    atomically (temp file, fsync, rename); returns the row count. A failure leaves no file and any old one as it was."""
+    atomically (atomic.replacing: temp file, fsync, rename); returns the row count. A failure leaves no file and any old one as it was."""
     filters = {k: v for k, v in filters.items() if k not in ("offset", "limit")}
 
     def rows() -> Iterator[FailureRow]:
@@ -132,10 +133,9 @@ def export_failures(path: str | Path, **filters: Any) -> int:
 def _write_csv(rows: Iterable[FailureRow], path: Path) -> int:
     if not path.parent.is_dir():
         raise PipelineError("EXPORTIO", f"cannot export to {path}: folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.tmp")
     count = 0
-    try:
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
+    try:  # a bad filter (QATRIAGE) or a database error while paging leaves no half file either
+        with replacing(path, make_parents=False) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(EXPORT_COLUMNS)
             for r in rows:
@@ -146,20 +146,7 @@ def _write_csv(rows: Iterable[FailureRow], path: Path) -> int:
                 count += 1
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except OSError as exc:
-        _remove(tmp)
         raise PipelineError("EXPORTIO", f"cannot write the export {path}: {exc.strerror or exc}",
                             {"errno": exc.errno}) from exc
-    except BaseException:  # a bad filter (QATRIAGE) or a database error while paging: no half file is left
-        _remove(tmp)
-        raise
     return count
-
-
-def _remove(tmp: Path) -> None:
-    try:
-        if not tmp.is_dir():
-            tmp.unlink(missing_ok=True)
-    except OSError:
-        pass

@@ -10,8 +10,7 @@ import pytest
 from praf_engine.atomic import replacing, write_atomic
 from tests.conftest import REPO
 
-# readmodels/triage.py: the triage CSV export (fsynced) still replaces its file itself; to move to atomic.replacing
-OWN_REPLACE_ALLOWED = {"atomic.py", "readmodels/triage.py"}
+OWN_REPLACE_ALLOWED = {"atomic.py"}
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path: Path) -> None:
