@@ -211,6 +211,9 @@ class AlertSettings(_Section):
     lag_universe_ratio: float = Field(0.05, ge=0, le=1, description="Lag alert when lag_check failures exceed this share")
     telegram_api_url: str = Field("https://api.telegram.org", description="Bot API base URL (the sandbox replaces it)")
     retry_s: float = Field(60.0, gt=0, description="Outbox retry interval")
+    fetch_deadline: HHMM = Field("03:30", description="Missed run: alert when no fetch of the night succeeded by this time (UTC)")
+    heartbeat_stale_min: int = Field(15, ge=1, description="Dead scheduler: alert when the daemon's heartbeat is older than this (minutes)")
+    site_down_after: int = Field(2, ge=1, le=10, description="Site down: alert after this many 5xx (or no answer) in a row from an exchange site (watchdog probe)")
 
 
 class ScheduleSettings(_Section):
@@ -261,19 +264,8 @@ class SandboxSettings(_Section):
     exit_port: int = Field(8769, gt=0, lt=65536, description="Port of every SOCKS5 exit")
     rate_limit_requests: int = Field(950, gt=0, description="Yahoo emulator: requests per window per client address")
     rate_limit_window_s: float = Field(600.0, gt=0, description="Yahoo emulator: rate-limit window")
-
-    @model_validator(mode="after")
-    def _known_faults(self) -> SandboxSettings:
-        """Fault names and rates checked against the sandbox's fault catalogue (pure data; imported only when some
-        are set, so the settings of a production home never load the sandbox)."""
-        if self.fault_rates or self.fault_targets:
-            from praf_engine.sandbox.faults import FaultConfig
-
-            try:
-                FaultConfig.from_mapping({"rates": self.fault_rates, "targets": self.fault_targets})
-            except ValueError as exc:
-                raise ValueError(str(exc)) from None
-        return self
+    # fault names and rates are checked against the sandbox's catalogue where a sandbox is built or a home wired to
+    # one (sandbox/wiring.py: fault_config), so the settings of a production home never load the sandbox
 
 
 class Settings(BaseModel):

@@ -92,10 +92,14 @@ def online_servers(body: Any) -> list[dict[str, str | None]]:
     return out
 
 
-def server_list(settings: Settings) -> list[dict[str, str | None]]:
+def server_list(settings: Settings, report: dict[str, Any] | None = None) -> list[dict[str, str | None]]:
     """NordVPN's online SOCKS servers: from the API (then kept in cache/nordvpn_servers.json), else the list kept
-    there by the last run that had one, else none (the pool then falls back to direct)."""
+    there by the last run that had one, else none (the pool then falls back to direct). ``report`` gets
+    ``nordvpn_list``: fresh, kept (with ``nordvpn_list_from``) or none (the nordvpn_list alert reads it)."""
     import httpx
+
+    report = {} if report is None else report
+    report["nordvpn_list"] = "none"
 
     kept = settings.cache_dir / SERVER_LIST
     try:
@@ -103,7 +107,8 @@ def server_list(settings: Settings) -> list[dict[str, str | None]]:
         response.raise_for_status()
         servers = online_servers(response.json())
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
-        return _kept_servers(kept, f"{type(exc).__name__}: {exc}"[:300])
+        return _kept_servers(kept, f"{type(exc).__name__}: {exc}"[:300], report)
+    report["nordvpn_list"] = "fresh"
     stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     try:
         write_atomic(kept, json.dumps({"fetched_at": stamp, "servers": servers}).encode())
@@ -112,7 +117,7 @@ def server_list(settings: Settings) -> list[dict[str, str | None]]:
     return servers
 
 
-def _kept_servers(path: Path, why: str) -> list[dict[str, str | None]]:
+def _kept_servers(path: Path, why: str, report: dict[str, Any]) -> list[dict[str, str | None]]:
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
         servers, fetched = online_servers(kept["servers"]), str(kept["fetched_at"])
@@ -124,12 +129,13 @@ def _kept_servers(path: Path, why: str) -> list[dict[str, str | None]]:
         log.warning("NordVPN server list unavailable and the kept one is unreadable", error_code="EXITFAIL",
                     detail={"error": why, "kept": str(path), "kept_error": f"{type(exc).__name__}: {exc}"[:300]})
         return []
+    report.update(nordvpn_list="kept", nordvpn_list_from=fetched[:10])
     log.warning(f"NordVPN server list unavailable; using the list from {fetched[:10]}", error_code="EXITFAIL",
                 detail={"error": why, "fetched_at": fetched, "servers": len(servers)})
     return servers
 
 
-def nordvpn_exits(settings: Settings) -> list[Exit]:
+def nordvpn_exits(settings: Settings, report: dict[str, Any] | None = None) -> list[Exit]:
     """SOCKS5 exits from NordVPN's server list (station = address), with the service credentials from the environment;
     none when no list is available."""
     user = settings.nordvpn_user.get_secret_value() if settings.nordvpn_user else None
@@ -137,12 +143,12 @@ def nordvpn_exits(settings: Settings) -> list[Exit]:
     auth = f"{quote(user, safe='')}:{quote(password or '', safe='')}@" if user else ""
     port = settings.exits.nordvpn_port
     return [Exit(f"nordvpn:{s['hostname'] or s['station']}", f"socks5h://{auth}{s['station']}:{port}", cli_server=s["hostname"])
-            for s in server_list(settings)]
+            for s in server_list(settings, report)]
 
 
-def build_exits(settings: Settings) -> list[Exit]:
+def build_exits(settings: Settings, report: dict[str, Any] | None = None) -> list[Exit]:
     """The exits the settings describe (direct is always the fallback, not part of the rotation); an empty list
-    (no NordVPN server list) makes the pool fall back to direct at once."""
+    (no NordVPN server list) makes the pool fall back to direct at once. ``report``: see ``server_list``."""
     kind = settings.exits.kind
     if kind == "direct":
         return [Exit(DIRECT)]
@@ -150,7 +156,7 @@ def build_exits(settings: Settings) -> list[Exit]:
         if not settings.exits.proxies:
             raise PipelineError("CONFIGBAD", "exits.kind = proxies needs exits.proxies", {"setting": "exits.proxies"})
         return [Exit(_safe_name(url), url) for url in settings.exits.proxies]
-    exits = nordvpn_exits(settings)
+    exits = nordvpn_exits(settings, report)
     if kind == "nordvpn-cli":
         return [Exit(f"nordvpn-cli:{e.cli_server}", None, cli_server=e.cli_server) for e in exits if e.cli_server]
     return exits

@@ -100,7 +100,8 @@ class FetchRun:
         log.info("fetch planned", detail={"night": self.night.isoformat(), "full": len(plan.full), "incremental": plan.symbols - len(plan.full),
                                           "deferred": len(plan.deferred), "up_to_date": len(plan.up_to_date), "stale_backed_off": len(plan.backed_off)})
         self.client = YFinanceClient(s)
-        self.pool = ExitPool(s, build_exits(s), self.ctx.wiring.yahoo_session)
+        self.exit_report: dict[str, Any] = {}  # nordvpn_list: fresh / kept / none (the nordvpn_list alert)
+        self.pool = ExitPool(s, build_exits(s, self.exit_report), self.ctx.wiring.yahoo_session)
         try:
             if plan.symbols:
                 self.pool.current()  # connect the first exit now: a fallback halves the very first batches
@@ -116,7 +117,7 @@ class FetchRun:
             "night": self.night.isoformat(), "planned": plan.symbols, "done": self.done, "rows_written": self.rows,
             "outcomes": dict(self.counts), "deferred_full_history": len(plan.deferred), "up_to_date": len(plan.up_to_date),
             "redownloaded": len(set(self.redo)), "stale_backed_off": len(plan.backed_off), "stale_lifecycle": dict(self.lifecycle), "exits": self.pool.health(), "vpn_fail": self.pool.vpn_failed,
-            "batch_size": self.pool.batch_size, **universe.as_detail(), "skipped_stale": plan.skipped_stale,
+            "batch_size": self.pool.batch_size, **universe.as_detail(), "skipped_stale": plan.skipped_stale, **self.exit_report,
         })
         if self.tripped and self.breaker_code == "YFRATELIMIT":
             raise PipelineError("YFRATELIMIT", "Yahoo rate-limits this IP: every batch answered 429 on a direct connection; "
