@@ -80,9 +80,6 @@ def test_the_tui_uses_exactly_the_engine_api_protocol() -> None:
 
 
 ENTRY_POINTS = {"cli.py", "entry.py", "demo.py"}  # praf-tui reaches the demo and the wiring through the service
-# the [sandbox] settings section checks its fault names against the sandbox's fault catalogue (pure data) at load, so a
-# misspelt fault is CONFIGBAD naming the setting's source; that check imports nothing else of the sandbox
-SANDBOX_IMPORTS_ALLOWED = {("config.py", "praf_engine.sandbox.faults")}
 
 
 def _imported_names(path: Path) -> list[str]:
@@ -107,8 +104,7 @@ def test_only_the_entry_points_and_the_sandbox_import_the_sandbox() -> None:
         if rel.startswith("sandbox/") or rel in ENTRY_POINTS:
             continue
         offenders += sorted({f"{rel}: {name}" for name in _imported_names(path)
-                             if (name == "praf_engine.sandbox" or name.startswith("praf_engine.sandbox."))
-                             and not any(rel == f and (name == m or name.startswith(f"{m}.")) for f, m in SANDBOX_IMPORTS_ALLOWED)})
+                             if name == "praf_engine.sandbox" or name.startswith("praf_engine.sandbox.")})
     assert offenders == []
 
 

@@ -7,16 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from praf_engine.config import Key, SandboxSettings, Settings
+from praf_engine.config import Key, Settings
 from praf_engine.logs import get_logger
 from praf_engine.sandbox.exits import ExitPool
-from praf_engine.sandbox.faults import FaultConfig
 from praf_engine.sandbox.httpserver import LoopbackHTTPServer
 from praf_engine.sandbox.market import Market
 from praf_engine.sandbox.nordvpn import NordVPNList
 from praf_engine.sandbox.sites import NasdaqFtpServer, SitesServer
 from praf_engine.sandbox.telegram import TelegramStub
-from praf_engine.sandbox.wiring import sandbox_wiring
+from praf_engine.sandbox.wiring import fault_config, sandbox_wiring
 from praf_engine.sandbox.yahoo import YahooEmulator
 from praf_engine.wiring import Wiring
 
@@ -31,16 +30,6 @@ class Endpoints:
     telegram_url: str
     exit_urls: tuple[str, ...]
     exit_port: int
-
-
-def fault_config(s: SandboxSettings) -> FaultConfig:
-    """The FaultConfig the ``[sandbox]`` settings describe: the profile, then fault_rates and fault_targets on top."""
-    profile = FaultConfig.demo() if s.faults == "demo" else FaultConfig.none()
-    return FaultConfig.from_mapping({
-        "rates": {**profile.rates, **s.fault_rates},
-        "targets": {**{k: sorted(v) for k, v in profile.targets.items()}, **s.fault_targets},
-        "slow_seconds": s.slow_seconds, "storm_length": profile.storm_length,
-    })
 
 
 def _port(url: str) -> int:

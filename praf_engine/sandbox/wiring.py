@@ -1,6 +1,6 @@
-"""The sandbox's side of the wiring seam: its settings profile (every source at the sandbox), its Yahoo session
-factory and its market clock. Entry points ask for it (``entry.build_wiring``, the demo); production modules never
-know it exists, as an httpx client never knows its transport is a ``MockTransport``."""
+"""The sandbox's side of the wiring seam: its settings profile (every source at the sandbox), the check of its fault
+settings, its Yahoo session factory and its market clock. Entry points ask for it (``entry.build_wiring``, the
+demo); production modules never know it exists, as an httpx client never knows its transport is a ``MockTransport``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from praf_engine.config import Key, SandboxSettings, Settings
 from praf_engine.db.models import utcnow
 from praf_engine.errors import PipelineError
+from praf_engine.sandbox.faults import FaultConfig
 from praf_engine.wiring import Clock, Wiring, YahooSessionFactory, http_client_factory
 
 NORDVPN_LIST = "/v1/servers?filters[servers_technologies][identifier]=socks&limit=50"
@@ -40,9 +41,29 @@ def profile(sandbox: SandboxSettings) -> dict[Key, Any]:
     }
 
 
+def fault_config(s: SandboxSettings) -> FaultConfig:
+    """The FaultConfig the ``[sandbox]`` settings describe: the profile (``faults``), then ``fault_rates`` and
+    ``fault_targets`` on top. A fault kind the catalogue does not know, or a rate outside [0, 1], is CONFIGBAD naming
+    the setting (checked here, where a sandbox is built or a home wired to one, not when settings load)."""
+    try:
+        FaultConfig.from_mapping({"rates": s.fault_rates, "targets": s.fault_targets})
+    except ValueError as exc:
+        keys = ", ".join(f"sandbox.{name}" for name in ("fault_rates", "fault_targets") if getattr(s, name))
+        raise PipelineError("CONFIGBAD", f"invalid sandbox fault setting ({keys}): {exc}",
+                            {"setting": keys}) from None
+    profile = FaultConfig.demo() if s.faults == "demo" else FaultConfig.none()
+    return FaultConfig.from_mapping({
+        "rates": {**profile.rates, **s.fault_rates},
+        "targets": {**{k: sorted(v) for k, v in profile.targets.items()}, **s.fault_targets},
+        "slow_seconds": s.slow_seconds, "storm_length": profile.storm_length,
+    })
+
+
 def with_profile(settings: Settings) -> Settings:
     """``settings`` with the sandbox's profile applied to every setting that no layer (settings.toml, .env,
-    environment, command line) set: an operator's own value wins. CONFIGBAD if the result does not validate."""
+    environment, command line) set: an operator's own value wins. CONFIGBAD if the result does not validate or
+    its fault settings name a fault the sandbox does not know."""
+    fault_config(settings.sandbox)
     wanted: dict[str, dict[str, Any]] = {}
     for (section, name), value in profile(settings.sandbox).items():
         if name not in getattr(settings, section).model_fields_set:

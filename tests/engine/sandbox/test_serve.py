@@ -84,6 +84,7 @@ def test_faults_are_configured_from_settings(tmp_path: Path) -> None:
         page = httpx.get(f"{sandbox.endpoints.http_url}/wiki/FTSE_100_Index", timeout=10).text
         assert 'id="constituents"' not in page  # the targeted exchange's page is broken
         assert sandbox.endpoints.exit_urls == ()
-    with pytest.raises(PipelineError) as err:
-        load_settings(home=tmp_path, environ={}, cwd=tmp_path, overrides=parse_overrides(["sandbox.fault_rates.gapp=0.1"]))
+    misspelt = load_settings(home=tmp_path, environ={}, cwd=tmp_path, overrides=parse_overrides(["sandbox.fault_rates.gapp=0.1"]))
+    with pytest.raises(PipelineError) as err:  # checked where the sandbox is built, not when settings load
+        Sandbox.from_settings(misspelt, fixed_ports=False)
     assert err.value.error_code == "CONFIGBAD" and "unknown fault kind 'gapp'" in err.value.msg

@@ -59,3 +59,25 @@ def test_settings_that_do_not_fit_the_profile_are_configbad(tmp_path: Path, caps
     assert main(["--home", str(tmp_path), "--sandbox", "--set", "scrape.delay_min_s=2", "config"]) == 2
     err = capsys.readouterr().err
     assert "CONFIGBAD" in err and "sandbox profile" in err and "delay_min_s" in err
+
+
+def test_an_unknown_fault_is_configbad_naming_it_where_the_sandbox_is_used(tmp_path: Path, capsys: Any) -> None:
+    """The [sandbox] fault settings are checked against the sandbox's catalogue when a sandbox is built or a home is
+    wired to one (not by config.py: a live home's settings never load the sandbox)."""
+    import pytest
+
+    from praf_engine.errors import PipelineError
+    from praf_engine.sandbox.wiring import sandbox_wiring
+
+    assert main(["--home", str(tmp_path), "--sandbox", "--set", "sandbox.fault_rates.gapp=0.1", "config"]) == 2
+    err = capsys.readouterr().err
+    assert "CONFIGBAD" in err and "unknown fault kind 'gapp'" in err and "sandbox.fault_rates" in err
+    bad_target = _settings(tmp_path, 'sandbox.fault_targets.jumpp=["AAPL"]', "sandbox.exits=0")
+    for build in (sandbox_wiring, lambda s: Sandbox.from_settings(s, fixed_ports=False)):
+        with pytest.raises(PipelineError) as exc:
+            build(bad_target)
+        assert exc.value.error_code == "CONFIGBAD" and "'jumpp'" in exc.value.msg and "sandbox.fault_targets" in exc.value.msg
+    with pytest.raises(PipelineError) as exc:
+        sandbox_wiring(_settings(tmp_path, "sandbox.fault_rates.gap=1.5"))
+    assert exc.value.error_code == "CONFIGBAD" and "gap" in exc.value.msg
+    assert sandbox_wiring(_settings(tmp_path, "sandbox.fault_rates.gap=0.5")).settings.sandbox.fault_rates == {"gap": 0.5}
