@@ -16,16 +16,16 @@ from typing import Any
 
 from peewee import fn
 
-from praf_engine.alerts.rules import RULES, SEVERITY_ORDER, Firing
+from praf_engine.alerts.rules import HEADLINES, RULES, SEVERITY_ORDER, Firing
 from praf_engine.db.models import AlertOutbox, CronStatus, QACheck, QAFailure, QASummary, SchedulerBeat
-from praf_engine.errors import CATALOGUE
+from praf_engine.errors import CATALOGUE, PipelineError
 from praf_engine.logs import get_logger
 from praf_engine.qa.catalog import CHECKS
 from praf_engine.wiring import Wiring
 
 log = get_logger(__name__)
 QUIET_EXITS = (0, 130)  # success, and a run its operator stopped (INTERRUPTED)
-OWN_JOBS = ("alerts",)  # a failed alerts run is not alerted through the alerts it failed to send
+OWN_JOBS = ("alerts", "watchdog")  # a failed alerts run is not alerted through the alerts it failed to send
 
 
 @dataclass
@@ -147,7 +147,8 @@ def job_failed(n: Night, settings: Any) -> Verdict:
             if job == "scrape":
                 meaning += "; previous universe kept"
             v.firings.append(Firing("job_failed", job, {"job": job, "exit_code": r.exit_code, "code": code, "meaning": meaning,
-                                                        "run_id": r.run_id, "logs": n.logs}))
+                                                        "headline": HEADLINES.get(code, f"{job} failed"), "run_id": r.run_id,
+                                                        "logs": n.logs}))
     return v
 
 
@@ -282,3 +283,27 @@ def evaluate(wiring: Wiring, night: dt.date | None = None, *, extra: Iterable[tu
     if written:
         log.info("alerts enqueued", detail={"night": n.night.isoformat(), "alerts": [f"{r.rule}:{r.subject}" for r in written]})
     return written
+
+
+def dispatch_due(wiring: Wiring, night: dt.date) -> list[Any]:
+    """Dispatch ``night`` and every earlier night still holding due pending rows (a Telegram outage's backlog);
+    returns A2's DispatchReports."""
+    from praf_engine.alerts.deliver import dispatch, nights_due
+
+    return [dispatch(wiring, n) for n in sorted({night, *nights_due(wiring.clock())})]
+
+
+def alerts_job(ctx: Any) -> int:
+    """The `alerts` job (the scheduler's 02:00, `praf-engine run alerts`): evaluate the night, then dispatch. Alerts
+    kept because Telegram is not configured are the documented behaviour (exit 0, shown in the TUI); a refused or
+    failed delivery is the job's error (ALERTAUTH / ALERTSEND; the rows stay pending)."""
+    night = night_of(ctx.wiring).night
+    rows = evaluate(ctx.wiring, night)
+    ctx.detail.update({"alerts_night": night.isoformat(), "enqueued": [f"{r.rule}:{r.subject}" for r in rows]})
+    reports = dispatch_due(ctx.wiring, night)
+    ctx.detail["dispatch"] = [r.as_dict() for r in reports]
+    failed = next((r for r in reports if r.error_code in ("ALERTSEND", "ALERTAUTH")), None)
+    if failed is not None:
+        raise PipelineError(failed.error_code, failed.error or "alerts not delivered; they stay pending in the outbox",
+                            {"night": failed.night.isoformat(), "pending": failed.pending})
+    return 0

@@ -53,7 +53,7 @@ SPECS: tuple[RuleSpec, ...] = (
              "praf-tui --screen triage --check {check}", BOTH),
     RuleSpec("job_failed", "critical", "a job of the night exited non-zero (QA crashed, fetch failed or API down, scrape "
              "error or structure error: the previous universe is kept, a killed run), and no later run of it succeeded",
-             _none, "{job} failed: exit {exit_code} [{code}] {meaning} (run {run_id})",
+             _none, "{headline} [{code}]: {job} exited {exit_code}, run {run_id}. {meaning}",
              "grep {run_id} {logs}", BOTH,
              codes=("QAFAIL", "APIDOWN", "YFRATELIMIT", "SCRAPESTRUCT", "SCRAPEHTTP", "SCRAPE404", "SCRAPEJS", "SCRAPEIO",
                     "JOBKILLED", "INTERNAL", "DBFULL", "BACKUPFAIL"), icon="❗"),
@@ -89,6 +89,12 @@ SPECS: tuple[RuleSpec, ...] = (
              "digest, never a message of its own", _none, "resolved: {what}", "praf-engine alerts list", BOTH, icon="✅"),
 )
 RULES: dict[str, RuleSpec] = {s.name: s for s in SPECS}
+# job_failed's first words per error code (the seed's "QA pipeline crashed"); other codes: "<job> failed"
+HEADLINES = {
+    "QAFAIL": "QA pipeline crashed", "APIDOWN": "Fetch stopped: Yahoo API down", "YFRATELIMIT": "Fetch stopped: Yahoo rate-limits this IP",
+    "SCRAPESTRUCT": "Scrape: page structure changed", "SCRAPEHTTP": "Scrape: exchange site failing", "SCRAPE404": "Scrape: page gone",
+    "SCRAPEJS": "Scrape: Euronext download timed out", "JOBKILLED": "Job killed", "DBFULL": "Database full",
+}
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 

@@ -42,6 +42,12 @@ def _fetch() -> JobFunction:
     return fetch_job
 
 
+def _alerts() -> JobFunction:
+    from praf_engine.alerts.evaluate import alerts_job
+
+    return alerts_job
+
+
 def _backup() -> JobFunction:
     from praf_engine.backup import backup_job
 
@@ -57,5 +63,6 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("fetch", "Nightly OHLCV fetch through the exits into the lake (SPEC §3)", _fetch),
         JobSpec("qa", "Data-quality checks of the lake and fetch state into qa_failures/qa_summary (gated on tonight's fetch; never beside a running fetch)", _qa),
         JobSpec("backup", "Back up the database and the lake into backups/, keep `backup.keep` (run after QA)", _backup),
+        JobSpec("alerts", "Evaluate the night's alert rules into the outbox, then send it to Telegram (at most `alerts.max_per_night` + a digest)", _alerts),
     )
 }

@@ -24,7 +24,7 @@ DATA_FAULTS = (
 # Response faults are applied per request by the Yahoo emulator (keys: Yahoo symbols).
 RESPONSE_FAULTS = ("empty", "delisted", "malformed_json", "slow", "http_500", "storm_429")
 # Site faults are applied by the exchange-site emulators (keys: exchange codes).
-SITE_FAULTS = ("broken_structure", "site_500", "truncated", "js_timeout")
+SITE_FAULTS = ("broken_structure", "site_500", "truncated", "js_timeout", "site_flaky")
 SITE_KEYS = ("nasdaq", "arca", "ftse", "dax", "euronext")
 # Source faults change what Yahoo holds for a listing (applied by Market.bars; keys: Yahoo symbols; not in the demo
 # profile): stale_source ends its history months before the market's date (acquired or renamed, never updated again).
@@ -57,6 +57,7 @@ class FaultConfig:
     targets: Mapping[str, frozenset[str]] = field(default_factory=dict)
     slow_seconds: float = 2.0
     storm_length: int = 20  # consecutive 429s once a storm starts
+    flaky_count: int = 2  # site_flaky: the exchange's first requests answered 503, then served as usual
 
     def __post_init__(self) -> None:
         rates: dict[str, float] = {}
@@ -86,12 +87,15 @@ class FaultConfig:
             raise ValueError(f"slow_seconds must be a finite number >= 0, got {self.slow_seconds!r}")
         if isinstance(self.storm_length, bool) or not isinstance(self.storm_length, int) or self.storm_length < 1:
             raise ValueError(f"storm_length must be an integer >= 1, got {self.storm_length!r}")
+        if isinstance(self.flaky_count, bool) or not isinstance(self.flaky_count, int) or self.flaky_count < 1:
+            raise ValueError(f"flaky_count must be an integer >= 1, got {self.flaky_count!r}")
         object.__setattr__(self, "rates", rates)
         object.__setattr__(self, "targets", targets)
         object.__setattr__(self, "slow_seconds", slow)
 
     def __hash__(self) -> int:
-        return hash((tuple(sorted(self.rates.items())), tuple(sorted(self.targets.items())), self.slow_seconds, self.storm_length))
+        return hash((tuple(sorted(self.rates.items())), tuple(sorted(self.targets.items())), self.slow_seconds, self.storm_length,
+                     self.flaky_count))
 
     def hits(self, kind: str, key: str, seed: int) -> bool:
         """Whether fault ``kind`` hits ``key``: targets always; otherwise a stable draw of (seed, kind, key) < rate."""
@@ -143,10 +147,10 @@ class FaultConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> FaultConfig:
-        """Build from ``{"rates": {...}, "targets": {kind: [...]}, "slow_seconds": .., "storm_length": ..}``."""
+        """Build from ``{"rates": {...}, "targets": {kind: [...]}, "slow_seconds": .., "storm_length": .., "flaky_count": ..}``."""
         if not isinstance(data, Mapping):
             raise ValueError(f"fault config must be a mapping, got {type(data).__name__}")
-        known = {"rates", "targets", "slow_seconds", "storm_length"}
+        known = {"rates", "targets", "slow_seconds", "storm_length", "flaky_count"}
         if unknown := sorted(set(data) - known):
             raise ValueError(f"unknown fault config key(s) {unknown} (known: {sorted(known)})")
         rates = data.get("rates") or {}
@@ -156,7 +160,7 @@ class FaultConfig:
         if not isinstance(targets, Mapping):
             raise ValueError("fault config 'targets' must be a mapping of kind -> list of keys")
         kwargs: dict[str, Any] = {"rates": dict(rates), "targets": dict(targets)}
-        for key in ("slow_seconds", "storm_length"):
+        for key in ("slow_seconds", "storm_length", "flaky_count"):
             if key in data:
                 kwargs[key] = data[key]
         return cls(**kwargs)
@@ -168,6 +172,7 @@ class FaultConfig:
             "targets": {k: sorted(v) for k, v in sorted(self.targets.items())},
             "slow_seconds": self.slow_seconds,
             "storm_length": self.storm_length,
+            "flaky_count": self.flaky_count,
         }
 
 

@@ -27,6 +27,9 @@ Site faults, per exchange code (``market.faults.hits(kind, code, market.seed)``)
   FTSE pages end inside the table (~40 % of the rows, no ``</html>``); DAX pages after the first half answer 404;
   the Euronext CSV is cut ~40 % into its rows.
 - ``js_timeout``: the Euronext button is there, but a click only shows "Preparing your file…" and no file comes.
+- ``site_flaky``: the exchange's first ``faults.flaky_count`` (2) HTTP requests since the server started (``flaky``
+  counts them) answer 503, then it serves as usual: the watchdog's probe sees two 5xx in a row (site_down) where the
+  scraper's retries get through.
 """
 
 from __future__ import annotations
@@ -127,6 +130,7 @@ class SitesServer:
         self.host = host
         self.extra_routes = dict(extra_routes or {})
         self.hits: Counter[str] = Counter()  # requests per path (query string left out)
+        self.flaky: Counter[str] = Counter()  # requests per exchange code under site_flaky
         self._lock = threading.Lock()
         self._cache: dict[tuple[Any, ...], bytes] = {}
         self._tokens: OrderedDict[str, float] = OrderedDict()
@@ -171,6 +175,8 @@ class SitesServer:
         with self._lock:
             self.hits[path] += 1
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        if self._flaky_now(path):
+            return _error_page(503, "Service Unavailable", "The server is temporarily unable to service your request.")
         page = self._page(path, query)
         if page is None:
             for prefix in sorted(self.extra_routes, key=len, reverse=True):
@@ -181,6 +187,17 @@ class SitesServer:
         if method not in ("GET", "HEAD"):
             return 405, HTML, b"<h1>405 Method Not Allowed</h1>\n", {"Allow": "GET, HEAD"}
         return page
+
+    def _flaky_now(self, path: str) -> bool:
+        """Whether this request is one of the first ``flaky_count`` to an exchange that ``site_flaky`` hits."""
+        exchanges = {NASDAQ_PATH: "nasdaq", OTHER_PATH: "arca", DAX_PATH: "dax", EURONEXT_PATH: "euronext",
+                     EURONEXT_DATA_PATH: "euronext", EURONEXT_DOWNLOAD_PATH: "euronext", **dict.fromkeys(FTSE_PATHS, "ftse")}
+        code = exchanges.get(path)
+        if code is None or not fault(self.market, "site_flaky", code):
+            return False
+        with self._lock:
+            self.flaky[code] += 1
+            return self.flaky[code] <= self.market.faults.flaky_count
 
     def _page(self, path: str, query: dict[str, str]) -> Reply | None:
         m = self.market

@@ -79,7 +79,8 @@ def test_a_failed_job_fires_with_its_code_and_run_id_and_a_later_success_resolve
     run(service, at(1, 50), "vacuum", "INTERRUPTED", 130)  # stopped by its operator: quiet
     rows = evaluate(wiring_at(service, at(2)), NIGHT)
     assert fired(rows) == {("job_failed", "qa")}
-    assert "[QAFAIL]" in rows[0].text and bad.run_id in rows[0].text and rows[0].text.startswith("❗ qa failed: exit 1")
+    assert rows[0].text.startswith(f"❗ QA pipeline crashed [QAFAIL]: qa exited 1, run {bad.run_id}.")
+    assert rows[0].text.endswith(f"→ grep {bad.run_id} {service.settings.logs_dir / 'app.jsonl'}")
     run(service, at(3), "qa")  # rerun by hand, fine now
     rows = evaluate(wiring_at(service, at(3, 10)), NIGHT)
     assert fired(rows) == {("resolved", "job_failed:qa")} and rows[0].severity == "info"
@@ -93,7 +94,7 @@ def test_the_job_runner_s_own_record_of_a_crash_is_alerted(service) -> None:
 
     JobRunner(wiring_at(service, at(1, 45))).run("qa", crash)
     rows = evaluate(wiring_at(service, at(2)), NIGHT)
-    assert fired(rows) == {("job_failed", "qa")} and "[INTERNAL]" in rows[0].text
+    assert fired(rows) == {("job_failed", "qa")} and rows[0].text.startswith("❗ qa failed [INTERNAL]: qa exited 1")
 
 
 def test_missed_run_only_after_the_deadline_and_only_when_no_fetch_finished(service) -> None:

@@ -1,0 +1,87 @@
+"""The watchdog: the exchange-site probe (two 5xx in a row, against the sandbox's sites), the heartbeat and the
+fetch deadline, each alerting through the outbox, and quiet otherwise."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from praf_engine.alerts.watchdog import probe_sites, run_watchdog
+from praf_engine.db.models import AlertOutbox, CronStatus, SchedulerBeat
+from praf_engine.logs import configure_logging
+from praf_engine.sandbox.faults import FaultConfig
+from praf_engine.sandbox.market import Market
+from praf_engine.sandbox.sites import SitesServer
+from praf_engine.sandbox.wiring import with_profile
+from praf_engine.service import EngineService
+from tests.conftest import make_settings
+
+NIGHT = dt.date(2025, 6, 6)
+
+
+def at(hh: int, mm: int = 0) -> dt.datetime:
+    return dt.datetime.combine(NIGHT, dt.time(hh, mm))
+
+
+@pytest.fixture
+def sites() -> Iterator[SitesServer]:
+    with SitesServer(Market(size=40, seed=3, today=NIGHT)) as server:
+        yield server
+
+
+@pytest.fixture
+def home(tmp_path: Path, backend: str | None, sites: SitesServer) -> Iterator[EngineService]:
+    s = with_profile(make_settings(tmp_path / "home", backend, sources="sandbox", sandbox__http_url=sites.url))
+    configure_logging(s.logs_dir, secrets=s.secrets(), console_level=None)
+    service = EngineService.open(s)
+    yield service
+    service.close()
+
+
+def wiring(home: EngineService, now: dt.datetime):
+    return home.wiring.with_clock(lambda: now)
+
+
+def outbox() -> set[tuple[str, str]]:
+    return {(r.rule, r.subject) for r in AlertOutbox.select()}
+
+
+def test_probe_sees_every_site_up(home, sites) -> None:
+    v = probe_sites(wiring(home, at(2)))
+    assert v.firings == [] and v.clear == {"nasdaq", "arca", "ftse", "dax", "euronext"}
+    assert sites.hits["/index/dax/constituents"] == 1  # one answer is enough when it is not a 5xx
+
+
+def test_one_5xx_then_an_answer_is_not_a_site_down(home, sites) -> None:
+    sites.market.faults = FaultConfig(targets={"site_flaky": ["dax"]}, flaky_count=1)
+    v = probe_sites(wiring(home, at(2)))
+    assert v.firings == [] and "dax" in v.clear and sites.flaky["dax"] == 2
+
+
+def test_two_5xx_in_a_row_alert_site_down_and_the_next_hour_resolves_it(home, sites) -> None:
+    sites.market.faults = FaultConfig(targets={"site_flaky": ["dax"], "site_500": ["ftse"]}, flaky_count=2)
+    report = run_watchdog(wiring(home, at(2)), dispatch=False)
+    assert set(report.enqueued) == {"site_down:dax", "site_down:ftse"}
+    row = AlertOutbox.get(AlertOutbox.subject == "dax")
+    assert row.severity == "warning" and "Site down: dax answered HTTP 503, HTTP 503" in row.text
+    assert row.text.endswith("→ praf-engine scrape --exchange dax")
+    assert "HTTP 500, HTTP 500" in AlertOutbox.get(AlertOutbox.subject == "ftse").text
+    report = run_watchdog(wiring(home, at(3)), dispatch=False)  # dax's burst is over, ftse still down
+    assert report.enqueued == ["resolved:site_down:dax"]
+
+
+def test_the_watchdog_alerts_a_stale_heartbeat_and_a_missed_fetch_and_is_quiet_otherwise(home) -> None:
+    SchedulerBeat.create(name="scheduler", pid=77, host="box", version="0.1", started_at=at(0), beat_at=at(3, 25))
+    CronStatus.create(job="fetch", run_id="f1", started_at=at(1), finished_at=at(1, 20), exit_code=0, detail={"night": NIGHT.isoformat()})
+    report = run_watchdog(wiring(home, at(3, 35)), dispatch=False)
+    assert report.enqueued == [] and "heartbeat 10 min ago (pid 77@box)" in report.heartbeat
+    assert outbox() == set()
+
+    CronStatus.delete().execute()  # no fetch of the night, and the daemon stopped beating at 03:25
+    report = run_watchdog(wiring(home, at(3, 45)), probe=False, dispatch=False)
+    assert set(report.enqueued) == {"dead_scheduler:scheduler", "missed_run:fetch"}
+    assert "Scheduler dead: last heartbeat 20 min ago" in AlertOutbox.get(AlertOutbox.rule == "dead_scheduler").text
+    assert run_watchdog(wiring(home, at(4, 45)), probe=False, dispatch=False).enqueued == []  # hourly: not again
