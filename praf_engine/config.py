@@ -214,10 +214,26 @@ class AlertSettings(_Section):
     fetch_deadline: HHMM = Field("03:30", description="Missed run: alert when no fetch of the night succeeded by this time (UTC)")
     heartbeat_stale_min: int = Field(15, ge=1, description="Dead scheduler: alert when the daemon's heartbeat is older than this (minutes)")
     site_down_after: int = Field(2, ge=1, le=10, description="Site down: alert after this many 5xx (or no answer) in a row from an exchange site (watchdog probe)")
+    send_backoff_s: list[Annotated[float, Field(ge=0)]] = Field([1.0, 5.0], max_length=10, description="Pauses between the tries of one message inside a dispatch (network errors, 5xx); then it waits for the next retry (`retry_s`, doubling)")
+    max_wait_s: float = Field(60.0, ge=0, description="Longest Telegram 429 retry_after waited inside a dispatch; longer ones are retried after it")
+    timeout_s: float = Field(10.0, gt=0, description="Connect/read timeout of one Bot API request")
+    command_chat_ids: list[str] = Field([], description="Chat ids besides TELEGRAM_CHAT_ID whose /mute /unmute /status commands are obeyed (others are ignored and logged)")
+    poll_timeout_s: int = Field(30, ge=1, le=50, description="Long-polling timeout of the command listener (getUpdates)")
+
+    @field_validator("command_chat_ids", mode="before")
+    @classmethod
+    def _chat_ids_text(cls, value: Any) -> Any:
+        """Chat ids are numbers (negative for groups): TOML gives ints, keep them as text; each must be one."""
+        if isinstance(value, list):
+            value = [str(v).strip() if isinstance(v, int | str) and not isinstance(v, bool) else v for v in value]
+            bad = [v for v in value if not (isinstance(v, str) and re.fullmatch(r"-?\d{1,20}", v))]
+            if bad:
+                raise ValueError(f"chat ids are numbers, e.g. 424242 or -1001234567890: {bad!r}")
+        return value
 
 
 class ScheduleSettings(_Section):
-    """Embedded scheduler times, UTC (seed §8.2)."""
+    """The scheduler's table (seed §1.3, §8.2): times of day in ``timezone``, catch-up windows, QA's wait."""
 
     timezone: str = Field("UTC", description="Time zone of the times below")
     scrape_day: int = Field(1, ge=1, le=28, description="Day of month of the universe scrape")
@@ -228,6 +244,30 @@ class ScheduleSettings(_Section):
     vacuum_weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = Field("monday", description="Weekly VACUUM day")
     vacuum_time: HHMM = Field("02:30", description="Weekly VACUUM")
     archival_time: HHMM = Field("03:00", description="Archival and retention")
+    backup_time: HHMM = Field("02:15", description="Nightly backup, after QA and the alerts (pause the `backup` job to stop it)")
+    qa_wait_deadline: HHMM = Field("04:00", description="A fetch still running at qa_time: QA waits for it until this time (same night, later than qa_time), then is skipped (QAWAITTIMEOUT)")
+    catchup_nightly_h: float = Field(20.0, ge=0, le=23, description="Catch-up window of the daily jobs: a missed run starts late (once) within this many hours of its time")
+    catchup_weekly_h: float = Field(144.0, ge=0, le=167, description="Catch-up window of the weekly VACUUM, hours")
+    catchup_scrape_days: float = Field(7.0, ge=0, le=27, description="Catch-up window of the monthly scrape, days")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name, e.g. UTC or Europe/Berlin") from None
+        return value
+
+    @field_validator("qa_wait_deadline")
+    @classmethod
+    def _deadline_after_qa(cls, value: str, info: Any) -> str:
+        qa_time = info.data.get("qa_time")
+        if qa_time is not None and value <= qa_time:
+            raise ValueError(f"must be later than schedule.qa_time ({qa_time}) on the same night")
+        return value
 
 
 class RetentionSettings(_Section):

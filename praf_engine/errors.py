@@ -33,6 +33,11 @@ _CODES: tuple[ErrorCode, ...] = (
     ErrorCode("JOBKILLED", "jobs", "A job run ended without recording its finish (killed process)", "Recorded at the next start; rerun the job"),
     ErrorCode("INTERNAL", "any", "An unexpected exception crossed a job boundary", "Read the stack in logs/app.jsonl and file a bug"),
     ErrorCode("INTERRUPTED", "jobs", "The job was stopped by Ctrl-C or SIGTERM after committing its current batch", "Rerun the job; finished work is kept", 130),
+    # the scheduler (praf_engine/scheduler: the daemon, or the TUI's --with-scheduler)
+    ErrorCode("JOBPAUSED", "scheduler", "A scheduled run was not started: the job is paused (TUI Scheduler screen, `praf-engine pause JOB`)", "Recorded in cron_status as skipped (exit 75, detail.skipped); `praf-engine resume JOB` and the next scheduled time runs it (the skipped one is not made up)", 75),
+    ErrorCode("QAWAITTIMEOUT", "scheduler", "QA's scheduled run was skipped: the night's fetch was still running at `schedule.qa_wait_deadline` (04:00); QA never runs beside a fetch", "Recorded in cron_status as skipped (exit 75, detail.skipped); when the fetch has finished, run `praf-engine qa` (docs/runbooks/job_failures.md)", 75),
+    ErrorCode("SLOTMISSED", "scheduler", "A scheduled run was missed while no scheduler ran, and is past its catch-up window (`schedule.catchup_*`) or a later run of the job replaces it", "Logged, not run late (a missed night is never run twice; the fetch's back-fill fills the missed days); run the job by hand if it is needed now"),
+    ErrorCode("JOBUNKNOWN", "jobs", "No job of that name is registered (`praf-engine run --help` lists them)", "Nothing ran; check the name. A scheduled job not in this version is skipped with this code in the log", 2),
     # backups (praf-engine backup / restore)
     ErrorCode("BACKUPFAIL", "backup", "A backup could not be made: disk full or permissions under backups/, pg_dump missing or failing, or the live database fails its integrity check", "No partial backup is left and the previous backups are kept; fix the cause and rerun `praf-engine backup`"),
     ErrorCode("RESTOREBAD", "restore", "The backup cannot be restored here: missing, incomplete or damaged (a file's size or SHA-256 differs from its manifest), made by a newer PRAF, or for another database kind or schema", "Nothing was changed; pick another backup (`praf-engine backup --list`)"),
@@ -66,6 +71,9 @@ _CODES: tuple[ErrorCode, ...] = (
     ErrorCode("SYMBOLUNKNOWN", "dashboard", "A symbol page was asked for a listing that is not in tickers", "Check the spelling (Yahoo form: BRK-B, VOD.L, SAP.DE); nothing changed"),
     ErrorCode("EXPORTIO", "dashboard", "A CSV export could not be written (missing folder, permissions, disk full)", "Nothing was written; pick another path or free space"),
     ErrorCode("ALERTSEND", "alerts", "Telegram delivery failed", "Message stays in the outbox and is retried"),
+    ErrorCode("ALERTAUTH", "alerts", "Telegram refused the bot: the token was revoked or is wrong (401), the bot was blocked or removed from the chat (403), or the chat id does not exist (400 chat not found)", "Messages stay pending in the outbox (not retried in a storm: one refused request stops the dispatch); fix TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID or unblock the bot, then `praf-engine alerts test`"),
+    ErrorCode("ALERTCONFIG", "alerts", "No Telegram token (TELEGRAM_BOT_TOKEN) or chat id (TELEGRAM_CHAT_ID) is configured", "Alerts are recorded in the outbox and shown in the TUI, not sent; set both in the home's .env"),
+    ErrorCode("ALERTBAD", "alerts", "An alerts command was invalid: an unknown rule name, a duration not like 30m, 2h, 1d or 1w (at most 90 days)", "Nothing was changed; the message lists the rules (`praf-engine alerts mute --help`)", 2),
 )
 
 CATALOGUE: dict[str, ErrorCode] = {c.code: c for c in _CODES}

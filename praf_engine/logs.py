@@ -18,6 +18,9 @@ from concurrent_log_handler import ConcurrentTimedRotatingFileHandler
 LOG_FILE = "app.jsonl"
 _FIELDS = ("ts", "level", "module", "run_id", "job", "error_code", "msg", "detail")
 _ROOT = "praf_engine"
+# Libraries whose log lines can carry a secret (python-telegram-bot and httpx log request URLs, which hold the bot
+# token): they go through the same handlers (so the redactor), at warning level unless the level is debug.
+_ROUTED = ("telegram", "httpx", "httpcore", "apscheduler")
 # Shapes that are secrets whatever the settings say: credentials in URLs, Telegram bot tokens.
 _PATTERNS = (
     # Each pattern may start only where its token starts (the look-behinds): linear, not quadratic, on long lines.
@@ -142,6 +145,14 @@ def configure_logging(
         root.addHandler(console)
     root.setLevel(level.upper())
     root.propagate = False
+    for name in _ROUTED:
+        routed = logging.getLogger(name)
+        for handler in list(routed.handlers):
+            routed.removeHandler(handler)
+        for handler in root.handlers:
+            routed.addHandler(handler)
+        routed.setLevel("DEBUG" if level.lower() == "debug" else "WARNING")
+        routed.propagate = False
     structlog.configure(
         processors=[*_PRE_CHAIN[:1], structlog.stdlib.filter_by_level, *_PRE_CHAIN[1:],
                     structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

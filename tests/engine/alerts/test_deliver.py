@@ -1,0 +1,142 @@
+"""Delivery against the Telegram stub over HTTP with the real python-telegram-bot: the 3 + 1 throttle, outages and
+restarts (exactly once), 429 retry_after, 401/403 without a retry storm, no token configured."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+from praf_engine.alerts.deliver import dispatch, nights_due
+from praf_engine.db.models import AlertOutbox
+from praf_engine.sandbox.telegram import DEFAULT_CHAT_ID
+from praf_engine.service import EngineService
+from tests.engine.alerts.conftest import NIGHT, NOW, alert_settings, put
+
+# ten triggers of one night, in no particular order of severity
+TEN = [("latency", "yahoo", "warning"), ("lag", "universe", "critical"), ("site_down", "ftse", "warning"),
+       ("resolved", "lag:prev", "info"), ("critical_check", "price_jump", "critical"), ("exit_fallback", "fetch", "warning"),
+       ("site_down", "dax", "warning"), ("job_failed", "qa", "critical"), ("nordvpn_list", "fetch", "warning"),
+       ("critical_check", "ohlc_sanity", "critical")]
+
+
+def _status(rule_subject: tuple[str, str]) -> str:
+    rule, subject = rule_subject
+    return AlertOutbox.get((AlertOutbox.rule == rule) & (AlertOutbox.subject == subject)).status
+
+
+def test_ten_triggers_give_three_messages_and_one_digest_most_severe_first(alerting, stub) -> None:
+    db = alerting.db
+    for rule, subject, severity in TEN:
+        put(db, rule, subject, severity)
+    report = dispatch(alerting.wiring, NIGHT, now=NOW)
+    texts = [m["text"] for m in stub.messages]
+    assert len(texts) == 4 and report.digest_sent and report.pending == 0
+    assert [t.split()[0] for t in texts[:3]] == ["lag", "critical_check", "job_failed"]  # critical first, oldest first
+    assert texts[3].startswith("📋 PRAF digest for night 2026-03-04: 6 more alert(s)")
+    assert "• critical_check: 1 — ohlc_sanity" in texts[3] and "• site_down: 2 — ftse, dax" in texts[3]
+    assert "✅ resolved (1):" in texts[3]
+    assert all(m["parse_mode"] == "HTML" and str(m["chat_id"]) == str(DEFAULT_CHAT_ID) for m in stub.messages)
+    assert all(t.rstrip().endswith("</code>") for t in texts)  # every message ends with the command to run
+    # later the same night: another critical alert cannot break the 3 + 1 limit, and nothing is sent twice
+    put(db, "missed_run", "fetch", "critical", now=NOW + dt.timedelta(hours=2))
+    dispatch(alerting.wiring, NIGHT, now=NOW + dt.timedelta(hours=2))
+    assert len(stub.messages) == 4
+    assert _status(("missed_run", "fetch")) == "folded"
+    assert "digest was sent" in AlertOutbox.get(AlertOutbox.rule == "missed_run").last_error
+    assert AlertOutbox.select().where(AlertOutbox.status == "sent").count() == 4
+
+
+def test_under_the_limit_no_digest_and_muted_rows_go_to_the_digest(alerting, stub) -> None:
+    db = alerting.db
+    put(db, "lag", "universe")
+    dispatch(alerting.wiring, NIGHT, now=NOW)
+    assert len(stub.messages) == 1 and AlertOutbox.select().count() == 1  # no digest row either
+    from praf_engine.alerts import outbox
+    outbox.mute(db, "latency", NOW + dt.timedelta(days=1), "424242", now=NOW)
+    put(db, "latency", "yahoo", "warning", now=NOW + dt.timedelta(minutes=5))
+    dispatch(alerting.wiring, NIGHT, now=NOW + dt.timedelta(minutes=5))
+    assert len(stub.messages) == 2 and "• latency: 1 (1 muted) — yahoo" in stub.messages[1]["text"]
+
+
+def test_outage_then_restart_then_recovery_delivers_each_exactly_once(alerting, stub, tmp_path, backend) -> None:
+    db = alerting.db
+    for rule, subject, severity in TEN[:5]:
+        put(db, rule, subject, severity)
+    stub.stop()  # Telegram unreachable: connection refused
+    report = dispatch(alerting.wiring, NIGHT, now=NOW)
+    assert report.error_code == "ALERTSEND" and report.sent == []
+    rows = list(AlertOutbox.select().where(AlertOutbox.status == "pending"))
+    assert len(rows) == 4  # three kept + the digest; the other two were folded
+    assert any((r.last_error or "").startswith("ALERTSEND: Telegram unreachable") for r in rows)
+    assert nights_due(NOW) == [NIGHT]  # the failed row waits for its back-off, the others are due
+    alerting.close()  # a restart: another process, another database connection, another Bot
+    restarted = EngineService.open(alert_settings(tmp_path / "home", backend, stub))
+    try:
+        stub.start()
+        later = NOW + dt.timedelta(hours=3)
+        report = restarted.wiring and dispatch(restarted.wiring, NIGHT, now=later)
+        assert len(report.sent) == 4 and report.pending == 0 and report.error_code is None
+        dispatch(restarted.wiring, NIGHT, now=later + dt.timedelta(hours=1))  # and again: nothing new
+        texts = [m["text"] for m in stub.messages]
+        assert len(texts) == 4 and len(set(texts)) == 4
+        assert texts[0].startswith("lag universe") and texts[3].startswith("📋")
+        assert {r.message_id for r in AlertOutbox.select().where(AlertOutbox.status == "sent")} == \
+            {m["message_id"] for m in stub.messages}
+    finally:
+        restarted.close()
+
+
+def test_429_retry_after_is_waited_then_sent(alerting, stub) -> None:
+    put(alerting.db, "lag", "universe")
+    stub.set_failure("rate_limit", count=1, retry_after=1, methods=["sendMessage"])
+    started = time.monotonic()
+    report = dispatch(alerting.wiring, NIGHT, now=NOW)
+    assert time.monotonic() - started >= 1.0
+    assert stub.calls["sendMessage"] == 2 and len(stub.messages) == 1 and report.sent
+    # a retry_after longer than alerts.max_wait_s: not waited here, the row waits in the outbox
+    put(alerting.db, "job_failed", "qa", now=NOW + dt.timedelta(minutes=1))
+    stub.set_failure("rate_limit", count=1, retry_after=600, methods=["sendMessage"])
+    report = dispatch(alerting.wiring, NIGHT, now=NOW + dt.timedelta(minutes=1))
+    row = AlertOutbox.get(AlertOutbox.rule == "job_failed")
+    assert row.status == "pending" and row.next_attempt_at == NOW + dt.timedelta(minutes=1, seconds=600)
+    assert "429" in row.last_error and report.error_code == "ALERTSEND"
+
+
+def test_revoked_token_or_blocked_bot_pending_with_a_code_and_no_retry_storm(alerting, stub) -> None:
+    for rule, subject, severity in TEN[:3]:
+        put(alerting.db, rule, subject, severity)
+    for mode, code in (("unauthorized", "401"), ("forbidden", "403")):
+        stub.set_failure(mode, methods=["sendMessage"])
+        before = stub.calls["sendMessage"]
+        report = dispatch(alerting.wiring, NIGHT, now=NOW)
+        assert stub.calls["sendMessage"] - before == 1  # one refused request stops the dispatch
+        assert report.error_code == "ALERTAUTH" and code in report.error
+    assert stub.messages == []
+    assert AlertOutbox.select().where(AlertOutbox.status != "pending").count() == 0
+    assert all(r.last_error is None or r.last_error.startswith("ALERTAUTH") for r in AlertOutbox.select())
+
+
+def test_no_token_keeps_rows_pending_with_one_log_line_a_night(tmp_path, backend, stub) -> None:
+    svc = EngineService.open(alert_settings(tmp_path / "home", backend, stub, telegram_token=None))
+    try:
+        put(svc.db, "lag", "universe")
+        for minutes in (0, 30, 60):
+            report = dispatch(svc.wiring, NIGHT, now=NOW + dt.timedelta(minutes=minutes))
+            assert report.error_code == "ALERTCONFIG" and "TELEGRAM_BOT_TOKEN" in report.error
+        assert stub.calls == {} and AlertOutbox.get().status == "pending"
+        assert "TELEGRAM_BOT_TOKEN" in AlertOutbox.get().last_error
+        lines = [json.loads(x) for x in (svc.settings.logs_dir / "app.jsonl").read_text().splitlines()]
+        assert sum(1 for x in lines if x["error_code"] == "ALERTCONFIG") == 1
+    finally:
+        svc.close()
+
+
+def test_html_is_escaped_and_an_overlong_message_is_cut_with_a_marker(alerting, stub) -> None:
+    put(alerting.db, "critical_check", "<A&B>", text="price_jump: 1 open failure: <A&B> & Co\n→ praf-tui --screen triage")
+    put(alerting.db, "lag", "universe", text="x" * 5000 + "\n→ praf-tui --screen triage --check lag_check")
+    dispatch(alerting.wiring, NIGHT, now=NOW)
+    first, second = (m["text"] for m in stub.messages)
+    assert "&lt;A&amp;B&gt; &amp; Co" in first and "<A&B>" not in first
+    assert len(second) <= 4096 and "… (cut: " in second
+    assert second.endswith("→ <code>praf-tui --screen triage --check lag_check</code>")

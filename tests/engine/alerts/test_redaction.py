@@ -1,0 +1,28 @@
+"""The bot token never reaches a log line: python-telegram-bot and httpx log request URLs holding it (debug level)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from praf_engine.alerts.deliver import dispatch
+from praf_engine.sandbox.telegram import DEFAULT_TOKEN
+from tests.engine.alerts.conftest import NIGHT, NOW, put
+
+
+def test_no_log_line_of_a_run_holds_the_token(alerting, stub, capfd) -> None:
+    put(alerting.db, "lag", "universe")
+    put(alerting.db, "job_failed", "qa")
+    put(alerting.db, "exit_fallback", "fetch", "warning")
+    stub.set_failure("server_error", count=3, methods=["sendMessage"])  # retried: errors logged with their text
+    dispatch(alerting.wiring, NIGHT, now=NOW)
+    stub.set_failure("unauthorized", count=1, methods=["sendMessage"])
+    dispatch(alerting.wiring, NIGHT, now=NOW + dt.timedelta(hours=1))
+    dispatch(alerting.wiring, NIGHT, now=NOW + dt.timedelta(hours=5))
+    assert len(stub.messages) == 3
+    log = (alerting.settings.logs_dir / "app.jsonl").read_text()
+    requests = [x for x in log.splitlines() if "HTTP Request: POST" in x]
+    assert requests and all("/bot***/sendMessage" in x for x in requests)  # httpx's lines are there, redacted
+    head, _, tail = DEFAULT_TOKEN.partition(":")
+    out, err = capfd.readouterr()
+    for text in (log, out, err):
+        assert DEFAULT_TOKEN not in text and tail not in text
