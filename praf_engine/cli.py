@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace a home that holds data (replaced files go to backups/restore-*-displaced/)")
     p = sub.add_parser("config", parents=[common], help="show the settings in force (secrets hidden)")
     p.add_argument("--reference", action="store_true", help="print every setting with its default, as Markdown")
+    from praf_engine.alerts.command import add_parsers
+
+    add_parsers(sub, common)
     return parser
 
 
@@ -346,10 +349,31 @@ def _cmd_restore(wiring: Wiring, args: argparse.Namespace) -> int:
 
     return run_restore(wiring.settings, args.backup, args.force, Console(stderr=True))
 
+def _cmd_alerts(wiring: Wiring, args: argparse.Namespace) -> int:
+    from praf_engine.alerts.command import run_alerts_command
+
+    service = _service(wiring)
+    try:
+        return run_alerts_command(service.wiring, args)
+    finally:
+        service.close()
+
+
+def _cmd_watchdog(wiring: Wiring, args: argparse.Namespace) -> int:
+    from praf_engine.alerts.command import run_watchdog_command
+
+    service = _service(wiring)
+    try:
+        return run_watchdog_command(service.wiring, not args.no_probe, Console())
+    finally:
+        service.close()
+
+
 NO_HOME_NEEDED = frozenset({"init", "demo", "sandbox"})
 COMMANDS = {"init": _cmd_init, "summary": _cmd_summary, "sql": _cmd_sql, "run": _cmd_run,
             "sandbox": _cmd_sandbox, "demo": _cmd_demo, "scrape": _cmd_scrape, "qa": _cmd_qa,
-            "fetch": _cmd_fetch, "import-actions": _cmd_import_actions, "backup": _cmd_backup, "restore": _cmd_restore}
+            "fetch": _cmd_fetch, "import-actions": _cmd_import_actions, "backup": _cmd_backup, "restore": _cmd_restore,
+            "alerts": _cmd_alerts, "watchdog": _cmd_watchdog}
 
 
 if __name__ == "__main__":
