@@ -85,3 +85,32 @@ def test_the_watchdog_alerts_a_stale_heartbeat_and_a_missed_fetch_and_is_quiet_o
     assert set(report.enqueued) == {"dead_scheduler:scheduler", "missed_run:fetch"}
     assert "Scheduler dead: last heartbeat 20 min ago" in AlertOutbox.get(AlertOutbox.rule == "dead_scheduler").text
     assert run_watchdog(wiring(home, at(4, 45)), probe=False, dispatch=False).enqueued == []  # hourly: not again
+
+
+def test_the_systemd_units_run_the_watchdog_hourly(tmp_path: Path) -> None:
+    import configparser
+    import shutil
+    import subprocess
+
+    from praf_engine.cli import build_parser
+    from tests.conftest import REPO
+
+    units = {}
+    for name in ("praf-watchdog.service", "praf-watchdog.timer"):
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        parser.read(REPO / "deploy" / name)
+        units[name] = parser
+    service, timer = units["praf-watchdog.service"], units["praf-watchdog.timer"]
+    assert service["Service"]["Type"] == "oneshot" and timer["Timer"]["OnCalendar"] == "hourly"
+    command = service["Service"]["ExecStart"].split()
+    assert command[0].endswith("/praf-engine") and command[1:] == ["watchdog"]
+    assert build_parser().parse_args(command[1:]).command == "watchdog"
+    if shutil.which("systemd-analyze"):  # the units as systemd reads them, with this checkout's praf-engine
+        real = REPO / ".venv" / "bin" / "praf-engine"
+        text = (REPO / "deploy" / "praf-watchdog.service").read_text().replace(command[0], str(real))
+        (tmp_path / "praf-watchdog.service").write_text(text)
+        shutil.copy(REPO / "deploy" / "praf-watchdog.timer", tmp_path)
+        out = subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / "praf-watchdog.timer"),
+                              str(tmp_path / "praf-watchdog.service")], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
