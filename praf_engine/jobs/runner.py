@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 HOST = socket.gethostname()[:64]
+PIPELINE = "pipeline"  # the lock (a job_locks row) that serialises the pipeline's jobs, whichever process runs them
+PIPELINE_JOBS = frozenset({"scrape", "fetch", "qa", "vacuum"})  # never two at once: seed §1.3 "keep tasks serial"
 
 
 def pid_alive(pid: int) -> bool:
@@ -121,6 +123,27 @@ def release_lock(job: str, run_id: str) -> None:
     JobLock.delete().where(JobLock.job == job, JobLock.run_id == run_id).execute()
 
 
+def pipeline_holder() -> str | None:
+    """The pipeline job (scrape, fetch, QA, VACUUM) running now in any process of the home, or None: the job lock
+    that shares the pipeline lock's run id (a dead process's locks of this host are stale, and removed)."""
+    current = live_lock(PIPELINE)
+    if current is None:
+        return None
+    owner = JobLock.get_or_none(JobLock.run_id == current.run_id, JobLock.job != PIPELINE)
+    return owner.job if owner is not None else PIPELINE
+
+
+def acquire_pipeline(job: str, run_id: str) -> None:
+    """Take the pipeline lock for ``job`` (one of PIPELINE_JOBS) or raise JOBLOCKED naming the pipeline job that runs."""
+    try:
+        acquire_lock(PIPELINE, run_id)
+    except PipelineError as exc:
+        running = pipeline_holder() or "another pipeline job"
+        raise PipelineError("JOBLOCKED", f"job {job} cannot start: {running} is running ({exc.detail.get('holder')}); scrape, "
+                            "fetch, QA and VACUUM never overlap in one home. Wait for it to finish",
+                            {**exc.detail, "job": job, "running": running}) from None
+
+
 @contextmanager
 def graceful_stop(stop: threading.Event) -> Iterator[None]:
     """First SIGINT/SIGTERM sets ``stop`` (the job finishes its current batch); a second SIGINT interrupts."""
@@ -152,18 +175,22 @@ class JobRunner:
         self.settings, self.db, self.clock = wiring.settings, wiring.db, wiring.clock
         self.trigger = trigger
 
-    def run(self, job: str, fn: JobFunction, *, run_id: str | None = None, stop: threading.Event | None = None) -> int:
-        """Run ``fn`` as ``job``; returns the exit code, which cron_status also records."""
+    def run(self, job: str, fn: JobFunction, *, run_id: str | None = None, stop: threading.Event | None = None,
+            detail: dict[str, Any] | None = None) -> int:
+        """Run ``fn`` as ``job``; returns the exit code, which cron_status also records. ``detail`` is in the run's
+        row from its start (the scheduler's ``slot``) and kept at its end."""
         run_id = run_id or new_run_id()
-        ctx = JobContext(job=job, run_id=run_id, wiring=self.wiring, stop=stop or threading.Event())
+        ctx = JobContext(job=job, run_id=run_id, wiring=self.wiring, stop=stop or threading.Event(), detail=dict(detail or {}))
         with bound_run(run_id, job):
             reap_killed_runs(self.db)
             CronStatus.create(job=job, run_id=run_id, started_at=self.clock(), trigger=self.trigger,
-                              pid=os.getpid(), host=HOST, detail={})
+                              pid=os.getpid(), host=HOST, detail=dict(ctx.detail))
             exit_code, error_code = 1, None
             try:
                 acquire_lock(job, run_id)
                 try:
+                    if job in PIPELINE_JOBS:
+                        acquire_pipeline(job, run_id)
                     log.info("job started", detail={"trigger": self.trigger})
                     with graceful_stop(ctx.stop):
                         result = fn(ctx)
@@ -171,6 +198,7 @@ class JobRunner:
                     if ctx.stopping and exit_code == 0:
                         exit_code, error_code = 130, "INTERRUPTED"
                 finally:
+                    release_lock(PIPELINE, run_id)
                     release_lock(job, run_id)
             except KeyboardInterrupt:
                 exit_code, error_code = 130, "INTERRUPTED"
@@ -191,7 +219,7 @@ class JobRunner:
     def _finish(self, run_id: str, exit_code: int, error_code: str | None, detail: dict[str, Any]) -> None:
         """Record the run's end in cron_status. On a full database (DBFULL) the job's detail is left out, to fit;
         if even that cannot be written, it is logged and the run's own exit code stands."""
-        for attempt in (detail, {k: v for k, v in detail.items() if k == "error"}):
+        for attempt in (detail, {k: v for k, v in detail.items() if k in ("error", "slot")}):
             try:
                 CronStatus.update(finished_at=self.clock(), exit_code=exit_code, error_code=error_code,
                                   detail=attempt).where(CronStatus.run_id == run_id).execute()
