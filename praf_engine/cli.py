@@ -228,7 +228,9 @@ def _cmd_run(wiring: Wiring, args: argparse.Namespace) -> int:
         if args.unlock:
             from praf_engine.db.models import JobLock
 
+            runs = [lock.run_id for lock in JobLock.select().where(JobLock.job == args.job)]
             removed = JobLock.delete().where(JobLock.job == args.job).execute()
+            JobLock.delete().where(JobLock.job == "pipeline", JobLock.run_id.in_(runs)).execute()  # the run's pipeline lock
             log.warning("job lock removed by hand", detail={"job": args.job, "locks_removed": removed})
             Console(stderr=True).print(f"job {args.job}: {removed} lock(s) removed")
             return 0
