@@ -252,6 +252,21 @@ def nights_due(now: dt.datetime, days: int = 7) -> list[dt.date]:
     return sorted(r.night for r in query)
 
 
+def retry_due(wiring: Any, stop: threading.Event | None = None, *,
+              min_age: dt.timedelta = dt.timedelta(minutes=5)) -> list[DispatchReport]:
+    """The listener's periodic pass: dispatch every recent night holding due pending rows that a dispatch already
+    tried, or that are older than ``min_age`` (a night being evaluated right now is left to its own dispatch, so its
+    ranking sees all of its alerts). Nothing without a token or chat id (the nightly dispatch notes that)."""
+    if missing_config(wiring.settings):
+        return []
+    now = wiring.clock()
+    due = AlertOutbox.next_attempt_at.is_null() | (AlertOutbox.next_attempt_at <= now)
+    tried = (AlertOutbox.attempts > 0) | (AlertOutbox.created_at <= now - min_age)
+    nights = sorted({r.night for r in AlertOutbox.select(AlertOutbox.night).where(
+        (AlertOutbox.status == "pending") & due & tried & (AlertOutbox.night >= (now - dt.timedelta(days=7)).date()))})
+    return [dispatch(wiring, night, now=now, stop=stop) for night in nights]
+
+
 def _run(coro: Any) -> None:
     """Run a coroutine to its end from sync code, also when this thread already runs an event loop."""
     try:
