@@ -369,6 +369,16 @@ class Lake:
             return []
         return sorted(years)
 
+    def _partition_files(self, sym: str, year: int) -> list[str]:
+        """Every file of a partition a scan of the whole lake reads (not hidden: no temp file), ``part-000.parquet``
+        and any a second writer left beside it, so that reading some symbols sees what reading all of them does."""
+        folder = self.root / f"symbol={sym}" / f"year={year}"
+        try:
+            with os.scandir(folder) as it:
+                return sorted(e.path for e in it if not e.name.startswith((".", "_")) and e.is_file())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
     @staticmethod
     def _columns(columns: Iterable[str] | None) -> list[str]:
         cols = list(LAKE_SCHEMA.names if columns is None else columns)
@@ -418,8 +428,8 @@ class Lake:
             source: Any = str(self.root)
         else:
             wanted = sorted({validate_symbol(s) for s in ([symbols] if isinstance(symbols, str) else symbols)})
-            source = [str(self.root / f"symbol={s}" / f"year={y}" / PART_NAME)
-                      for s in wanted for y in self._years(s) if start.year <= y <= end.year]
+            source = [f for s in wanted for y in self._years(s) if start.year <= y <= end.year
+                      for f in self._partition_files(s, y)]
             if not source:
                 return out_schema.empty_table()
         flt = ((ds.field("year") >= start.year) & (ds.field("year") <= end.year)

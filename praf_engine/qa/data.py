@@ -1,8 +1,10 @@
-"""What a QA run looks at, loaded once: the active universe, its fetch state, the lake window, calendars as arrays."""
+"""What a QA run looks at: the active universe and its fetch state, the calendars as arrays (once), and the lake
+window of the universe, loaded whole or in chunks of symbols (so that memory follows the chunk, not the universe)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +17,7 @@ from peewee import JOIN
 from praf_engine import calendars
 from praf_engine.db.models import CorporateAction, Ticker, TickerFetchMeta
 from praf_engine.lake import PRICE_COLUMNS, Lake
+from praf_engine.universe.symbols import is_valid_symbol, validate_symbol
 
 EPOCH = np.datetime64("1970-01-01", "D")
 MARGIN_DAYS = 10  # calendar days read before the widest window: the close before its first session
@@ -148,6 +151,13 @@ def load_universe(as_of: dt.date) -> pd.DataFrame:
 
 def load(lake: Lake, as_of: dt.date, max_window: int) -> QAData:
     """Everything the checks need, read once: the lake rows of the widest window (+ a margin) for the universe."""
+    return next(load_chunks(lake, as_of, max_window, None))
+
+
+def load_chunks(lake: Lake, as_of: dt.date, max_window: int, chunk_symbols: int | None) -> Iterator[QAData]:
+    """The universe's QAData in chunks of ``chunk_symbols`` consecutive symbols (None: one chunk, the whole universe),
+    at least one. Every chunk shares the calendars' tables and the window's start (both from the whole universe's
+    MICs), so a per-symbol check finds on a chunk exactly what it finds on the whole; symbol indexes are the chunk's."""
     universe = load_universe(as_of)
     mics = sorted(set(universe["mic"])) or ["XNYS"]
     universe["mic_idx"] = pd.Categorical(universe["mic"], categories=mics).codes.astype(np.int64)
@@ -155,12 +165,23 @@ def load(lake: Lake, as_of: dt.date, max_window: int) -> QAData:
     d0, d1 = day_number(start), day_number(as_of)
     span = np.arange(d0, d1 + 1, dtype=np.int64)
     session = np.vstack([calendars.is_session(m, (span + EPOCH.astype(np.int64)).astype("datetime64[D]")) for m in mics])
-    table = lake.read_window(start, as_of, columns=["date", *PRICE_COLUMNS, "volume"]) if len(universe) else None
-    sym, day, prices, volume = _columns(table, universe)
-    universe["first_bar_day"] = first_bar_days(lake, universe, sym, day, start, as_of, max_window)
-    actions = _actions(universe, start, as_of)
-    return QAData(as_of, universe, mics, sym, day, prices, volume, d0, session,
-                  np.cumsum(session, axis=1).astype(np.int32), actions)
+    session_ord = np.cumsum(session, axis=1).astype(np.int32)
+    actions = _action_rows(start, as_of)
+    step = max(1, chunk_symbols or len(universe) or 1)
+    for lo in range(0, max(len(universe), 1), step):  # yields straight from the call: no chunk outlives its turn here
+        yield _chunk(lake, as_of, max_window, universe.iloc[lo:lo + step].reset_index(drop=True), mics, start,
+                     (d0, session, session_ord), actions)
+
+
+def _chunk(lake: Lake, as_of: dt.date, max_window: int, part: pd.DataFrame, mics: list[str], start: dt.date,
+           tables: tuple[int, np.ndarray, np.ndarray], actions: list[tuple[str, int]]) -> QAData:
+    names = [s for s in part["symbol"] if is_valid_symbol(s) and validate_symbol(s) == s]
+    table = lake.read_window(start, as_of, symbols=names, columns=["date", *PRICE_COLUMNS, "volume"]) if names else None
+    sym, day, prices, volume = _columns(table, part)
+    del table
+    part["first_bar_day"] = first_bar_days(lake, part, sym, day, start, as_of, max_window)
+    pos = {s: i for i, s in enumerate(part["symbol"])}
+    return QAData(as_of, part, mics, sym, day, prices, volume, *tables, {(pos[s], d) for s, d in actions if s in pos})
 
 
 def first_bar_days(lake: Lake, universe: pd.DataFrame, sym: np.ndarray, day: np.ndarray, start: dt.date, as_of: dt.date,
@@ -225,9 +246,8 @@ def _columns(table: pa.Table | None, universe: pd.DataFrame) -> tuple[np.ndarray
     return sym, day, prices, volume
 
 
-def _actions(universe: pd.DataFrame, start: dt.date, end: dt.date) -> set[tuple[int, int]]:
+def _action_rows(start: dt.date, end: dt.date) -> list[tuple[str, int]]:
+    """(symbol, day number) of every corporate action in [start, end]."""
     rows = CorporateAction.select(CorporateAction.symbol, CorporateAction.action_date).where(
         CorporateAction.action_date.between(start, end)).tuples()
-    pos = {s: i for i, s in enumerate(universe["symbol"])}
-    return {(pos[s], day_number(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])))
-            for s, d in rows if s in pos}
+    return [(s, day_number(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10]))) for s, d in rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -64,25 +65,39 @@ def volume_spike(data: QAData, p: dict[str, Any]) -> list[Failure]:
     return by_symbol(data, mask, volume=vol, z=z, mean_volume=mean[data.sym])
 
 
-def correlation_drift(data: QAData, p: dict[str, Any]) -> list[Failure]:
-    """Correlation of each symbol's returns with its venue's median return over ``window`` sessions, today vs the
-    previous session; a change above delta trips. Written only when >= min_symbols trip (else logged)."""
+def correlation_returns(data: QAData, p: dict[str, Any]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """correlation_drift's first half, on one chunk of symbols: per calendar, the symbols with a return in the last
+    ``window`` + 1 sessions and their returns, one column each (rows: those sessions)."""
     w = p["window"]
     ratio = _moves(data)
     ret = np.where(np.isfinite(ratio) & ~_unit_shift(ratio, UNIT_DEFAULTS), np.log(np.where(ratio > 0, ratio, 1.0)), 0.0)
     sess = data.is_session()
     mic = data.bar_mic()
-    tripped: list[tuple[int, float, float]] = []
+    names = data.universe["symbol"].to_numpy()
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for m in range(len(data.mics)):  # one dense matrix per calendar (at most ~10)
         last = int(data.sessions_upto(np.array([m]), np.array([data.as_of_day]))[0])
         rows = sess & (mic == m)
         pos = data.sessions_upto(mic[rows], data.day[rows]) - (last - w)
         keep = (pos >= 0) & (pos <= w)
         syms, inverse = np.unique(data.sym[rows][keep], return_inverse=True)
+        if len(syms):
+            matrix = np.full((w + 1, len(syms)), np.nan)
+            matrix[pos[keep], inverse] = ret[rows][keep]
+            out[m] = (names[syms], matrix)
+    return out
+
+
+def correlation_drift_of(parts: list[dict[int, tuple[np.ndarray, np.ndarray]]], p: dict[str, Any]) -> list[Failure]:
+    """correlation_drift's second half: the chunks' returns side by side per calendar (symbol order kept), each
+    symbol against its venue's median return of every session, today vs the previous session."""
+    tripped: list[tuple[str, float, float]] = []
+    for m in sorted({m for part in parts for m in part}):
+        pieces = [part[m] for part in parts if m in part]
+        syms = np.concatenate([names for names, _ in pieces])
         if len(syms) < 3:
             continue
-        matrix = np.full((w + 1, len(syms)), np.nan)
-        matrix[pos[keep], inverse] = ret[rows][keep]
+        matrix = np.hstack([columns for _, columns in pieces])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a session without any bar
             bench = np.nanmedian(matrix, axis=1)
@@ -91,14 +106,20 @@ def correlation_drift(data: QAData, p: dict[str, Any]) -> list[Failure]:
         before = _corr(filled[:-1], bench[:-1])
         delta = np.abs(now - before)
         for j in np.flatnonzero(np.isfinite(delta) & (delta > p["delta"])):
-            tripped.append((int(syms[j]), float(before[j]), float(now[j])))
+            tripped.append((str(syms[j]), float(before[j]), float(now[j])))
     if len(tripped) < p["min_symbols"]:
         if tripped:
             log.info("correlation drift below the escalation count", detail={"tripped": len(tripped), "min_symbols": p["min_symbols"]})
         return []
-    names = data.universe["symbol"].to_numpy()
-    return [(str(names[s]), {"corr_before": round(b, 4), "corr_now": round(a, 4), "window": w, "tripped_today": len(tripped)})
+    return [(s, {"corr_before": round(b, 4), "corr_now": round(a, 4), "window": p["window"], "tripped_today": len(tripped)})
             for s, b, a in tripped]
+
+
+def correlation_drift(data: QAData, p: dict[str, Any]) -> list[Failure]:
+    """Correlation of each symbol's returns with its venue's median return over ``window`` sessions, today vs the
+    previous session; a change above delta trips. Written only when >= min_symbols trip (else logged). A run in
+    chunks of symbols gathers ``correlation_returns`` of every chunk and ends with ``correlation_drift_of``."""
+    return correlation_drift_of([correlation_returns(data, p)], p)
 
 
 def _corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -110,3 +131,6 @@ def _corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 HEURISTICS: dict[str, CheckFn] = {"iqr_jump": iqr_jump, "volume_spike": volume_spike, "correlation_drift": correlation_drift}
+# checks that look across symbols: (gather on each chunk of symbols, conclude from every chunk's part)
+ACROSS_SYMBOLS: dict[str, tuple[Callable[[QAData, dict[str, Any]], Any], Callable[[list[Any], dict[str, Any]], list[Failure]]]] = {
+    "correlation_drift": (correlation_returns, correlation_drift_of)}

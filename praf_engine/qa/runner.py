@@ -18,12 +18,16 @@ from praf_engine.lake import Lake
 from praf_engine.logs import get_logger
 from praf_engine.qa import catalog
 from praf_engine.qa.checks import CHECK_FUNCTIONS, CheckFn
-from praf_engine.qa.data import load
-from praf_engine.qa.heuristics import HEURISTICS
+from praf_engine.qa.data import QAData, load_chunks
+from praf_engine.qa.heuristics import ACROSS_SYMBOLS, HEURISTICS
 
 log = get_logger(__name__)
 FUNCTIONS: dict[str, CheckFn] = {**CHECK_FUNCTIONS, **HEURISTICS}
 CHUNK = 400
+# symbols loaded and checked at a time: memory follows the chunk, not the universe (a year's window of 1,000 symbols
+# is ~0.3 M bars); results do not depend on it (tests/engine/qa/test_chunks.py)
+CHUNK_SYMBOLS = 1000
+ONCE = frozenset({"api_latency"})  # checks of the whole night, not of symbols: run on the first chunk only
 RECENT_FETCHES = 200  # finished fetch runs looked at for the night's (their night is in cron_status.detail)
 
 
@@ -135,9 +139,11 @@ def _config(settings: Settings, names: Iterable[str] | None) -> tuple[list[QAChe
 
 def run_qa(settings: Settings, db: Database, as_of: dt.date, *, checks: Iterable[str] | None = None,
            run_id: str = "manual", lake: Lake | None = None,
-           progress: Callable[[str, CheckOutcome | None], None] | None = None) -> QARun:
+           progress: Callable[[str, CheckOutcome | None], None] | None = None,
+           chunk_symbols: int | None = CHUNK_SYMBOLS) -> QARun:
     """Run the chosen (default: every enabled) check for ``as_of``; a crashing or misconfigured check is recorded
-    as QAFAIL and the others still run."""
+    as QAFAIL and the others still run. The lake is read and checked ``chunk_symbols`` symbols at a time (None: all
+    at once); every check's failures are gathered over the chunks and written once."""
     rows, skipped = _config(settings, checks)
     defaults = catalog.default_thresholds(settings.qa)
     result = QARun(as_of=as_of, run_id=run_id, skipped=skipped)
@@ -149,39 +155,74 @@ def run_qa(settings: Settings, db: Database, as_of: dt.date, *, checks: Iterable
         except PipelineError as exc:
             bad[row.check_name] = exc
     widest = max([p.get("window_sessions", 0) for p in params.values()] + [p.get("window", 0) + 2 for p in params.values()] + [2])
-    data = load(lake or Lake(settings.lake_dir), as_of, widest)
-    data.stale_min_bars = _stale_rule(defaults["stale_price"])
-    result.universe_size = data.size
+    stale_min_bars = _stale_rule(defaults["stale_price"])
+    found: dict[str, list[Any]] = {r.check_name: [] for r in rows}
+    seconds = dict.fromkeys(found, 0.0)
+    crashed: dict[str, PipelineError] = dict(bad)
+    first = True
+    for data in load_chunks(lake or Lake(settings.lake_dir), as_of, widest, chunk_symbols):
+        data.stale_min_bars = stale_min_bars
+        result.universe_size += data.size
+        for row in rows:
+            name = row.check_name
+            if name in crashed or (name in ONCE and not first):
+                continue
+            started = time.perf_counter()
+            try:
+                found[name].append(_check_chunk(name, data, params[name]))
+            except Exception as exc:  # noqa: BLE001 - a crashing check must not stop the others
+                crashed[name] = _crash_error(name, exc)
+            seconds[name] += time.perf_counter() - started
+        first = False
+        del data  # before the next chunk is read
     for row in rows:
         name = row.check_name
         if progress:
             progress(name, None)
         started = time.perf_counter()
-        if name in bad:
-            outcome = _crashed(name, row.severity, bad[name], started)
-        else:
+        if name not in crashed:
             try:
-                failures = FUNCTIONS[name](data, params[name])
-                severity = _severity(name, row.severity, len(failures), data.size, params[name])
+                failures = _conclude(name, found.pop(name), params[name])
+                severity = _severity(name, row.severity, len(failures), result.universe_size, params[name])
                 _write(as_of, name, severity, failures, run_id)
                 spec = catalog.CHECKS[name]
-                outcome = CheckOutcome(name, severity, len(failures), catalog.colour(spec.colour_rule, len(failures), data.size,
-                                                                                     settings.dashboard),
-                                       seconds=time.perf_counter() - started)
-            except Exception as exc:  # noqa: BLE001 - a crashing check must not stop the others
-                err = wrap(exc, "QAFAIL", check=name)
-                if err.error_code == "INTERNAL":
-                    err = PipelineError("QAFAIL", f"{name} crashed: {err.msg}", {**err.detail, "check": name})
-                log.error(err.msg, error_code="QAFAIL", detail={**err.detail, "check": name}, stack=stack_excerpt(exc))
-                outcome = _crashed(name, row.severity, err, started, logged=True)
-        _summary(as_of, outcome, data.size, run_id)
+                outcome = CheckOutcome(name, severity, len(failures), catalog.colour(spec.colour_rule, len(failures),
+                                                                                     result.universe_size, settings.dashboard),
+                                       seconds=seconds[name] + time.perf_counter() - started)
+            except Exception as exc:  # noqa: BLE001
+                crashed[name] = _crash_error(name, exc)
+        if name in crashed:
+            outcome = _crashed(name, row.severity, crashed[name], started - seconds.get(name, 0.0), logged=name not in bad)
+        _summary(as_of, outcome, result.universe_size, run_id)
         result.outcomes.append(outcome)
         if progress:
             progress(name, outcome)
         log.info("qa check", detail={"check": name, "as_of": as_of.isoformat(), "failures": outcome.failures,
-                                     "universe": data.size, "colour": outcome.colour, "severity": outcome.severity,
+                                     "universe": result.universe_size, "colour": outcome.colour, "severity": outcome.severity,
                                      "crashed": outcome.crashed, "seconds": round(outcome.seconds, 3)})
     return result
+
+
+def _check_chunk(name: str, data: QAData, params: dict[str, Any]) -> Any:
+    """One check on one chunk: its failures, or (a check across symbols) its part of the evidence."""
+    if name in ACROSS_SYMBOLS:
+        return ACROSS_SYMBOLS[name][0](data, params)
+    return FUNCTIONS[name](data, params)
+
+
+def _conclude(name: str, parts: list[Any], params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The check's failures over every chunk, in symbol order."""
+    if name in ACROSS_SYMBOLS:
+        return ACROSS_SYMBOLS[name][1](parts, params)
+    return [f for part in parts for f in part]
+
+
+def _crash_error(name: str, exc: Exception) -> PipelineError:
+    err = wrap(exc, "QAFAIL", check=name)
+    if err.error_code == "INTERNAL":
+        err = PipelineError("QAFAIL", f"{name} crashed: {err.msg}", {**err.detail, "check": name})
+    log.error(err.msg, error_code="QAFAIL", detail={**err.detail, "check": name}, stack=stack_excerpt(exc))
+    return err
 
 
 def _stale_rule(defaults: dict[str, Any]) -> int | None:

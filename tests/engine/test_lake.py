@@ -266,6 +266,20 @@ def test_duckdb_reads_the_lake_unchanged(filled: Lake) -> None:
     assert len(rows) == 5 and rows[-1][rel.columns.index("close")] == D("19.500000")
 
 
+def test_reading_some_symbols_sees_the_files_a_whole_read_sees(filled: Lake) -> None:
+    """A second writer's file beside part-000.parquet (as the sandbox leaves a duplicated bar) is read by a read of
+    named symbols as by a read of the whole lake: QA reads the lake in chunks of symbols and must see the same rows."""
+    import shutil
+
+    import pyarrow.compute as pc
+
+    path = filled.partition("AAPL", 2024)
+    shutil.copy(path, path.with_name("part-duplicate.parquet"))
+    whole = filled.read_window(date(2024, 1, 1), date(2024, 1, 31))
+    named = filled.read_window(date(2024, 1, 1), date(2024, 1, 31), symbols=["AAPL"])
+    assert len(named) == 10 and named.equals(whole.filter(pc.equal(whole["symbol"], "AAPL")))
+
+
 def test_temp_files_are_invisible_and_removed_by_cleanup(filled: Lake, root: Path) -> None:
     d = part(root, "AAPL", 2024).parent
     stale = d / ".part-000.parquet.999.deadbeef.tmp"
