@@ -4,7 +4,6 @@ summary row, whatever the chunk size; and no chunk holds more symbols than asked
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pytest
