@@ -142,7 +142,7 @@ def job_failed(n: Night, settings: Any) -> Verdict:
             code = r.error_code or "-"
             meaning = CATALOGUE[code].meaning if code in CATALOGUE else "see the log"
             failed = (r.detail or {}).get("error", {}).get("detail", {}).get("failed")
-            if failed:
+            if isinstance(failed, dict) and failed:  # the scrape's exchanges (the fetch's breaker counts batches)
                 meaning = f"{meaning}; failed: {', '.join(f'{k} ({c})' for k, c in sorted(failed.items()))}"
             if job == "scrape":
                 meaning += "; previous universe kept"
