@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/fetch.py
 	$(BIN)/python bench/qa.py
 	$(BIN)/python bench/tui.py
+	$(BIN)/python bench/alerts.py
 
 screenshots: install
 	$(BIN)/python scripts/screenshots.py

@@ -159,7 +159,8 @@ def status_text(wiring: Any) -> str:
         lines.append("Last runs:")
         for run in list(latest.values())[:8]:
             started = f"{run.started_at:%m-%d %H:%M}" if run.started_at else "?"
-            lines.append(f"  {run.job}: {run.status} {started}" + (f" [{run.error_code}]" if run.error_code else ""))
+            state = "running" if run.exit_code is None else "ok" if run.exit_code == 0 else f"exit {run.exit_code}"
+            lines.append(f"  {run.job}: {state} {started}" + (f" [{run.error_code}]" if run.error_code else ""))
     pending = AlertOutbox.select().where(AlertOutbox.status == "pending").count()
     active = outbox.mutes(wiring.db, now)
     lines.append(f"Outbox: {pending} pending" + "".join(

@@ -74,7 +74,9 @@ def make_bot(settings: Settings) -> Bot:
     timeout = settings.alerts.timeout_s
     request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout, pool_timeout=timeout)
     token = settings.telegram_token.get_secret_value().strip() if settings.telegram_token else ""
-    return Bot(token, base_url=settings.alerts.telegram_api_url.rstrip("/") + "/bot", request=request)
+    # one request object for both slots: the Bot would build a second client (and TLS context, ~0.1 s) for getUpdates
+    return Bot(token, base_url=settings.alerts.telegram_api_url.rstrip("/") + "/bot", request=request,
+               get_updates_request=request)
 
 
 def retry_after_s(exc: RetryAfter) -> float:

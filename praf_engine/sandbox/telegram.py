@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import threading
 import time
 from collections import Counter
@@ -81,6 +82,9 @@ class TelegramStub:
         self._commands: list[Any] = []
         self._failure: dict[str, Any] = _NO_FAILURE
         self._pollers = 0
+        self._rate: tuple[int, float] | None = None  # (messages, per seconds): Telegram's flood control, see set_rate_limit
+        self._recent: list[float] = []  # monotonic times of the sendMessage calls inside the rate window
+        self.rate_limited = 0  # sendMessage calls answered 429 by the rate limit
         self._next_update_id = self._next_message_id = 1
         head = token.split(":", 1)[0]
         self.bot_user = {"id": int(head) if head.isdigit() else 1, "is_bot": True, "first_name": "PRAF sandbox bot",
@@ -187,6 +191,30 @@ class TelegramStub:
         with self._cond:
             self._failure = _NO_FAILURE if mode == "none" else failure
 
+    def set_rate_limit(self, messages: int | None, per_s: float = 1.0) -> None:
+        """Flood control like Telegram's (about 30 messages a second for a bot): a sendMessage beyond ``messages``
+        within ``per_s`` seconds is answered 429 with retry_after = the whole seconds until the window frees
+        (at least 1, as Telegram's). None: no limit."""
+        if messages is not None and (messages < 1 or per_s <= 0):
+            raise ValueError("messages must be >= 1 and per_s > 0")
+        with self._cond:
+            self._rate = None if messages is None else (int(messages), float(per_s))
+            self._recent = []
+
+    def _over_rate(self) -> int | None:
+        """retry_after seconds when this sendMessage exceeds the rate limit, else None (and it is counted)."""
+        with self._cond:
+            if self._rate is None:
+                return None
+            limit, window = self._rate
+            now = time.monotonic()
+            self._recent = [t for t in self._recent if t > now - window]
+            if len(self._recent) >= limit:
+                self.rate_limited += 1
+                return max(1, math.ceil(self._recent[0] + window - now))
+            self._recent.append(now)
+            return None
+
     def _serve(self, request: Request) -> Response:
         params: dict[str, Any] = {k: v[-1] for k, v in request.query.items()}
         params.update(_parse_body(request.headers.get("content-type", ""), request.body))
@@ -233,6 +261,9 @@ class TelegramStub:
         if token != self.token:
             return _err(401, "Unauthorized")
         if method == "sendMessage":
+            wait = self._over_rate()
+            if wait is not None:
+                return _err(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
             return self._send_message(params)
         if method == "getUpdates":
             return self._get_updates(params)

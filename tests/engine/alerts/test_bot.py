@@ -12,7 +12,7 @@ import pytest
 from praf_engine.alerts import outbox
 from praf_engine.alerts.bot import UsageError, parse_mute, start_listener
 from praf_engine.alerts.deliver import dispatch
-from praf_engine.db.models import AlertMute, AlertOutbox
+from praf_engine.db.models import AlertMute, AlertOutbox, CronStatus
 from praf_engine.sandbox.telegram import DEFAULT_CHAT_ID
 from tests.engine.alerts.conftest import NIGHT, NOW, put
 
@@ -61,8 +61,12 @@ def test_garbage_gets_a_usage_reply_then_unmute_status_help(listening, stub) -> 
     assert _ask(stub, "/mute 2h", 4).startswith("🔕 all alerts muted until 2026-03-04 04:00 UTC")
     assert _ask(stub, "/unmute", 5) == "🔔 1 mute(s) ended"
     assert outbox.mutes(None, NOW) == []
+    CronStatus.create(job="fetch", run_id="r1", started_at=NOW - dt.timedelta(hours=1), finished_at=NOW, exit_code=0)
+    CronStatus.create(job="qa", run_id="r2", started_at=NOW - dt.timedelta(minutes=15), finished_at=NOW,
+                      exit_code=1, error_code="QAFAIL")
     status = _ask(stub, "/status", 6)
     assert status.startswith("📊 PRAF status 2026-03-04 02:00 UTC") and "Lag > 2 trading days: 0" in status
+    assert "  qa: exit 1 03-04 01:45 [QAFAIL]\n  fetch: ok 03-04 01:00" in status
     assert "Outbox: 0 pending" in status
     assert "/mute RULE DURATION" in _ask(stub, "/help", 7)
     assert "/mute RULE DURATION" in _ask(stub, "/what", 8)

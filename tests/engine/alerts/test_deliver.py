@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import time
 
+import pytest
+
 from praf_engine.alerts.deliver import dispatch, nights_due
 from praf_engine.db.models import AlertOutbox
 from praf_engine.sandbox.telegram import DEFAULT_CHAT_ID
@@ -87,6 +89,7 @@ def test_outage_then_restart_then_recovery_delivers_each_exactly_once(alerting, 
         restarted.close()
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # PTB's own int->timedelta notice
 def test_429_retry_after_is_waited_then_sent(alerting, stub) -> None:
     put(alerting.db, "lag", "universe")
     stub.set_failure("rate_limit", count=1, retry_after=1, methods=["sendMessage"])

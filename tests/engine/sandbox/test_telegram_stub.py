@@ -183,6 +183,23 @@ async def test_rate_limit_raises_retry_after_with_the_configured_seconds(stub: T
     assert stub.calls["sendMessage"] == 2
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_rate_limit_window_answers_429_until_it_frees(stub: TelegramStub) -> None:
+    stub.set_rate_limit(2, per_s=60)
+    async with make_bot(stub) as bot:
+        await bot.send_message(chat_id=GROUP, text=ALERT)
+        await bot.send_message(chat_id=GROUP, text=ALERT)
+        with pytest.raises(RetryAfter) as caught:
+            await bot.send_message(chat_id=GROUP, text=ALERT)
+        assert 58 <= _seconds(caught.value.retry_after) <= 60  # until the first of the window leaves it
+        assert stub.rate_limited == 1
+        stub.set_rate_limit(None)
+        await bot.send_message(chat_id=GROUP, text=ALERT)
+    assert len(stub.messages) == 3
+    with pytest.raises(ValueError):
+        stub.set_rate_limit(0)
+
+
 @pytest.mark.parametrize(("mode", "kwargs", "error"), [
     ("unauthorized", {}, InvalidToken),
     ("forbidden", {}, Forbidden),
