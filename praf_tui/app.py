@@ -67,9 +67,13 @@ class PrafApp(App[None]):
     data_version: reactive[int] = reactive(0)  # bumped whenever the screens should reload
 
     def __init__(self, service: EngineAPI, *, as_of: dt.date | None = None, who: str | None = None,
-                 refresh_s: float | None = None, demo: DemoAPI | None = None, ansi: bool = False) -> None:
-        """A bad ``tui.keymap`` (an unknown binding id) raises CONFIGBAD before anything starts."""
+                 refresh_s: float | None = None, demo: DemoAPI | None = None, ansi: bool = False,
+                 screen: str | None = None, check: str | None = None) -> None:
+        """A bad ``tui.keymap`` (an unknown binding id) raises CONFIGBAD before anything starts. ``screen`` opens that
+        mode first; ``check`` opens triage filtered on that QA check (the command an alert ends with)."""
         super().__init__()
+        self.start_mode = screen or ("triage" if check else None)
+        self.start_check = check  # taken by the triage screen when it mounts
         self.service = service
         settings = service.settings
         self.set_keymap(check_keymap(settings.tui.keymap))
@@ -84,6 +88,8 @@ class PrafApp(App[None]):
             self.theme = ANSI_THEME
 
     def on_mount(self) -> None:
+        if self.start_mode and self.start_mode != self.DEFAULT_MODE:
+            self.switch_mode(self.start_mode)
         if self.demo is not None:
             self._run_demo()
 
@@ -209,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ansi", action="store_true", help="use the terminal's own 16 colours")
     parser.add_argument("--refresh", type=float, metavar="SECONDS",
                         help="live refresh period (default: dashboard.refresh_s, 5 s; 0: off)")
+    parser.add_argument("--screen", choices=sorted(PrafApp.MODES), help="the screen to open first (default: dashboard)")
+    parser.add_argument("--check", metavar="CHECK", help="open triage filtered on this QA check, e.g. price_jump")
     args = parser.parse_args(argv)
     if args.demo:
         return _main_demo(args)
@@ -218,8 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code
     try:
-        app = PrafApp(service, as_of=args.as_of, refresh_s=args.refresh, ansi=args.ansi)
-    except PipelineError as exc:  # the keymap
+        if args.check:  # an unknown check is QATRIAGE, naming the known ones
+            service.failures(check=args.check, limit=1)
+        app = PrafApp(service, as_of=args.as_of, refresh_s=args.refresh, ansi=args.ansi, screen=args.screen, check=args.check)
+    except PipelineError as exc:  # the keymap, the check
         service.close()
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code

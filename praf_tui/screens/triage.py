@@ -95,6 +95,9 @@ class TriageScreen(LoadingScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "QA triage"
+        if check := getattr(self.app, "start_check", None):  # `praf-tui --check price_jump` (an alert's command)
+            self.query_state = replace(self.query_state, check=check)
+            self.app.start_check = None  # type: ignore[attr-defined]
         self.watch(self.app, "data_version", self._data_changed, init=False)
         self.watch(self.app, "as_of", self.reload, init=False)
         self.watch(self.app, "theme", self._render_page, init=False)
