@@ -143,3 +143,33 @@ def test_html_is_escaped_and_an_overlong_message_is_cut_with_a_marker(alerting, 
     assert "&lt;A&amp;B&gt; &amp; Co" in first and "<A&B>" not in first
     assert len(second) <= 4096 and "… (cut: " in second
     assert second.endswith("→ <code>praf-tui --screen triage --check lag_check</code>")
+
+
+def test_two_dispatchers_at_once_send_each_row_once(alerting, stub) -> None:
+    """The daemon's job and a manual `alerts dispatch` racing: the claim (a conditional UPDATE) lets one of them
+    send each row."""
+    import threading
+
+    for rule, subject, severity in TEN:
+        put(alerting.db, rule, subject, severity)
+    stub.set_failure("slow", delay=0.05, methods=["sendMessage"])  # keep both inside their sends together
+    start = threading.Barrier(2)
+    reports: list = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            reports.append(dispatch(alerting.wiring, NIGHT, now=NOW))
+        finally:
+            alerting.db.close()  # this thread's connection
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(reports) == 2
+    texts = [m["text"] for m in stub.messages]
+    assert len(texts) == 4 and len(set(texts)) == 4 and texts[3].startswith("📋")
+    assert sorted(i for r in reports for i in r.sent) == sorted(
+        r.id for r in AlertOutbox.select().where(AlertOutbox.status == "sent"))

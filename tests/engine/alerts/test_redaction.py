@@ -8,6 +8,7 @@ import threading
 
 from praf_engine.alerts.bot import start_listener
 from praf_engine.alerts.deliver import dispatch
+from praf_engine.db.models import AlertOutbox
 from praf_engine.sandbox.telegram import DEFAULT_TOKEN
 from tests.engine.alerts.conftest import NIGHT, NOW, put
 
@@ -19,7 +20,7 @@ def test_no_log_line_of_a_run_holds_the_token(alerting, stub, capfd) -> None:
     stub.set_failure("server_error", count=3, methods=["sendMessage"])  # retried: errors logged with their text
     dispatch(alerting.wiring, NIGHT, now=NOW)
     stub.set_failure("unauthorized", count=1, methods=["sendMessage"])
-    dispatch(alerting.wiring, NIGHT, now=NOW + dt.timedelta(hours=1))
+    report = dispatch(alerting.wiring, NIGHT, now=NOW + dt.timedelta(hours=1))
     dispatch(alerting.wiring, NIGHT, now=NOW + dt.timedelta(hours=5))
     assert len(stub.messages) == 3
     stop = threading.Event()  # and the command listener's long polls and replies
@@ -34,5 +35,7 @@ def test_no_log_line_of_a_run_holds_the_token(alerting, stub, capfd) -> None:
     assert any("/bot***/getUpdates" in x for x in requests)
     head, _, tail = DEFAULT_TOKEN.partition(":")
     out, err = capfd.readouterr()
-    for text in (log, out, err):
+    errors = [r.last_error or "" for r in AlertOutbox.select()] + [report.error or ""]
+    assert any("ALERTAUTH" in e for e in errors)  # errors were written, none with the token
+    for text in (log, out, err, *errors):
         assert DEFAULT_TOKEN not in text and tail not in text
