@@ -27,16 +27,14 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from praf_engine.alerts import outbox
+from praf_engine.alerts import command, outbox
 from praf_engine.alerts.deliver import missing_config, retry_due
 from praf_engine.alerts.rules import RULES
+from praf_engine.errors import PipelineError
 from praf_engine.logs import get_logger, redact
 
 log = get_logger(__name__)
 
-MAX_MUTE = dt.timedelta(days=90)
-_DURATION = re.compile(r"^(\d{1,5})([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MUTABLE = tuple(name for name in RULES if name != "resolved")
 HELP = ("PRAF alerts bot\n"
         "/mute DURATION — mute every alert, e.g. /mute 2h\n"
@@ -54,13 +52,13 @@ class UsageError(ValueError):
 
 
 def parse_duration(text: str) -> dt.timedelta:
-    match = _DURATION.match(text.strip().lower())
-    if not match:
-        raise UsageError(f"not a duration: {text!r} (use e.g. 30m, 2h, 1d, 1w)")
-    span = dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    if not dt.timedelta(0) < span <= MAX_MUTE:
-        raise UsageError(f"a mute lasts more than 0 and at most 90 days: {text!r}")
-    return span
+    """The CLI's parser (``alerts mute``): its ALERTBAD message becomes the usage reply."""
+    try:
+        return command.parse_duration(text)
+    except OverflowError:  # a number of days beyond what a timedelta holds
+        raise UsageError(f"a mute lasts at most 90 days, not {text[:40]}") from None
+    except PipelineError as exc:
+        raise UsageError(exc.msg) from None
 
 
 def parse_mute(args: list[str]) -> tuple[str | None, dt.timedelta]:
@@ -73,9 +71,13 @@ def parse_mute(args: list[str]) -> tuple[str | None, dt.timedelta]:
 
 
 def parse_rule(text: str) -> str:
-    rule = text.strip().lower()
-    if rule not in MUTABLE:
-        raise UsageError(f"unknown rule {text[:40]!r}; rules: {', '.join(MUTABLE)}")
+    """A rule of the catalogue (the CLI's check), case-insensitive; "all" is not a rule here (/mute 2h is)."""
+    try:
+        rule = command.check_rule(text.strip().lower()[:40])
+    except PipelineError as exc:
+        raise UsageError(exc.msg) from None
+    if rule is None:
+        raise UsageError("usage: /mute DURATION mutes every rule, /mute RULE DURATION one rule")
     return rule
 
 
