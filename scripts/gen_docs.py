@@ -1,4 +1,5 @@
-"""Regenerate the generated parts of docs/: the settings reference, the error-code table and the TUI's keys."""
+"""Regenerate the generated parts of docs/: the settings reference, the error-code table, the TUI's keys and the
+alert rules."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from praf_engine.errors import CATALOGUE  # noqa: E402
 START, END = "<!-- settings-reference:start -->", "<!-- settings-reference:end -->"
 TABLE_HEADER = "| code | origin | meaning | automatic action |"
 KEYS_START, KEYS_END = "<!-- tui-keys:start -->", "<!-- tui-keys:end -->"
+ALERTS_START, ALERTS_END = "<!-- alert-rules:start -->", "<!-- alert-rules:end -->"
 
 
 def configuration(text: str) -> str:
@@ -53,8 +55,18 @@ def tui(text: str) -> str:
     return f"{head}{KEYS_START}\n{tui_keys_table()}\n{KEYS_END}{tail}"
 
 
+def alerts(text: str) -> str:
+    """docs/alerts.md's rule table, from praf_engine.alerts.rules (defaults of the settings each rule reads)."""
+    from praf_engine.alerts.rules import catalogue_table
+
+    head, _, rest = text.partition(ALERTS_START)
+    _, _, tail = rest.partition(ALERTS_END)
+    return f"{head}{ALERTS_START}\n{catalogue_table()}\n{ALERTS_END}{tail}"
+
+
 if __name__ == "__main__":
-    for name, fn in (("configuration.md", configuration), ("error_codes.md", error_codes), ("tui.md", tui)):
+    for name, fn in (("configuration.md", configuration), ("error_codes.md", error_codes), ("tui.md", tui),
+                     ("alerts.md", alerts)):
         path = REPO / "docs" / name
         path.write_text(fn(path.read_text(encoding="utf-8")), encoding="utf-8")
         print(f"docs/{name}")

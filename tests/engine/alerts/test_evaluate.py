@@ -151,3 +151,17 @@ def test_a_muted_rule_still_lands_in_the_outbox(service) -> None:
 
 def test_rule_names_fit_the_outbox() -> None:
     assert all(len(name) <= 32 for name in RULES)
+
+
+def test_docs_alerts_md_is_generated_from_the_rules() -> None:
+    import importlib.util
+
+    from tests.conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("gen_docs", REPO / "scripts" / "gen_docs.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    page = REPO / "docs" / "alerts.md"
+    text = page.read_text(encoding="utf-8")
+    assert text == gen.alerts(text), "run scripts/gen_docs.py"
+    assert all(f"| `{name}` |" in text for name in RULES)
