@@ -17,8 +17,10 @@ from praf_engine.db.schema import SCHEMA_VERSION, current_version, migrate
 from praf_engine.entry import build_wiring, require_home, start_logging
 from praf_engine.errors import PipelineError
 from praf_engine.logs import redact
+from praf_engine.readmodels import alerts as alerts_model
 from praf_engine.readmodels import dashboard, jobs, triage
 from praf_engine.readmodels import symbol as symbol_model
+from praf_engine.readmodels.alerts import AlertRow, AlertsView, MuteRow
 from praf_engine.readmodels.dto import (
     ActionRow,
     Bar,
@@ -43,7 +45,7 @@ from praf_engine.readmodels.dto import (
 )
 from praf_engine.wiring import Wiring
 
-__all__ = ["ActionRow", "Bar", "CheckPanel", "DashboardSnapshot", "DemoAPI", "DemoStepOutcome", "EngineAPI", "EngineService", "FailureFilters",
+__all__ = ["ActionRow", "AlertRow", "AlertsView", "MuteRow", "Bar", "CheckPanel", "DashboardSnapshot", "DemoAPI", "DemoStepOutcome", "EngineAPI", "EngineService", "FailureFilters",
            "FailurePage", "FailureRow", "FetchErrorRow", "FetchHealthPanel", "FetchMeta", "JobInfo", "JobRun", "KpiCard", "LagRow",
            "NightPoint", "PipelineError", "Summary", "SymbolDetail", "SymbolIssue", "TimelinessPanel", "UniverseMonth",
            "build_wiring", "load_settings", "redact", "require_home", "start_demo", "start_logging"]
@@ -233,6 +235,39 @@ class EngineService:
         run_id = new_run_id()
         JobRunner(self.wiring, trigger=trigger).run(name, JOBS[name].load(), run_id=run_id)
         return jobs.run(run_id)
+
+
+    # Alerts ----------------------------------------------------------------------------------------------------------
+    def alerts_view(self, days: int = 7) -> AlertsView:
+        """The outbox of the last ``days`` nights with alerts (status, tries, error), the mutes in force, the pending
+        count and what is missing to send (TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID; empty when configured)."""
+        from praf_engine.alerts.command import missing
+
+        return alerts_model.alerts_view(self.wiring.clock(), tuple(missing(self.settings)), days)
+
+    def mute_alerts(self, rule: str | None, duration: str, who: str, reason: str | None = None) -> MuteRow:
+        """Mute one rule (None: every rule) for ``duration`` ('30m', '2h', '1d', '1w'); ALERTBAD for a bad rule or
+        duration. Alerts raised meanwhile are stored as muted and counted in the digest."""
+        from praf_engine.alerts import outbox
+        from praf_engine.alerts.command import check_rule, parse_duration
+
+        rule, span, now = check_rule(rule), parse_duration(duration), self.wiring.clock()
+        m = outbox.mute(self.db, rule, now + span, who, reason, now=now)
+        return MuteRow(m.id, m.rule, m.muted_until, m.created_by, m.reason)
+
+    def unmute_alerts(self, rule: str | None, who: str) -> int:
+        """End the mutes of one rule (None: every mute); returns how many ended."""
+        from praf_engine.alerts import outbox
+        from praf_engine.alerts.command import check_rule
+
+        return outbox.unmute(self.db, check_rule(rule), who, now=self.wiring.clock())
+
+    def send_test_alert(self) -> int:
+        """One test message straight to the chat (not through the outbox); Telegram's message id. ALERTCONFIG names
+        what is missing, ALERTAUTH / ALERTSEND why Telegram refused or could not be reached."""
+        from praf_engine.alerts.command import send_test
+
+        return send_test(self.settings)
 
 
 def _today() -> dt.date:
