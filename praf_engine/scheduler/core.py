@@ -137,7 +137,7 @@ class PipelineScheduler:
             if self._current is not None and self._current.slot == work.slot:
                 return
             self._queue.append(work)
-            self._queue.sort(key=lambda w: (w.slot is None, w.slot.order if w.slot else (dt.datetime.min, 0)))
+            self._queue.sort(key=queue_order)
 
     def catch_up(self) -> list[str]:
         """Queue each job's latest slot that passed without a run and is still inside its window, once, in dependency
@@ -154,11 +154,12 @@ class PipelineScheduler:
                                                              "window_h": planned.window.total_seconds() / 3600})
                 continue
             queued.append(slot)
-        queued.sort(key=lambda s: (ORDER.index(s.job), s.at))
         with self._lock:
             for slot in queued:
                 if not any(w.slot == slot for w in self._queue):
                     self._queue.append(Work(slot.job, "catch-up", slot=slot))
+            self._queue.sort(key=queue_order)
+        queued.sort(key=lambda s: (ORDER.index(s.job), s.at))
         if queued:
             log.info("catching up missed runs", detail={"slots": [f"{s.job}@{s.key}" for s in queued]})
         return [s.job for s in queued]
@@ -323,6 +324,14 @@ class PipelineScheduler:
         if thread is not None:
             thread.join(timeout)
         return not self._busy()
+
+
+def queue_order(work: Work) -> tuple[int, int, dt.datetime]:
+    """Slots in dependency order (scrape, fetch, QA, alerts, backup, VACUUM, retention; a job's slots by time), then
+    requests as they came (a stable sort keeps their order)."""
+    if work.slot is None:
+        return 1, 0, dt.datetime.min
+    return 0, ORDER.index(work.job), work.slot.at
 
 
 def has_run(slot: Slot) -> bool:

@@ -40,7 +40,9 @@ def settle(scheduler: PipelineScheduler, rounds: int = 200) -> None:
 
 
 def advance(scheduler: PipelineScheduler, clock: FakeClock, until: dt.datetime) -> None:
-    """Move the clock from scheduled time to scheduled time up to ``until``, letting every due job run at its time."""
+    """Let what is due now run, then move the clock from scheduled time to scheduled time up to ``until``, letting
+    every due job run at its time."""
+    settle(scheduler)
     while True:
         upcoming = min(scheduler.next_runs().values())
         if upcoming > until:

@@ -179,6 +179,14 @@ def test_catch_up_leaves_slots_past_their_window(make: Any, rec: Recorder) -> No
     assert "scrape" not in sch2.catch_up()
 
 
+def test_caught_up_runs_and_due_runs_share_the_dependency_order(make: Any, rec: Recorder) -> None:
+    sch, clock = make(dt.datetime(2026, 3, 10, 0, 59))  # Tuesday: Monday's VACUUM still in its window
+    assert sch.catch_up() == ["vacuum"]
+    clock.set(dt.datetime(2026, 3, 10, 1, 0))  # the fetch falls due before the caught-up VACUUM started
+    settle(sch)
+    assert [c[0] for c in rec.calls] == ["fetch", "vacuum"]
+
+
 def test_requests_start_without_waiting_for_a_slot(make: Any, rec: Recorder) -> None:
     sch, clock = make(dt.datetime(2026, 3, 2, 12, 0))
     JobRequest.create(job="fetch", options={"force": True}, requested_by="tui:1@h")
