@@ -38,6 +38,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="praf-engine", description="PRAF engine: scrape, fetch, QA and alert on daily OHLCV data.")
     parser.add_argument("--version", action="version", version=f"praf-engine {__version__}")
+    parser.add_argument("--daemon", action="store_true", help="run the scheduler in the foreground (same as `praf-engine daemon`)")
     _global_options(parser, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress=True)
@@ -79,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace a home that holds data (replaced files go to backups/restore-*-displaced/)")
     p = sub.add_parser("config", parents=[common], help="show the settings in force (secrets hidden)")
     p.add_argument("--reference", action="store_true", help="print every setting with its default, as Markdown")
+    sub.add_parser("daemon", parents=[common], help="run the scheduler in the foreground (systemd: deploy/praf-engine.service); "
+                   "SIGTERM stops, SIGHUP reloads the settings")
+    p = sub.add_parser("status", parents=[common], help="the home's scheduler (host, since, last beat, next runs) and every job's last run")
+    p.add_argument("--json", action="store_true", help="print the JSON document")
     from praf_engine.alerts.command import add_parsers
 
     add_parsers(sub, common)
@@ -103,6 +108,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "daemon", False) and not args.command:
+        args.command = "daemon"
     if not args.command:
         parser.print_help()
         return 2
@@ -371,11 +378,32 @@ def _cmd_watchdog(wiring: Wiring, args: argparse.Namespace) -> int:
         service.close()
 
 
+def _cmd_daemon(wiring: Wiring, args: argparse.Namespace) -> int:
+    from praf_engine.daemon.process import run_daemon
+
+    start_logging(wiring.settings, console_level="info", console_json=True)  # JSON lines on stderr: journald keeps them
+    return run_daemon(wiring, lambda: build_wiring(_settings(args)).settings)
+
+
+def _cmd_status(wiring: Wiring, args: argparse.Namespace) -> int:
+    from praf_engine.daemon.status import print_status, scheduler_status
+    from praf_engine.scheduler.plan import ORDER
+
+    service = _service(wiring)
+    try:
+        names = [*[j for j in ORDER if j in _job_names()], *[j for j in _job_names() if j not in ORDER]]
+        doc = scheduler_status(service.wiring.clock(), names, wiring.settings.daemon.stale_after_s)
+    finally:
+        service.close()
+    print_status(doc, args.json)
+    return 0
+
+
 NO_HOME_NEEDED = frozenset({"init", "demo", "sandbox"})
 COMMANDS = {"init": _cmd_init, "summary": _cmd_summary, "sql": _cmd_sql, "run": _cmd_run,
             "sandbox": _cmd_sandbox, "demo": _cmd_demo, "scrape": _cmd_scrape, "qa": _cmd_qa,
             "fetch": _cmd_fetch, "import-actions": _cmd_import_actions, "backup": _cmd_backup, "restore": _cmd_restore,
-            "alerts": _cmd_alerts, "watchdog": _cmd_watchdog}
+            "alerts": _cmd_alerts, "watchdog": _cmd_watchdog, "daemon": _cmd_daemon, "status": _cmd_status}
 
 
 if __name__ == "__main__":

@@ -279,6 +279,23 @@ class RetentionSettings(_Section):
     log_keep_days: int = Field(14, ge=1, description="Daily log files kept")
 
 
+class DaemonSettings(_Section):
+    """The scheduler's process (`praf-engine daemon`, or the TUI's --with-scheduler): heartbeat, lock, stop."""
+
+    beat_s: float = Field(5.0, ge=0.05, le=300, description="Heartbeat: the scheduler_beat row (and the systemd watchdog ping) every this many seconds")
+    stale_after_s: float = Field(60.0, ge=0.1, description="A scheduler whose heartbeat is older than this is taken as dead: another may take the home over (keep it well above beat_s)")
+    stop_timeout_s: float = Field(30.0, ge=0, le=3600, description="SIGTERM: the running job gets this long to finish its batch; then its cron_status row is closed INTERRUPTED and the daemon exits")
+    db_retry_max_s: float = Field(60.0, ge=0.1, le=3600, description="Database unreachable at start: retried with back-off 1 s, 2 s, 4 s … up to this, until it answers or the daemon is stopped")
+
+    @field_validator("stale_after_s")
+    @classmethod
+    def _stale_above_beat(cls, value: float, info: Any) -> float:
+        beat = info.data.get("beat_s")
+        if beat is not None and value <= 2 * beat:
+            raise ValueError(f"must be more than twice daemon.beat_s ({beat} s), or a live scheduler looks dead between two beats")
+        return value
+
+
 class BackupSettings(_Section):
     """Backups of the home into backups/ (`praf-engine backup`, the `backup` job; seed §3.8)."""
 
@@ -335,6 +352,7 @@ class Settings(BaseModel):
     tui: TuiSettings = TuiSettings()
     alerts: AlertSettings = AlertSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    daemon: DaemonSettings = DaemonSettings()
     retention: RetentionSettings = RetentionSettings()
     backup: BackupSettings = BackupSettings()
     sandbox: SandboxSettings = SandboxSettings()

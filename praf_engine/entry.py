@@ -28,15 +28,17 @@ def require_home(settings: Settings, command: str) -> None:
                             {"home": str(settings.home), "command": command})
 
 
-def start_logging(settings: Settings, *, console_level: str | None = "warning") -> Path | None:
+def start_logging(settings: Settings, *, console_level: str | None = "warning", console_json: bool = False) -> Path | None:
     """JSON lines into the home's logs/app.jsonl with the settings' secrets redacted — the same for every process.
     ``console_level``: warnings also to stderr (None in the TUI, whose screen owns the terminal). A home that does
-    not exist is not created for a log: only stderr is configured and None is returned."""
+    not exist is not created for a log: only stderr is configured and None is returned. ``console_json``: stderr gets
+    the JSON lines too (the daemon under systemd: journald keeps them)."""
     if not settings.home.is_dir():
-        configure_logging(None, secrets=settings.secrets(), level=settings.log_level, console_level=console_level)
+        configure_logging(None, secrets=settings.secrets(), level=settings.log_level, console_level=console_level,
+                          console_json=console_json)
         return None
     return configure_logging(settings.logs_dir, secrets=settings.secrets(), level=settings.log_level,
-                             console_level=console_level, keep_days=settings.retention.log_keep_days)
+                             console_level=console_level, keep_days=settings.retention.log_keep_days, console_json=console_json)
 
 
 def build_wiring(settings: Settings) -> Wiring:

@@ -106,9 +106,11 @@ def configure_logging(
     console_level: str | None = "warning",
     keep_days: int = 14,
     rotate_when: str = "midnight",
+    console_json: bool = False,
 ) -> Path | None:
     """Route structlog and stdlib logging of praf_engine to ``logs_dir/app.jsonl`` (and warnings to stderr);
     ``logs_dir`` None: stderr only. Entry points call it through ``praf_engine.entry.start_logging``.
+    ``console_json``: the console gets the file's JSON lines (the daemon's stderr, read by journald), not short text.
 
     Idempotent: calling it again (another home, in tests) replaces the previous handlers.
     """
@@ -139,7 +141,8 @@ def configure_logging(
         console.setFormatter(
             structlog.stdlib.ProcessorFormatter(
                 foreign_pre_chain=_PRE_CHAIN,
-                processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _shape, _console_render],
+                processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _shape,
+                            _redact_render if console_json else _console_render],
             )
         )
         root.addHandler(console)
