@@ -31,10 +31,10 @@ def parse_duration(text: str) -> dt.timedelta:
     m = _DURATION.match(text or "")
     if not m or int(m.group(1)) == 0:
         raise PipelineError("ALERTBAD", f"not a duration: {text!r}; use a number and a unit, e.g. 30m, 2h, 1d or 1w")
-    span = dt.timedelta(seconds=int(m.group(1)) * _UNIT_S[m.group(2).lower()])
-    if span > MAX_MUTE:
-        raise PipelineError("ALERTBAD", f"a mute lasts at most 90 days, not {text}")
-    return span
+    seconds = int(m.group(1)) * _UNIT_S[m.group(2).lower()]
+    if seconds > MAX_MUTE.total_seconds():  # checked before a timedelta is built: a huge number would overflow it
+        raise PipelineError("ALERTBAD", f"a mute lasts at most 90 days, not {text.strip()}")
+    return dt.timedelta(seconds=seconds)
 
 
 def check_rule(rule: str | None) -> str | None:
