@@ -92,7 +92,7 @@ def _due(row: AlertOutbox, now: dt.datetime) -> bool:
 
 def plan(db: Any, night: dt.date, max_per_night: int, now: dt.datetime) -> list[int]:
     """Fold what exceeds tonight's budget and queue the digest row; returns the ids folded now."""
-    with db.atomic():
+    with outbox.write_txn(db):
         rows = outbox.night_rows(night)
         sent = sum(1 for r in rows if r.status == "sent" and r.rule != DIGEST)
         digest = next((r for r in rows if r.rule == DIGEST), None)
@@ -222,10 +222,12 @@ def _mark_sent(row: AlertOutbox, message_id: int, now: dt.datetime, report: Disp
 def _no_config(night: dt.date, missing: list[str], report: DispatchReport) -> None:
     """Rows stay pending with the reason; one log line a night (the first dispatch that notes it on a row)."""
     note = NO_CONFIG.format(missing=" and ".join(missing))
+    of_night = AlertOutbox.night == night
+    told = AlertOutbox.select().where(of_night & (AlertOutbox.last_error == note)).exists()
     noted = AlertOutbox.update(last_error=note).where(
-        (AlertOutbox.night == night) & (AlertOutbox.status == "pending")
+        of_night & (AlertOutbox.status == "pending")
         & (AlertOutbox.last_error.is_null() | (AlertOutbox.last_error != note))).execute()
-    if noted:
+    if noted and not told:
         log.warning("alerts recorded but not sent: Telegram is not configured", error_code="ALERTCONFIG",
                     detail={"night": night.isoformat(), "missing": missing})
     report.error_code, report.error = "ALERTCONFIG", note

@@ -10,13 +10,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from peewee import IntegrityError
+from peewee import IntegrityError, SqliteDatabase
 
 from praf_engine.db.models import SEVERITIES, AlertMute, AlertOutbox, utcnow
 from praf_engine.errors import PipelineError
 
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}  # critical 0 sorts first
 RULE_MAX, SUBJECT_MAX, KEY_MAX = 32, 128, 128
+
+
+def write_txn(db: Any) -> Any:
+    """A transaction that reads, then writes: on SQLite it takes the write lock at BEGIN (IMMEDIATE), so two
+    processes queueing or dispatching at once wait for each other (busy_timeout) instead of one failing with
+    "database is locked" when its read snapshot went stale; nested, it is a savepoint."""
+    return db.atomic("IMMEDIATE") if isinstance(db, SqliteDatabase) and not db.in_transaction() else db.atomic()
 
 
 def dedupe_key(rule: str, subject: str, night: dt.date) -> str:
@@ -52,7 +59,7 @@ def enqueue(db: Any, *, rule: str, subject: str, night: dt.date, severity: str, 
     key = dedupe_key(rule, subject, night)
     status = "muted" if active_mute(rule, now) is not None else "pending"
     try:
-        with db.atomic():
+        with write_txn(db):
             if AlertOutbox.select().where(AlertOutbox.dedupe_key == key).exists():
                 return None
             return AlertOutbox.create(night=night, rule=rule, subject=subject, severity=severity, text=text,
