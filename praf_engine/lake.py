@@ -428,10 +428,9 @@ class Lake:
             source: Any = str(self.root)
         else:
             wanted = sorted({validate_symbol(s) for s in ([symbols] if isinstance(symbols, str) else symbols)})
-            source = [f for s in wanted for y in self._years(s) if start.year <= y <= end.year
-                      for f in self._partition_files(s, y)]
-            if not source:
-                return out_schema.empty_table()
+            files = [f for s in wanted for y in self._years(s) if start.year <= y <= end.year
+                     for f in self._partition_files(s, y)]
+            return self._scan_files(files, start, end, cols).cast(out_schema) if files else out_schema.empty_table()
         flt = ((ds.field("year") >= start.year) & (ds.field("year") <= end.year)
                & (ds.field("date") >= pa.scalar(start, pa.date32()))
                & (ds.field("date") <= pa.scalar(end, pa.date32())))
@@ -446,6 +445,24 @@ class Lake:
                                 {"root": str(self.root), "error": str(exc)[:300]}) from exc
         keys = [("symbol", "ascending")] + ([("date", "ascending")] if "date" in cols else [])
         return table.sort_by(keys).cast(out_schema)
+
+    def _scan_files(self, files: list[str], start: date, end: date, cols: list[str]) -> pa.Table:
+        """Rows of the named partition files with start <= date <= end, sorted by symbol, date: DuckDB reads a
+        list of many small files 2-3x faster than an Arrow dataset does (QA reads the lake in chunks of symbols)."""
+        import duckdb
+
+        select = ", ".join(f'"{c}"' for c in cols)
+        sql = (f"SELECT regexp_extract(filename, '/symbol=([^/]*)/year=[0-9]+/[^/]*$', 1) AS symbol, {select} "
+               "FROM read_parquet(?, filename = true) WHERE date BETWEEN ? AND ?")
+        con = duckdb.connect(":memory:")
+        try:
+            table = con.sql(sql, params=[files, start, end]).to_arrow_table()
+        except duckdb.Error as exc:
+            raise PipelineError("LAKECORRUPT", "the lake could not be scanned",
+                                {"root": str(self.root), "error": str(exc)[:300]}) from exc
+        finally:
+            con.close()
+        return table.sort_by([("symbol", "ascending")] + ([("date", "ascending")] if "date" in cols else []))
 
     def symbols(self) -> list[str]:
         """Symbols with at least one partition file, sorted."""
