@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -19,6 +20,7 @@ from praf_engine.errors import PipelineError
 from praf_engine.logs import redact
 from praf_engine.readmodels import alerts as alerts_model
 from praf_engine.readmodels import dashboard, jobs, triage
+from praf_engine.readmodels import scheduler as scheduler_model
 from praf_engine.readmodels import symbol as symbol_model
 from praf_engine.readmodels.alerts import AlertRow, AlertsView, MuteRow
 from praf_engine.readmodels.dto import (
@@ -33,10 +35,15 @@ from praf_engine.readmodels.dto import (
     FetchHealthPanel,
     FetchMeta,
     JobInfo,
+    JobRequestInfo,
     JobRun,
     KpiCard,
     LagRow,
     NightPoint,
+    RunningJob,
+    ScheduledJob,
+    SchedulerBeatInfo,
+    SchedulerState,
     Summary,
     SymbolDetail,
     SymbolIssue,
@@ -46,8 +53,8 @@ from praf_engine.readmodels.dto import (
 from praf_engine.wiring import Wiring
 
 __all__ = ["ActionRow", "AlertRow", "AlertsView", "MuteRow", "Bar", "CheckPanel", "DashboardSnapshot", "DemoAPI", "DemoStepOutcome", "EngineAPI", "EngineService", "FailureFilters",
-           "FailurePage", "FailureRow", "FetchErrorRow", "FetchHealthPanel", "FetchMeta", "JobInfo", "JobRun", "KpiCard", "LagRow",
-           "NightPoint", "PipelineError", "Summary", "SymbolDetail", "SymbolIssue", "TimelinessPanel", "UniverseMonth",
+           "FailurePage", "FailureRow", "FetchErrorRow", "FetchHealthPanel", "FetchMeta", "JobInfo", "JobRequestInfo", "JobRun", "KpiCard", "LagRow",
+           "NightPoint", "PipelineError", "RunningJob", "ScheduledJob", "SchedulerBeatInfo", "SchedulerState", "Summary", "SymbolDetail", "SymbolIssue", "TimelinessPanel", "UniverseMonth",
            "build_wiring", "load_settings", "redact", "require_home", "start_demo", "start_logging"]
 
 
@@ -74,6 +81,26 @@ class EngineAPI(Protocol):
     def symbol_detail(self, symbol: str, days: int | None = 365) -> SymbolDetail: ...
 
     def run_job(self, name: str, trigger: str = "tui") -> JobRun: ...
+
+    def alerts_view(self, days: int = 7) -> AlertsView: ...
+
+    def mute_alerts(self, rule: str | None, duration: str, who: str, reason: str | None = None) -> MuteRow: ...
+
+    def unmute_alerts(self, rule: str | None, who: str) -> int: ...
+
+    def send_test_alert(self) -> int: ...
+
+    def scheduler_state(self) -> SchedulerState: ...
+
+    def request_job(self, name: str, options: dict[str, Any] | None = None) -> JobRequestInfo: ...
+
+    def stop_job(self, run_id: str) -> RunningJob: ...
+
+    def pause_job(self, name: str) -> bool: ...
+
+    def resume_job(self, name: str) -> bool: ...
+
+    def run_scheduler(self, stop: threading.Event, *, ready: threading.Event | None = None) -> None: ...
 
 
 class DemoStepOutcome(Protocol):
@@ -268,6 +295,61 @@ class EngineService:
         from praf_engine.alerts.command import send_test
 
         return send_test(self.settings)
+
+    # Scheduler and control plane (praf_engine.control; ADR 0014) -------------------------------------------------
+    def scheduler_state(self) -> SchedulerState:
+        """The Scheduler screen: the scheduler's beat (live or not), each job's last run, next run, gate and pause,
+        every running run with its progress (whatever process runs it), the requests not started yet. Runs of this
+        host's dead processes are closed first (JOBKILLED), so a killed run does not show as running."""
+        from praf_engine.control.gates import gates
+        from praf_engine.jobs.registry import JOBS
+        from praf_engine.jobs.runner import reap_killed_runs
+        from praf_engine.scheduler.plan import ORDER
+
+        reap_killed_runs(self.db)
+        names = [*[j for j in ORDER if j in JOBS], *[j for j in JOBS if j not in ORDER]]
+        return scheduler_model.state(self.wiring.clock(), self.settings.daemon.stale_after_s,
+                                     {name: JOBS[name].summary for name in names}, gates(self.wiring, names))
+
+    def request_job(self, name: str, options: dict[str, Any] | None = None, by: str = "tui") -> JobRequestInfo:
+        """Run ``name`` now in a way that outlives this process: with a live scheduler, a request it starts within
+        2 s; else a detached `praf-engine run` process. JOBUNKNOWN, JOBOPTION, JOBLOCKED (already running)."""
+        from praf_engine.control.requests import request_job, requester
+
+        return request_job(self.wiring, name, options, requester(by))
+
+    def stop_job(self, run_id: str) -> RunningJob:
+        """Ask a running run (by run id, or a job name: its running run) to finish its batch and end INTERRUPTED;
+        returns it as it is now (stop_requested). JOBNOTRUNNING when it is not running."""
+        from praf_engine.control.progress import request_stop
+        from praf_engine.jobs.registry import JOBS
+
+        _job, rid = request_stop(job=run_id) if run_id in JOBS else request_stop(run_id=run_id)
+        return next(r for r in scheduler_model.running() if r.run_id == rid)
+
+    def pause_job(self, name: str, by: str = "tui") -> bool:
+        """Pause ``name``: the scheduler records its scheduled runs as skipped (JOBPAUSED) until resumed; persisted.
+        Returns whether it was paused before. JOBUNKNOWN for a name that is not a job."""
+        from praf_engine.control.requests import requester, set_paused
+
+        return set_paused(self.wiring, name, True, requester(by))
+
+    def resume_job(self, name: str, by: str = "tui") -> bool:
+        """Undo ``pause_job``; returns whether it was paused."""
+        from praf_engine.control.requests import requester, set_paused
+
+        return set_paused(self.wiring, name, False, requester(by))
+
+    def run_scheduler(self, stop: threading.Event, *, ready: threading.Event | None = None, mode: str = "tui") -> None:
+        """`praf-tui --with-scheduler`: run the home's scheduler (SchedulerHost) in the calling thread until ``stop`` is
+        set; ``ready`` is set once it schedules. DAEMONRUNNING (naming pid, host, since) when another scheduler holds
+        the home: nothing starts. On stop the running job finishes its batch within ``daemon.stop_timeout_s``."""
+        from praf_engine.daemon.host import SchedulerHost
+
+        host = SchedulerHost(self.wiring, mode="daemon" if mode == "daemon" else "tui")
+        if ready is not None:
+            host.ready = ready
+        host.run(stop)
 
 
 def _today() -> dt.date:

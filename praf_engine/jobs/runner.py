@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from peewee import Database, IntegrityError
 
 from praf_engine.config import Settings
+from praf_engine.control.progress import ProgressReporter
 from praf_engine.db.models import CronStatus, JobLock, utcnow
 from praf_engine.errors import PipelineError, stack_excerpt, wrap
 from praf_engine.logs import bound_run, get_logger, new_run_id
@@ -48,6 +49,7 @@ class JobContext:
     wiring: Wiring
     stop: threading.Event = field(default_factory=threading.Event)
     detail: dict[str, Any] = field(default_factory=dict)  # written to cron_status.detail at the end
+    reporter: ProgressReporter | None = None  # the run's job_progress row (JobRunner opens it)
 
     @property
     def settings(self) -> Settings:
@@ -68,7 +70,15 @@ class JobContext:
 
     @property
     def stopping(self) -> bool:
-        return self.stop.is_set()
+        """The stop flag: SIGINT/SIGTERM, the scheduler's stop, or an operator's stop request in the database (asked
+        at most once a second)."""
+        return self.reporter.stop_requested() if self.reporter is not None else self.stop.is_set()
+
+    def progress(self, *, stage: str | None = None, done: int | None = None, total: int | None = None,
+                 rows: int | None = None, errors: int | None = None) -> None:
+        """Report how far the run is (job_progress, written at most once a second; the TUI's progress bars)."""
+        if self.reporter is not None:
+            self.reporter.report(stage=stage, done=done, total=total, rows=rows, errors=errors)
 
 
 JobFunction = Callable[[JobContext], int | None]
@@ -181,10 +191,12 @@ class JobRunner:
         row from its start (the scheduler's ``slot``) and kept at its end."""
         run_id = run_id or new_run_id()
         ctx = JobContext(job=job, run_id=run_id, wiring=self.wiring, stop=stop or threading.Event(), detail=dict(detail or {}))
+        ctx.reporter = ProgressReporter(job, run_id, ctx.stop, self.clock)
         with bound_run(run_id, job):
             reap_killed_runs(self.db)
             CronStatus.create(job=job, run_id=run_id, started_at=self.clock(), trigger=self.trigger,
                               pid=os.getpid(), host=HOST, detail=dict(ctx.detail))
+            ctx.reporter.open()
             exit_code, error_code = 1, None
             try:
                 acquire_lock(job, run_id)
@@ -212,6 +224,7 @@ class JobRunner:
                 if not isinstance(exc, Exception):
                     raise
             finally:
+                ctx.reporter.close()
                 self._finish(run_id, exit_code, error_code, ctx.detail)
                 log.info("job finished", detail={"exit_code": exit_code})
         return exit_code

@@ -94,7 +94,7 @@ def check_gate(night: dt.date, force: bool) -> dict[str, Any]:
     info: dict[str, Any] = {"night": night.isoformat(), "forced": force, "fetch_run": None}
     lock = live_lock("fetch")  # the job runner's rule: a dead process's lock on this host is stale, and removed
     if lock is not None:
-        info["running_fetch"] = lock.run_id
+        info.update(running_fetch=lock.run_id, reason="fetch_running")
         unlock = (" If that fetch is gone for good (a crashed run on another host), clear its lock with "
                   "`praf-engine run fetch --unlock`." if lock.host != HOST else "")
         raise PipelineError("QAGATE", f"a fetch of this home is running now (run {lock.run_id}, {lock.holder}, since "
@@ -113,6 +113,7 @@ def check_gate(night: dt.date, force: bool) -> dict[str, Any]:
     if force:
         return info
     force_hint = "or `praf-engine qa --force` to check the lake as it is"
+    info["reason"] = "no_fetch" if last is None else "not_tonight" if not tonight else "fetch_failed"
     if last is None:
         raise PipelineError("QAGATE", f"no fetch has ever run in this home, so there is nothing fresh to check; run the fetch "
                             f"first (`praf-engine fetch`), {force_hint}", info)

@@ -133,6 +133,11 @@ class JobRun:
     error_code: str | None
     trigger: str
 
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to finish; None while it runs."""
+        return (self.finished_at - self.started_at).total_seconds() if self.finished_at is not None else None
+
 
 @dataclass(frozen=True)
 class DashboardSnapshot:
@@ -148,6 +153,101 @@ class DashboardSnapshot:
     fetch: FetchHealthPanel
     jobs: tuple[JobInfo, ...]  # every job with its last run (the command palette's list too)
     runs: tuple[JobRun, ...]  # the latest runs of all jobs, newest first
+    alerts_pending: int = 0  # alerts still to deliver, every night (the header shows them in red)
+
+
+# Scheduler and control plane (readmodels.scheduler; service.scheduler_state / request_job / stop_job / pause_job) -------
+@dataclass(frozen=True)
+class SchedulerBeatInfo:
+    """The home's scheduler as its scheduler_beat row says. ``live``: beat younger than ``daemon.stale_after_s`` and
+    not stopped (requests then go to it); else a request starts a detached process."""
+
+    host: str
+    pid: int
+    mode: str  # daemon / tui
+    version: str
+    started_at: dt.datetime
+    beat_at: dt.datetime
+    stopped_at: dt.datetime | None
+    age_s: float  # seconds since its last beat
+    live: bool
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    """A run that has not finished, with its progress (job_progress; None fields: not reported yet)."""
+
+    job: str
+    run_id: str
+    started_at: dt.datetime
+    trigger: str
+    host: str | None
+    pid: int | None
+    stage: str
+    done: int
+    total: int | None
+    rows: int
+    errors: int
+    updated_at: dt.datetime | None  # last progress write; None: the run never reported
+    stop_requested: bool
+
+    @property
+    def fraction(self) -> float | None:
+        """done/total in [0, 1]; None when the total is not known."""
+        return min(1.0, self.done / self.total) if self.total else None
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """One job on the Scheduler screen: its last run, next scheduled run (from a live scheduler), gate, pause."""
+
+    name: str
+    summary: str
+    last_run: JobRun | None
+    next_run: dt.datetime | None  # naive UTC; None: no live scheduler, or the table does not schedule it
+    gate: str | None  # e.g. "QA waits for tonight's fetch"; None: nothing holds it back
+    gate_detail: str | None  # the gate's full message (with what to do)
+    paused: bool
+    running: RunningJob | None
+
+
+@dataclass(frozen=True)
+class JobRequestInfo:
+    """A request to run a job now (service.request_job, `praf-engine run JOB --detach`) and where it went:
+    ``route`` "scheduler" (a pending row the live scheduler starts within 2 s) or "detached" (its own process)."""
+
+    id: int
+    job: str
+    options: dict[str, Any]
+    requested_at: dt.datetime
+    requested_by: str
+    status: str  # pending / started / done / failed / cancelled
+    route: str
+    claimed_by: str | None
+    run_id: str | None
+    pid: int | None  # the detached process (route "detached")
+    error: str | None
+
+
+@dataclass(frozen=True)
+class SchedulerState:
+    """Everything the Scheduler screen shows, read in one pass."""
+
+    now: dt.datetime  # the engine clock's "now" (naive UTC) the ages and next runs are relative to
+    beat: SchedulerBeatInfo | None  # None: no scheduler ever ran in this home
+    jobs: tuple[ScheduledJob, ...]  # in the pipeline's order
+    running: tuple[RunningJob, ...]  # every unfinished run, whatever process runs it, oldest first
+    pending: tuple[JobRequestInfo, ...]  # requests not started yet, oldest first
+
+    @property
+    def live(self) -> bool:
+        return self.beat is not None and self.beat.live
+
+    @property
+    def next_run(self) -> tuple[str, dt.datetime] | None:
+        """The soonest scheduled (job, time) of a live scheduler."""
+        due = sorted((j.next_run, j.name) for j in self.jobs if j.next_run is not None)
+        return (due[0][1], due[0][0]) if due else None
 
 
 # Triage ------------------------------------------------------------------------------------------------------------
