@@ -117,11 +117,13 @@ def _claim(row: AlertOutbox, now: dt.datetime) -> bool:
         .where((AlertOutbox.id == row.id) & (AlertOutbox.status == "pending") & due).execute() == 1
 
 
-def _later(row: AlertOutbox, now: dt.datetime, settings: Settings, error: str, wait_s: float | None = None) -> None:
+def _later(row: AlertOutbox, now: dt.datetime, settings: Settings, error: str, wait_s: float | None = None) -> dt.datetime:
+    """Write the error and the next attempt (``wait_s``, or retry_s doubling with the row's attempts); returns it."""
     attempts = AlertOutbox.get_by_id(row.id).attempts
     wait = wait_s if wait_s is not None else settings.alerts.retry_s * 2 ** min(max(attempts - 1, 0), MAX_DOUBLING)
-    AlertOutbox.update(last_error=redact(error)[:2000], next_attempt_at=now + dt.timedelta(seconds=wait)) \
-        .where(AlertOutbox.id == row.id).execute()
+    until = now + dt.timedelta(seconds=wait)
+    AlertOutbox.update(last_error=redact(error)[:2000], next_attempt_at=until).where(AlertOutbox.id == row.id).execute()
+    return until
 
 
 class _Sender:
@@ -151,8 +153,9 @@ class _Sender:
                 wait = retry_after_s(exc)
                 rate_limited += 1
                 if wait > self.settings.alerts.max_wait_s or rate_limited > 3 or (self.stop and self.stop.is_set()):
-                    _later(row, now, self.settings, f"ALERTSEND: Telegram rate limit (429), retry after {wait:g} s", wait)
-                    raise _Stop("ALERTSEND", f"rate limited by Telegram for {wait:g} s") from None
+                    until = _later(row, now, self.settings, f"ALERTSEND: Telegram rate limit (429), retry after {wait:g} s",
+                                   wait)
+                    raise _Stop("ALERTSEND", f"rate limited by Telegram for {wait:g} s", until) from None
                 log.info("telegram rate limit: waiting retry_after", detail={"outbox_id": row.id, "retry_after_s": wait})
                 await self._pause(wait)
             except (InvalidToken, Forbidden) as exc:
@@ -170,14 +173,12 @@ class _Sender:
                     await self._pause(ladder.pop(0))
                     continue
                 message = f"ALERTSEND: Telegram unreachable: {type(exc).__name__}: {exc}"
-                _later(row, now, self.settings, message)
-                raise _Stop("ALERTSEND", message) from None
+                raise _Stop("ALERTSEND", message, _later(row, now, self.settings, message)) from None
 
     def _refused(self, row: AlertOutbox, now: dt.datetime, exc: TelegramError) -> None:
         status = {InvalidToken: "401 token revoked or wrong", Forbidden: "403 bot blocked or removed"}.get(type(exc), "")
         message = f"ALERTAUTH: Telegram refused the bot ({status or exc}): {exc}"
-        _later(row, now, self.settings, message)
-        raise _Stop("ALERTAUTH", message)
+        raise _Stop("ALERTAUTH", message, _later(row, now, self.settings, message))
 
 
 async def _send_night(wiring: Any, night: dt.date, now: dt.datetime, report: DispatchReport,
@@ -204,7 +205,11 @@ async def _send_night(wiring: Any, night: dt.date, now: dt.datetime, report: Dis
             _mark_sent(digest, message_id, now, report)
             report.digest_sent = True
     except _Stop as exc:
-        report.error_code, report.error = exc.args[0], redact(exc.args[1])
+        report.error_code, report.error, until = exc.args[0], redact(exc.args[1]), exc.args[2]
+        # the night's other due rows wait as long as the refused one: one request per back-off step, not per row
+        AlertOutbox.update(next_attempt_at=until).where(
+            (AlertOutbox.night == night) & (AlertOutbox.status == "pending")
+            & (AlertOutbox.next_attempt_at.is_null() | (AlertOutbox.next_attempt_at < until))).execute()
         log.warning("alerts not delivered, kept pending", error_code=exc.args[0],
                     detail={"night": night.isoformat(), "error": report.error})
     finally:

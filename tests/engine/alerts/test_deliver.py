@@ -71,7 +71,8 @@ def test_outage_then_restart_then_recovery_delivers_each_exactly_once(alerting, 
     rows = list(AlertOutbox.select().where(AlertOutbox.status == "pending"))
     assert len(rows) == 4  # three kept + the digest; the other two were folded
     assert any((r.last_error or "").startswith("ALERTSEND: Telegram unreachable") for r in rows)
-    assert nights_due(NOW) == [NIGHT]  # the failed row waits for its back-off, the others are due
+    assert nights_due(NOW) == []  # the whole night waits for the back-off (retry_s), not only the failed row
+    assert nights_due(NOW + dt.timedelta(seconds=60)) == [NIGHT]
     alerting.close()  # a restart: another process, another database connection, another Bot
     restarted = EngineService.open(alert_settings(tmp_path / "home", backend, stub))
     try:
@@ -109,12 +110,19 @@ def test_429_retry_after_is_waited_then_sent(alerting, stub) -> None:
 def test_revoked_token_or_blocked_bot_pending_with_a_code_and_no_retry_storm(alerting, stub) -> None:
     for rule, subject, severity in TEN[:3]:
         put(alerting.db, rule, subject, severity)
-    for mode, code in (("unauthorized", "401"), ("forbidden", "403")):
+    for day, (mode, code) in enumerate((("unauthorized", "401"), ("forbidden", "403"))):
         stub.set_failure(mode, methods=["sendMessage"])
         before = stub.calls["sendMessage"]
-        report = dispatch(alerting.wiring, NIGHT, now=NOW)
+        report = dispatch(alerting.wiring, NIGHT, now=NOW + dt.timedelta(days=day))
         assert stub.calls["sendMessage"] - before == 1  # one refused request stops the dispatch
         assert report.error_code == "ALERTAUTH" and code in report.error
+        for seconds in (10, 59):  # retry passes inside the back-off (alerts.retry_s = 60): not a request
+            dispatch(alerting.wiring, NIGHT, now=NOW + dt.timedelta(days=day, seconds=seconds))
+        assert stub.calls["sendMessage"] - before == 1
+        step = {r.next_attempt_at for r in AlertOutbox.select()}
+        assert len(step) == 1  # the whole night waits for the same next attempt
+        dispatch(alerting.wiring, NIGHT, now=step.pop())  # then: one request again
+        assert stub.calls["sendMessage"] - before == 2
     assert stub.messages == []
     assert AlertOutbox.select().where(AlertOutbox.status != "pending").count() == 0
     assert all(r.last_error is None or r.last_error.startswith("ALERTAUTH") for r in AlertOutbox.select())
