@@ -105,11 +105,24 @@ def critical_check(n: Night, settings: Any) -> Verdict:
     for r in rows:
         by_check.setdefault(r.check_name, []).append(r)
     for check, failures in sorted(by_check.items()):
-        failures.sort(key=lambda r: (-_top(r.details), r.symbol))
-        top = ", ".join(r.symbol for r in failures[:3]) + (" …" if len(failures) > 3 else "")
-        v.firings.append(Firing("critical_check", check, {"check": check, "count": len(failures), "as_of": n.as_of.isoformat(), "top": top}))
+        seen = _seen_before(check, n.as_of)
+        new = sorted((r for r in failures if r.symbol not in seen), key=lambda r: (-_top(r.details), r.symbol))
+        if not new:  # the same findings as the last QA date (alerted then, or triaged): quiet, still open
+            continue
+        top = ", ".join(r.symbol for r in new[:3]) + (" …" if len(new) > 3 else "")
+        v.firings.append(Firing("critical_check", check, {"check": check, "count": len(failures), "new": len(new),
+                                                          "as_of": n.as_of.isoformat(), "top": top}))
     v.clear = (judged & critical) - set(by_check)
     return v
+
+
+def _seen_before(check: str, as_of: dt.date) -> set[str]:
+    """Symbols the check flagged on its previous QA date (open or triaged): a finding inside the check's window is
+    flagged again every night, and is alerted only the first time."""
+    prev = QASummary.select(fn.MAX(QASummary.date)).where(QASummary.check_name == check, QASummary.date < as_of).scalar()
+    if prev is None:
+        return set()
+    return {r.symbol for r in QAFailure.select(QAFailure.symbol).where(QAFailure.check_name == check, QAFailure.date == prev)}
 
 
 def latency(n: Night, settings: Any) -> Verdict:

@@ -47,9 +47,9 @@ SPECS: tuple[RuleSpec, ...] = (
              lambda s: f"alerts.lag_universe_ratio = {s.alerts.lag_universe_ratio:g}",
              "Data lag: {failing:,}/{universe:,} listings > {days} trading days behind ({pct:.1f} % > {limit:g} %)",
              "praf-tui --screen triage --check lag_check", BOTH, icon="🚨"),
-    RuleSpec("critical_check", "critical", "a 🔥 (critical) QA check other than lag_check has at least one open failure "
-             "for the night's as-of date (one alert per check)", _none,
-             "{check}: {count:,} open failure(s) on {as_of}: {top}",
+    RuleSpec("critical_check", "critical", "a 🔥 (critical) QA check other than lag_check has open failures for the "
+             "night's as-of date, at least one new since its previous QA date (one alert per check)", _none,
+             "{check}: {count:,} open failure(s) on {as_of}, {new:,} new: {top}",
              "praf-tui --screen triage --check {check}", BOTH),
     RuleSpec("job_failed", "critical", "a job of the night exited non-zero (QA crashed, fetch failed or API down, scrape "
              "error or structure error: the previous universe is kept, a killed run), and no later run of it succeeded",

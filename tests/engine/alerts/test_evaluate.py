@@ -71,7 +71,20 @@ def test_a_critical_check_names_its_count_and_top_three_symbols(service) -> None
     QAFailure.create(symbol="WWW", date=as_of, check_name="zero_volume", severity="warning", details={})
     rows = evaluate(wiring_at(service, at(2)), NIGHT)
     assert fired(rows) == {("critical_check", "price_jump")}
-    assert "price_jump: 4 open failure(s) on 2025-06-05: BBB, C<D, EEE …" in rows[0].text
+    assert "price_jump: 4 open failure(s) on 2025-06-05, 4 new: BBB, C<D, EEE …" in rows[0].text
+
+
+def test_a_critical_finding_flagged_again_the_next_night_is_not_alerted_again(service) -> None:
+    first, second = NIGHT - dt.timedelta(days=1), NIGHT
+    for night in (first, second):
+        as_of = night - dt.timedelta(days=1)
+        QASummary.create(date=as_of, check_name="price_jump", severity="critical", fail_count=1, universe_size=100)
+        QAFailure.create(symbol="AAA", date=as_of, check_name="price_jump", severity="critical", details={"move": 0.9})
+    assert fired(evaluate(wiring_at(service, at(2, day=first)), first)) == {("critical_check", "price_jump")}
+    assert evaluate(wiring_at(service, at(2, day=second)), second) == []  # the same jump, still in the window
+    QAFailure.create(symbol="BBB", date=second - dt.timedelta(days=1), check_name="price_jump", severity="critical", details={})
+    rows = evaluate(wiring_at(service, at(3, day=second)), second)
+    assert fired(rows) == {("critical_check", "price_jump")} and "2 open failure(s) on 2025-06-05, 1 new: BBB" in rows[0].text
 
 
 def test_a_failed_job_fires_with_its_code_and_run_id_and_a_later_success_resolves_it(service) -> None:
