@@ -11,7 +11,7 @@ from peewee import fn
 from praf_engine.config import Settings
 from praf_engine.db.models import FetchError, QAFailure, QASummary, Ticker
 from praf_engine.qa import catalog
-from praf_engine.readmodels import jobs, panels
+from praf_engine.readmodels import alerts, jobs, panels
 from praf_engine.readmodels.dto import DashboardSnapshot, KpiCard, Summary
 from praf_engine.readmodels.rows import as_date
 
@@ -93,4 +93,5 @@ def snapshot(as_of: dt.date, settings: Settings, job_summaries: Mapping[str, str
         fetch=panels.fetch_health(as_of, settings),
         jobs=jobs.jobs(job_summaries),
         runs=jobs.last_runs(),
+        alerts_pending=alerts.pending_count(),
     )

@@ -53,3 +53,13 @@ def test_a_test_alert_without_telegram_says_what_is_missing(service) -> None:
     with pytest.raises(PipelineError) as info:
         service.send_test_alert()
     assert info.value.error_code == "ALERTCONFIG" and "TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID missing" in info.value.msg
+
+
+def test_the_dashboard_snapshot_counts_pending_alerts_of_every_night(service) -> None:
+    put(service.db, "lag", "lag_check", "critical", night=NIGHT - dt.timedelta(days=30))
+    put(service.db, "job_failed", "qa", "critical")
+    put(service.db, "latency", "api_latency", "warning")
+    from praf_engine.db.models import AlertOutbox
+
+    AlertOutbox.update(status="sent").where(AlertOutbox.rule == "latency").execute()
+    assert service.dashboard_snapshot(NIGHT).alerts_pending == 2
