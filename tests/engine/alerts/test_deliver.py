@@ -183,3 +183,45 @@ def test_two_dispatchers_at_once_send_each_row_once(alerting, stub) -> None:
     assert len(texts) == 4 and len(set(texts)) == 4 and texts[3].startswith("📋")
     assert sorted(i for r in reports for i in r.sent) == sorted(
         r.id for r in AlertOutbox.select().where(AlertOutbox.status == "sent"))
+
+
+CHILD = """
+import datetime as dt, json, sys
+from praf_engine.alerts.deliver import dispatch
+from praf_engine.config import load_settings
+from praf_engine.logs import configure_logging
+from praf_engine.service import EngineService
+settings = load_settings()
+configure_logging(settings.logs_dir, secrets=settings.secrets(), console_level=None)
+service = EngineService.open(settings)
+report = dispatch(service.wiring, dt.date.fromisoformat(sys.argv[1]), now=dt.datetime.fromisoformat(sys.argv[2]))
+service.close()
+print(json.dumps(report.as_dict()))
+"""
+
+
+def test_a_new_process_after_the_outage_sends_each_row_once(alerting, stub, backend) -> None:
+    """The restart is a real one: the dispatch after the outage runs in another process, then this one dispatches
+    again; every row reaches the stub exactly once."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, cli_env
+
+    for rule, subject, severity in TEN[:6]:
+        put(alerting.db, rule, subject, severity)
+    stub.stop()
+    assert dispatch(alerting.wiring, NIGHT, now=NOW).error_code == "ALERTSEND"
+    stub.start()
+    settings = alerting.settings
+    env = cli_env(backend, PRAF_HOME=str(settings.home), TELEGRAM_BOT_TOKEN=settings.telegram_token.get_secret_value(),
+                  TELEGRAM_CHAT_ID=settings.telegram_chat_id, PRAF_ALERTS__TELEGRAM_API_URL=stub.api_url)
+    later = NOW + dt.timedelta(hours=1)
+    child = subprocess.run([sys.executable, "-c", CHILD, NIGHT.isoformat(), later.isoformat()], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert json.loads(child.stdout.splitlines()[-1])["sent"] == 4
+    again = dispatch(alerting.wiring, NIGHT, now=later + dt.timedelta(hours=1))
+    assert again.sent == [] and again.pending == 0
+    texts = [m["text"] for m in stub.messages]
+    assert len(texts) == 4 and len(set(texts)) == 4
