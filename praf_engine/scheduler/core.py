@@ -17,9 +17,9 @@ from pydantic import BaseModel
 
 from praf_engine.config import Settings
 from praf_engine.db.models import CronStatus, JobControl, JobRequest
-from praf_engine.errors import CATALOGUE, wrap
+from praf_engine.errors import CATALOGUE, database_full, wrap
 from praf_engine.jobs.registry import JOBS, JobSpec
-from praf_engine.jobs.runner import HOST, PIPELINE_JOBS, JobRunner, pipeline_holder
+from praf_engine.jobs.runner import HOST, PIPELINE_JOBS, JobRunner, pipeline_holder, reap_killed_runs
 from praf_engine.logs import get_logger, new_run_id
 from praf_engine.scheduler.plan import ORDER, Plan, Slot, build_plan
 from praf_engine.wiring import Wiring
@@ -111,14 +111,18 @@ class PipelineScheduler:
 
     # --- what is due ----------------------------------------------------------------------------------------------
     def _fire(self, job: SlotJob) -> None:
-        """``schedule`` found ``job`` due: queue its latest due slot (earlier ones it jumped over are SLOTMISSED)."""
+        """``schedule`` found ``job`` due: queue its latest due slot if inside its catch-up window; the slots it jumped
+        over (a host that did not look for a while) are logged SLOTMISSED, not run late."""
         assert job.slot is not None
-        latest = self.plan.latest_slot(job.name, self.clock()) or job.slot
-        if latest != job.slot:
-            skipped = len(self.plan.slots(job.slot.at - dt.timedelta(seconds=1), latest.at, (job.name,))) - 1
-            log.warning("scheduled runs passed while the scheduler did not look; only the latest starts", error_code="SLOTMISSED",
-                        detail={"job": job.name, "from": job.slot.key, "latest": latest.key, "skipped": skipped})
-        self._enqueue(Work(job.name, self.trigger, slot=latest))
+        now = self.clock()
+        latest = self.plan.latest_slot(job.name, now) or job.slot
+        late = now - latest.at > self.plan.job(job.name).window
+        jumped = len(self.plan.slots(job.slot.at - dt.timedelta(seconds=1), latest.at, (job.name,))) - (0 if late else 1)
+        if jumped:
+            log.warning(f"{jumped} scheduled run(s) of {job.name} passed while the scheduler did not look; not run late",
+                        error_code="SLOTMISSED", detail={"job": job.name, "from": job.slot.key, "latest": latest.key, "skipped": jumped})
+        if not late:
+            self._enqueue(Work(job.name, self.trigger, slot=latest))
 
     def _registered(self, name: str) -> bool:
         if name in self.jobs:
@@ -142,6 +146,7 @@ class PipelineScheduler:
     def catch_up(self) -> list[str]:
         """Queue each job's latest slot that passed without a run and is still inside its window, once, in dependency
         order; a missed slot past its window is logged (SLOTMISSED). Returns the queued job names."""
+        reap_killed_runs(self.wiring.db)  # runs of a killed scheduler end JOBKILLED (their slots are not run again)
         now = self.clock()
         queued: list[Slot] = []
         for planned in self.plan.jobs:
@@ -166,7 +171,16 @@ class PipelineScheduler:
 
     # --- starting work --------------------------------------------------------------------------------------------
     def run_pending(self) -> None:
-        """Queue what fell due, then start the next queued run if the job thread is free; returns at once."""
+        """Queue what fell due, then start the next queued run if the job thread is free; returns at once. A database
+        error is logged with its code (DBERROR, DBFULL) and retried at the next call: the host's loop goes on."""
+        try:
+            self._run_pending()
+        except Exception as exc:
+            err = wrap(exc, "DBERROR") if _is_db_error(exc) else wrap(exc)
+            log.error(f"the scheduler could not look at its queue: {err.msg}", error_code=err.error_code,
+                      detail={"queued": self.queued})
+
+    def _run_pending(self) -> None:
         with self._lock:
             if self.stop.is_set():
                 self._stop_running()
@@ -196,24 +210,24 @@ class PipelineScheduler:
                 self._queue.remove(work)
                 return True
             if paused(work.job):
-                self._queue.remove(work)
                 self._skip(work, "JOBPAUSED", f"{work.job} is paused: its run of {work.slot.key} UTC was not started")
+                self._queue.remove(work)  # after its row is written: a database error keeps it queued
                 return True
         if work.job in PIPELINE_JOBS:
             running = pipeline_holder()
             if running is not None:
                 if work.job == "qa" and work.slot is not None and running == "fetch" and now >= self.plan.qa_deadline(work.slot):
-                    self._queue.remove(work)
                     self._skip_qa_wait(work)
+                    self._queue.remove(work)
                     return True
                 return False
         if work.job not in self.jobs:
-            self._queue.remove(work)
             self._finish_request(work, None, f"JOBUNKNOWN: no job named {work.job}")
+            self._queue.remove(work)
             log.error(f"requested job {work.job} does not exist", error_code="JOBUNKNOWN", detail={"job": work.job})
             return True
-        self._queue.remove(work)
         self._start(work)
+        self._queue.remove(work)
         return True
 
     def _expire_qa_waits(self) -> None:
@@ -223,8 +237,8 @@ class PipelineScheduler:
         now = self.clock()
         for work in [w for w in self._queue if w.job == "qa" and w.slot is not None]:
             if now >= self.plan.qa_deadline(work.slot):
-                self._queue.remove(work)
                 self._skip_qa_wait(work)
+                self._queue.remove(work)
 
     def _skip_qa_wait(self, work: Work) -> None:
         assert work.slot is not None
@@ -240,11 +254,11 @@ class PipelineScheduler:
         log.warning(msg, error_code=code, detail={"job": work.job, **work.detail})
 
     def _start(self, work: Work) -> None:
-        self._current, self._job_stop = work, threading.Event()
         run_id = new_run_id()
         if work.request is not None:
             JobRequest.update(run_id=run_id, started_at=self.clock(), claimed_by=self.by, status="started").where(
                 JobRequest.id == work.request.id).execute()
+        self._current, self._job_stop = work, threading.Event()
         self._thread = threading.Thread(target=self._work, args=(work, run_id, self._job_stop), name=f"praf-job-{work.job}", daemon=True)
         self._thread.start()
 
@@ -298,9 +312,7 @@ class PipelineScheduler:
 
     def idle_seconds(self) -> float:
         """Seconds until the next due thing, capped at 1.0 (requests start within 2 s)."""
-        with self._lock:
-            if self._queue:
-                return 0.0 if not self._busy() else 1.0
+        with self._lock:  # what is queued waits for the job thread or another process's pipeline job: look again in 1 s
             upcoming = self._sched.next_run
         if upcoming is None:
             return 1.0
@@ -324,6 +336,12 @@ class PipelineScheduler:
         if thread is not None:
             thread.join(timeout)
         return not self._busy()
+
+
+def _is_db_error(exc: BaseException) -> bool:
+    import peewee
+
+    return isinstance(exc, peewee.PeeweeException) and not database_full(exc)
 
 
 def queue_order(work: Work) -> tuple[int, int, dt.datetime]:

@@ -4,6 +4,7 @@ for a running fetch, catch-up windows, requests, stop, reload."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -235,3 +236,34 @@ def test_a_time_zone_moves_the_table(make: Any, service: Any) -> None:
         sch.reload(tz.model_copy(update={"schedule": tz.schedule.model_copy(update={"timezone": "Mars/Olympus"})}))
     assert err.value.error_code == "CONFIGBAD" and "schedule.timezone" in str(err.value)
     assert sch.next_runs()["fetch"] == dt.datetime(2026, 3, 2, 6, 0)  # the old plan stays
+
+
+def _logged(service: Any, code: str) -> list[dict[str, Any]]:
+    path = service.settings.logs_dir / "app.jsonl"
+    return [r for r in map(json.loads, path.read_text().splitlines()) if r.get("error_code") == code]
+
+
+def test_a_jump_of_the_clock_starts_only_the_latest_slot(make: Any, rec: Recorder, service: Any) -> None:
+    """A host that did not look for three days (a suspended machine): each job's latest slot runs, once; the
+    slots it jumped over are logged SLOTMISSED, not run late."""
+    sch, clock = make(dt.datetime(2026, 3, 3, 0, 0))
+    clock.set(dt.datetime(2026, 3, 6, 1, 30))
+    settle(sch)
+    assert [(c[0], c[1]) for c in rec.calls] == [("fetch", dt.datetime(2026, 3, 6, 1, 30))]
+    assert history() == [("fetch", "2026-03-06T01:00", 0, None)]
+    missed = [r["detail"] for r in _logged(service, "SLOTMISSED")]
+    assert {"job": "fetch", "from": "2026-03-03T01:00", "latest": "2026-03-06T01:00", "skipped": 3} in missed
+
+
+def test_a_database_error_is_logged_and_the_run_waits_for_the_next_look(make: Any, rec: Recorder, service: Any) -> None:
+    sch, clock = make(dt.datetime(2026, 3, 2, 0, 59))
+    service.db.execute_sql("ALTER TABLE job_control RENAME TO job_control_away")
+    try:
+        clock.set(dt.datetime(2026, 3, 2, 1, 0))
+        sch.run_pending()  # does not raise: the host's loop goes on
+        assert sch.queued == ["fetch"] and rec.calls == []
+        assert any(r["detail"]["queued"] == ["fetch"] for r in _logged(service, "DBERROR"))
+    finally:
+        service.db.execute_sql("ALTER TABLE job_control_away RENAME TO job_control")
+    settle(sch)
+    assert [c[0] for c in rec.calls] == ["fetch"]

@@ -114,7 +114,7 @@ def test_a_month(month: tuple[Any, Sandbox, MarketClock]) -> None:
     advance(restarted, clock, END)
 
     assert history() == _expected()
-    rows = list(CronStatus.select())
+    rows = list(CronStatus.select().order_by(CronStatus.started_at, CronStatus.id))
     assert all(r.finished_at is not None for r in rows)
     caught_up = [r for r in rows if r.trigger == "catch-up"]
     assert [(r.job, r.error_code) for r in caught_up] == [("vacuum", None), ("fetch", None), ("qa", None), ("backup", "JOBPAUSED"),
