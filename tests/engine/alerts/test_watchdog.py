@@ -114,3 +114,19 @@ def test_the_systemd_units_run_the_watchdog_hourly(tmp_path: Path) -> None:
         out = subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / "praf-watchdog.timer"),
                               str(tmp_path / "praf-watchdog.service")], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
+
+
+def test_the_watchdog_sends_a_dead_daemon_s_alert_through_telegram(alerting, stub) -> None:
+    """The stub on loopback, the real python-telegram-bot: the alert a dead daemon could not send arrives."""
+    now = dt.datetime(2026, 3, 4, 2, 30)
+    SchedulerBeat.create(name="scheduler", pid=77, host="box", version="0.1", started_at=now - dt.timedelta(days=1),
+                         beat_at=now - dt.timedelta(minutes=40))
+    CronStatus.create(job="fetch", run_id="f1", started_at=now - dt.timedelta(hours=1), finished_at=now, exit_code=0,
+                      detail={"night": now.date().isoformat()})
+    report = run_watchdog(alerting.wiring.with_clock(lambda: now), probe=False)
+    assert report.enqueued == ["dead_scheduler:scheduler"]
+    assert [m["text"].splitlines()[0] for m in stub.messages] == ["❗ Scheduler dead: last heartbeat 40 min ago (pid 77@box, "
+                                                                  f"started {now - dt.timedelta(days=1):%Y-%m-%d %H:%M} UTC)"]
+    assert AlertOutbox.get().status == "sent" and "dispatch night 2026-03-04: 1 sent" in "\n".join(report.lines())
+    assert run_watchdog(alerting.wiring.with_clock(lambda: now + dt.timedelta(hours=1)), probe=False).enqueued == []
+    assert len(stub.messages) == 1  # the next hour: nothing new, nothing sent twice
