@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import Bot
+from telegram import Bot, LinkPreviewOptions
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
@@ -40,6 +40,7 @@ DIGEST = "digest"
 RESOLVED = "resolved"
 CLAIM = dt.timedelta(minutes=10)  # a claimed row is not picked by another dispatcher for this long
 MAX_DOUBLING = 6
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 NO_CONFIG = "ALERTCONFIG: not sent: no Telegram {missing} configured; kept in the outbox"
 
 
@@ -147,7 +148,7 @@ class _Sender:
         while True:
             try:
                 message = await self.bot.send_message(self.chat_id, render(text), parse_mode="HTML",
-                                                      disable_web_page_preview=True)
+                                                      link_preview_options=NO_PREVIEW)
                 return message.message_id
             except RetryAfter as exc:
                 wait = retry_after_s(exc)

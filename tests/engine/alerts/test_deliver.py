@@ -225,3 +225,9 @@ def test_a_new_process_after_the_outage_sends_each_row_once(alerting, stub, back
     assert again.sent == [] and again.pending == 0
     texts = [m["text"] for m in stub.messages]
     assert len(texts) == 4 and len(set(texts)) == 4
+
+
+def test_messages_ask_for_no_link_preview(alerting, stub) -> None:
+    put(alerting.db, "lag", "universe")
+    dispatch(alerting.wiring, NIGHT, now=NOW)
+    assert json.loads(stub.messages[0]["params"]["link_preview_options"]) == {"is_disabled": True}
