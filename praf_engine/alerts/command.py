@@ -58,7 +58,7 @@ def send_test(settings: Any) -> int:
     messages); Telegram's message id. ALERTCONFIG names what is missing; ALERTAUTH / ALERTSEND say why it failed."""
     from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
 
-    from praf_engine.alerts.deliver import make_bot
+    from praf_engine.alerts.deliver import NO_PREVIEW, make_bot
     from praf_engine.alerts.format import render
 
     lacking = missing(settings)
@@ -71,7 +71,7 @@ def send_test(settings: Any) -> int:
         bot = make_bot(settings)
         try:
             message = await bot.send_message((settings.telegram_chat_id or "").strip(), render(TEST_TEXT.format(home=settings.home)),
-                                             parse_mode="HTML", disable_web_page_preview=True)
+                                             parse_mode="HTML", link_preview_options=NO_PREVIEW)
             return int(message.message_id)
         finally:
             await bot.shutdown()
