@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", parents=[common], help="run one job by name: " + ", ".join(_job_names()))
     p.add_argument("job", choices=_job_names())
     p.add_argument("--unlock", action="store_true", help="remove the job's lock (left by a crashed run on another host) instead of running it")
+    p.add_argument("--detach", action="store_true", help="hand the job to the home's live scheduler, else start it as a process of its "
+                   "own that outlives this shell (a closed SSH session); returns at once")
+    p.add_argument("--request", type=int, metavar="ID", help=argparse.SUPPRESS)  # the detached process: run job request ID
+    from praf_engine.control.command import add_parsers as add_control_parsers
+
+    add_control_parsers(sub, common)
     p = sub.add_parser("sandbox", parents=[common], help="the offline market sandbox (exchanges, Yahoo, Telegram, exits)")
     sandbox_sub = p.add_subparsers(dest="sandbox_command", metavar="SANDBOX_COMMAND", required=True)
     serve = sandbox_sub.add_parser("serve", parents=[common], help="serve the sandbox until Ctrl-C; prints a settings.toml snippet")
@@ -241,11 +247,25 @@ def _cmd_run(wiring: Wiring, args: argparse.Namespace) -> int:
             log.warning("job lock removed by hand", detail={"job": args.job, "locks_removed": removed})
             Console(stderr=True).print(f"job {args.job}: {removed} lock(s) removed")
             return 0
+        if args.detach or args.request is not None:
+            from praf_engine.control.command import run_detached
+
+            return run_detached(service.wiring, args)
         code = JobRunner(service.wiring).run(args.job, JOBS[args.job].load())
     finally:
         service.close()
     Console(stderr=True).print(f"job {args.job} finished with exit code {code}")
     return code
+
+
+def _cmd_control(wiring: Wiring, args: argparse.Namespace) -> int:
+    from praf_engine.control.command import run_control_command
+
+    service = _service(wiring)
+    try:
+        return run_control_command(service, args)
+    finally:
+        service.close()
 
 
 def _cmd_config(wiring: Wiring, args: argparse.Namespace) -> int:
@@ -400,7 +420,7 @@ def _cmd_status(wiring: Wiring, args: argparse.Namespace) -> int:
 
 
 NO_HOME_NEEDED = frozenset({"init", "demo", "sandbox"})
-COMMANDS = {"init": _cmd_init, "summary": _cmd_summary, "sql": _cmd_sql, "run": _cmd_run,
+COMMANDS = {"pause": _cmd_control, "resume": _cmd_control, "stop": _cmd_control, "init": _cmd_init, "summary": _cmd_summary, "sql": _cmd_sql, "run": _cmd_run,
             "sandbox": _cmd_sandbox, "demo": _cmd_demo, "scrape": _cmd_scrape, "qa": _cmd_qa,
             "fetch": _cmd_fetch, "import-actions": _cmd_import_actions, "backup": _cmd_backup, "restore": _cmd_restore,
             "alerts": _cmd_alerts, "watchdog": _cmd_watchdog, "daemon": _cmd_daemon, "status": _cmd_status}

@@ -149,12 +149,12 @@ def spawn_detached(settings: Settings, request_id: int, job: str) -> int:
     return proc.pid
 
 
-def run_request(wiring: Wiring, request_id: int) -> int:
+def run_request(wiring: Wiring, request_id: int, expect_job: str | None = None) -> int:
     """The detached process's side (`praf-engine run JOB --request ID`): run the request's job with its options, the
     run's cron_status.detail naming the request, and record the outcome in the request's row."""
     row = JobRequest.get_or_none(JobRequest.id == request_id)
-    if row is None:
-        raise PipelineError("JOBUNKNOWN", f"no job request {request_id}", {"request": request_id})
+    if row is None or (expect_job is not None and row.job != expect_job):
+        raise PipelineError("JOBUNKNOWN", f"no request {request_id} of job {expect_job or '(any)'}", {"request": request_id})
     run_id = new_run_id()
     JobRequest.update(run_id=run_id, started_at=wiring.clock(), status="started", claimed_by=f"detached:{os.getpid()}@{HOST}").where(
         JobRequest.id == request_id).execute()
