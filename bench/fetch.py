@@ -29,6 +29,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from machine import LoadWatch  # noqa: E402  (bench/ is sys.path[0])
+
 ANCHOR = dt.date(2025, 6, 5)  # a Thursday; the night fetched is Friday 2025-06-06
 NIGHT = dt.date(2025, 6, 6)
 
@@ -184,6 +186,7 @@ def main() -> None:
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     args.repeat = max(1, args.repeat)
+    watch = LoadWatch()
 
     from praf_engine.fetch.client import configure_yfinance
 
@@ -283,6 +286,7 @@ def main() -> None:
         report["backfill"] = {"symbols": len(back), "years": 20, "praf_s": round(praf_s, 1), **praf,
                               "praf_rows_per_s": round((praf.get("rows_written") or 0) / praf_s),
                               "bare_s": round(bare_s, 1), "bare_rows": bare_rows, "bare_rows_per_s": round(bare_rows / bare_s)}
+    report["machine"] = watch.report()
     print(json.dumps(report, indent=2, default=str))
 
 

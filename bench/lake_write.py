@@ -1,6 +1,6 @@
 """Benchmark: PRAF lake writes against a plain one-write_table-per-partition baseline (prints JSON).
 
-    .venv/bin/python bench/lake_write.py [--symbols 6000] [--out-dir DIR]
+    .venv/bin/python bench/lake_write.py [--symbols 6000] [--neighbours 1] [--no-fsync] [--io-threads N] [--out-dir DIR]
 
 Data: N symbols x business days 2023-01-02 .. 2024-12-30 (a seeded random walk, float prices, int64
 volume), built as pandas frames before any timing. Then, in one run ((a) and (b) alternate per batch
@@ -10,6 +10,11 @@ of 100 symbols so that background load on the machine weighs on both alike):
   (b) praf_full   Lake.write_many in batches of 100 into a fresh lake (validation, zstd, atomic, fsync);
   (c) append      one new day (2024-12-31) per symbol through Lake.write_many in batches of 100: read,
                   merge and rewrite each symbol's 2024 partition.
+The target (PRAF <= 1.5x the baseline) must hold on a loaded machine: ``--neighbours`` (default 1) CPU-bound
+processes spin beside the timed part, as another job would (0: a quiet run). Where the time goes: each side's
+CPU seconds (user + system of this process, all its threads) beside its wall time, the fsyncs PRAF made and the
+seconds its threads spent in them, and the encoded bytes; ``--no-fsync`` and ``--io-threads`` measure variants.
+The load average at start and end is in ``machine``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from machine import LoadWatch, cpu_neighbours  # noqa: E402  (bench/ is sys.path[0])
 
 from praf_engine.lake import Lake  # noqa: E402
 
@@ -74,7 +81,28 @@ def batches(items: dict, size: int):
         yield {k: items[k] for k in keys[i:i + size]}
 
 
-def run(n: int, out: Path) -> dict:
+class FsyncMeter:
+    """Counts the fsyncs made through ``os.fsync`` (files, in atomic.write_atomic, and folders, in the lake) and the
+    seconds the calling threads spent in them (summed over threads: they overlap)."""
+
+    def __init__(self) -> None:
+        self.calls, self.seconds, self._real = 0, 0.0, os.fsync
+
+    def __call__(self, fd: int) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._real(fd)
+        finally:
+            self.calls += 1  # int += under the GIL: good enough for a count
+            self.seconds += time.perf_counter() - t0
+
+
+def cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def run(n: int, out: Path, *, neighbours: int = 1, fsync: bool = True, io_threads: int = 8) -> dict:
     t0 = time.perf_counter()
     frames, appends = make_frames(n)
     slices = []
@@ -90,28 +118,36 @@ def run(n: int, out: Path) -> dict:
     for sym, y, part in slices:
         by_symbol.setdefault(sym, []).append((y, part))
     base = out / "baseline"
-    lake = Lake(out / "lake")
-    baseline_s = praf_full_s = 0.0
+    lake = Lake(out / "lake", fsync=fsync, io_threads=io_threads)
+    baseline_s = praf_full_s = baseline_cpu = praf_cpu = 0.0
     written = 0
-    for batch in batches(frames, BATCH):
-        t0 = time.perf_counter()
-        for sym in batch:
-            for y, part in by_symbol[sym]:
-                d = base / f"symbol={sym}" / f"year={y}"
-                os.makedirs(d, exist_ok=True)
-                pq.write_table(pa.Table.from_pandas(part, preserve_index=False), d / "part-000.parquet")
-        t1 = time.perf_counter()
-        written += sum(r.rows_written for r in lake.write_many(batch).values())
-        t2 = time.perf_counter()
-        baseline_s += t1 - t0
-        praf_full_s += t2 - t1
+    meter = FsyncMeter()
+    with cpu_neighbours(neighbours):
+        os.fsync = meter  # the lake's folders and atomic.write_atomic's files both call os.fsync
+        try:
+            for batch in batches(frames, BATCH):
+                t0, c0 = time.perf_counter(), cpu_s()
+                for sym in batch:
+                    for y, part in by_symbol[sym]:
+                        d = base / f"symbol={sym}" / f"year={y}"
+                        os.makedirs(d, exist_ok=True)
+                        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), d / "part-000.parquet")
+                t1, c1 = time.perf_counter(), cpu_s()
+                written += sum(r.rows_written for r in lake.write_many(batch).values())
+                t2, c2 = time.perf_counter(), cpu_s()
+                baseline_s += t1 - t0
+                praf_full_s += t2 - t1
+                baseline_cpu += c1 - c0
+                praf_cpu += c2 - c1
+            full_fsyncs = (meter.calls, meter.seconds)
+            t0, c0 = time.perf_counter(), cpu_s()
+            appended = 0
+            for batch in batches(appends, BATCH):
+                appended += sum(r.rows_written for r in lake.write_many(batch).values())
+            append_s, append_cpu = time.perf_counter() - t0, cpu_s() - c0
+        finally:
+            os.fsync = meter._real
     assert written == rows, (written, rows)
-
-    t0 = time.perf_counter()
-    appended = 0
-    for batch in batches(appends, BATCH):
-        appended += sum(r.rows_written for r in lake.write_many(batch).values())
-    append_s = time.perf_counter() - t0
     assert appended == n
 
     ratio = praf_full_s / baseline_s
@@ -126,6 +162,11 @@ def run(n: int, out: Path) -> dict:
         "ratio": round(ratio, 3),
         "append_s": round(append_s, 3),
         "targets_met": {"ratio_le_1_5": ratio <= RATIO_TARGET, "append_le_30s": append_s <= APPEND_TARGET_S},
+        "neighbours": neighbours,
+        "cpu_s": {"baseline": round(baseline_cpu, 3), "praf_full": round(praf_cpu, 3), "append": round(append_cpu, 3),
+                  "ratio": round(praf_cpu / baseline_cpu, 3)},
+        "fsyncs": {"praf_full": full_fsyncs[0], "praf_full_thread_s": round(full_fsyncs[1], 3),
+                   "append": meter.calls - full_fsyncs[0], "append_thread_s": round(meter.seconds - full_fsyncs[1], 3)},
         "baseline_bytes": dir_bytes(base),
         "lake_bytes": dir_bytes(out / "lake"),
         "fsync": lake.fsync,
@@ -139,12 +180,17 @@ def run(n: int, out: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--symbols", type=int, default=6000)
+    ap.add_argument("--neighbours", type=int, default=1, help="CPU-bound processes beside the timed part (default 1)")
+    ap.add_argument("--no-fsync", action="store_true", help="PRAF without fsync (to measure what fsync costs)")
+    ap.add_argument("--io-threads", type=int, default=8, help="the lake's I/O threads (default 8)")
     ap.add_argument("--out-dir", type=Path, default=None, help="kept afterwards (default: a temp dir, removed)")
     args = ap.parse_args(argv)
+    watch = LoadWatch()
+    options = {"neighbours": args.neighbours, "fsync": not args.no_fsync, "io_threads": args.io_threads}
     if args.out_dir is None:
         out = Path(tempfile.mkdtemp(prefix="praf-lake-bench-"))
         try:
-            result = run(args.symbols, out)
+            result = run(args.symbols, out, **options)
         finally:
             shutil.rmtree(out, ignore_errors=True)
     else:
@@ -152,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         if (out / "baseline").exists() or (out / "lake").exists():
             ap.error(f"{out} already holds baseline/ or lake/; pick an empty directory")
         out.mkdir(parents=True, exist_ok=True)
-        result = run(args.symbols, out)
+        result = run(args.symbols, out, **options)
+    result["machine"] = watch.report()
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

@@ -20,6 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from machine import LoadWatch  # noqa: E402  (bench/ is sys.path[0])
+
 CHILD = """
 import sys, datetime as dt
 from praf_engine.sandbox.market import Market
@@ -95,6 +97,7 @@ def main() -> None:
     parser.add_argument("--yf-sample", type=int, default=600, help="symbols downloaded through yfinance")
     parser.add_argument("--threads", type=int, default=4, help="raw GET loop client threads")
     args = parser.parse_args()
+    watch = LoadWatch()
 
     import datetime as dt
 
@@ -118,6 +121,7 @@ def main() -> None:
         "raw_requests_per_s_cold": round(cold, 1), "raw_requests_per_s": round(warm, 1),
         "yfinance_symbols": args.yf_sample, "yfinance_bars": rows, "yfinance_symbols_per_s": round(yf_rate, 1),
         "ratio": round(warm / yf_rate, 2), "target_ratio": 5.0, "target_met": warm / yf_rate >= 5.0,
+        "machine": watch.report(),
     }, indent=2))
 
 

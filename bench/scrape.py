@@ -45,6 +45,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from machine import LoadWatch  # noqa: E402  (bench/ is sys.path[0])
+
 from praf_engine.config import load_settings  # noqa: E402
 from praf_engine.db.models import CronStatus, ScrapeControl, Ticker  # noqa: E402
 from praf_engine.jobs.runner import JobRunner  # noqa: E402
@@ -202,7 +204,7 @@ def _med(values: list[float]) -> float:
 
 def run(size: int, work: Path, browser: bool, repeat: int) -> dict[str, Any]:
     """One warm-up of each side, then ``repeat`` rounds of both, alternating which goes first; medians."""
-    load_start = os.getloadavg()
+    watch = LoadWatch()
     configure_logging(work / "logs", secrets=[], console_level=None)
     market_size = size  # grown until the market lists ``size`` listings on the day scraped (some are not yet listed)
     while len(universe := (market := Market(size=market_size, seed=42, today=TODAY)).universe(TODAY)) < size:
@@ -222,7 +224,7 @@ def run(size: int, work: Path, browser: bool, repeat: int) -> dict[str, Any]:
                     bare.append(bare_once(sites.url, work / f"bare{i}", rows, browser))
                 else:
                     praf.append(scrape_once(sites.url, work / f"home{i}", codes))
-    load_end = os.getloadavg()
+    machine = watch.report()
     by_time = sorted(praf, key=lambda r: r["scrape_s"])
     mid = by_time[(len(by_time) - 1) // 2]  # the median round (lower middle for an even count): its detail is shown
     scrape_s = _med([r["scrape_s"] for r in praf])
@@ -240,8 +242,8 @@ def run(size: int, work: Path, browser: bool, repeat: int) -> dict[str, Any]:
     steps = {k: round(_med([r["steps"][k] for r in bare]), 3) for k in bare[0]["steps"]}
     return {
         "benchmark": "scrape", "python": platform.python_version(), "machine": platform.machine(),
-        "cpus": os.cpu_count(), "loadavg_start": [round(x, 2) for x in load_start],
-        "loadavg_end": [round(x, 2) for x in load_end], "rounds": repeat,
+        "cpus": os.cpu_count(), "loadavg_start": machine["load_average"]["start"],
+        "loadavg_end": machine["load_average"]["end"], "load_average": machine["load_average"], "rounds": repeat,
         "listings_in_market": len(universe), "market_size": market_size, "exchanges": codes, "exit_code": code,
         "rows_scraped": len(rows),
         "bare_s": round(bare_s, 3), "praf_scrape_s": round(scrape_s, 3),
