@@ -18,7 +18,7 @@ from praf_engine.config import Settings
 from praf_engine.daemon.notify import Notifier
 from praf_engine.db.models import CronStatus, JobLock, SchedulerBeat
 from praf_engine.errors import PipelineError, wrap
-from praf_engine.jobs.runner import HOST, pid_alive
+from praf_engine.jobs.runner import HOST, pid_alive, reap_killed_runs
 from praf_engine.logs import get_logger
 from praf_engine.scheduler.core import PipelineScheduler
 from praf_engine.wiring import Wiring
@@ -180,6 +180,7 @@ class SchedulerHost:
                 next_beat = time.monotonic() + self._beat_interval()
             try:
                 if not caught_up:
+                    reap_killed_runs(self.wiring.db)  # a killed scheduler's runs are closed JOBKILLED before catch-up
                     self.scheduler.catch_up()
                     caught_up = True
                     self.notifier.send("READY=1", f"STATUS=scheduling ({self.mode}), pid {os.getpid()}")

@@ -31,6 +31,14 @@ class NotifyListener:
             if match(msg):
                 return msg
 
+    def next(self, timeout: float = 60.0) -> dict[str, str]:
+        """The next message to arrive (the daemon's WATCHDOG pings make a tick of every beat)."""
+        self.sock.settimeout(timeout)
+        data = self.sock.recv(4096)
+        msg = dict(line.split("=", 1) for line in data.decode().split("\n") if "=" in line)
+        self.messages.append(msg)
+        return msg
+
     def close(self) -> None:
         self.sock.close()
 
