@@ -16,6 +16,7 @@ import schedule
 from pydantic import BaseModel
 
 from praf_engine.config import Settings
+from praf_engine.control.requests import claim_pending
 from praf_engine.db.models import CronStatus, JobControl, JobRequest
 from praf_engine.errors import CATALOGUE, database_full, wrap
 from praf_engine.jobs.registry import JOBS, JobSpec
@@ -61,22 +62,6 @@ class SlotJob(schedule.Job):
     def _schedule_next_run(self) -> None:
         self.slot = self.owner.plan.next_slot(self.name, self.owner.clock())
         self.next_run = self.slot.at  # naive UTC, as everything PipelineScheduler answers
-
-
-def claim_requests(by: str) -> list[Any]:
-    """Pending JobRequests claimed for ``by``: control.requests.claim_pending when the control plane has it, else an
-    atomic claim here (one UPDATE … WHERE status='pending' per row: a row is started by one scheduler only)."""
-    try:
-        from praf_engine.control.requests import claim_pending  # type: ignore[import-not-found]
-    except ImportError:
-        claimed = []
-        for row in JobRequest.select().where(JobRequest.status == "pending").order_by(JobRequest.id):
-            n = (JobRequest.update(status="started", claimed_by=by)
-                 .where(JobRequest.id == row.id, JobRequest.status == "pending").execute())
-            if n == 1:
-                claimed.append(JobRequest.get_by_id(row.id))
-        return claimed
-    return list(claim_pending(by))
 
 
 class PipelineScheduler:
@@ -194,7 +179,7 @@ class PipelineScheduler:
                     return
                 if self._busy():
                     return
-            for request in claim_requests(self.by):
+            for request in claim_pending(self.by):
                 self._queue.append(Work(request.job, "request", request=request, options=dict(request.options or {})))
             if self._queue:
                 self._start_or_skip(self._queue[0])
