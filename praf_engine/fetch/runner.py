@@ -97,6 +97,7 @@ class FetchRun:
         self.ratios = tracker.adj_ratios(plan.last_fetched)
         self.venue = plan.venue
         self.total = plan.symbols
+        self.ctx.progress(stage="plan", done=0, total=self.total)
         log.info("fetch planned", detail={"night": self.night.isoformat(), "full": len(plan.full), "incremental": plan.symbols - len(plan.full),
                                           "deferred": len(plan.deferred), "up_to_date": len(plan.up_to_date), "stale_backed_off": len(plan.backed_off)})
         self.client = YFinanceClient(s)
@@ -245,6 +246,7 @@ class FetchRun:
             self._decide()
         errors = sum(v for k, v in self.counts.items() if k != OK)
         self.progress({"done": self.done, "total": self.total, "errors": errors, "exit": out.calls[-1][0] if out.calls else "-"})
+        self.ctx.progress(stage="redo" if redo else "fetch", done=self.done, total=self.total, rows=self.rows, errors=errors)
 
     def _sessions_behind(self, sym: str, last: dt.date) -> int:
         """Sessions of the symbol's venue after its newest stored bar, up to the night (asked once per pair)."""

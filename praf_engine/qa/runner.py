@@ -285,7 +285,19 @@ def qa_job(ctx: JobContext, *, as_of: dt.date | None = None, checks: list[str] |
     night = qa_night(ctx.clock)
     ctx.detail["gate"] = check_gate(night, force)
     day = as_of or default_as_of(night)
-    result = run_qa(ctx.settings, ctx.db, day, checks=checks, run_id=ctx.run_id, lake=ctx.lake, progress=progress)
+    done: list[CheckOutcome] = []
+    total = len(_config(ctx.settings, checks)[0])  # the enabled checks (run_qa reports each one as it concludes)
+    ctx.progress(stage="checks over the lake", done=0, total=total)
+
+    def report(name: str, outcome: CheckOutcome | None) -> None:  # the CLI's bar, and ctx.progress (job_progress)
+        if progress is not None:
+            progress(name, outcome)
+        if outcome is not None:
+            done.append(outcome)
+        ctx.progress(stage=f"check {name}", done=len(done), total=total,
+                     rows=sum(o.failures for o in done), errors=sum(o.crashed for o in done))
+
+    result = run_qa(ctx.settings, ctx.db, day, checks=checks, run_id=ctx.run_id, lake=ctx.lake, progress=report)
     ctx.detail.update(result.as_dict())
     if result.crashed:  # every other check's results are written; the run still fails
         raise PipelineError("QAFAIL", f"{len(result.crashed)} QA check(s) crashed or are misconfigured: {', '.join(result.crashed)}; "

@@ -126,6 +126,16 @@ def make_scrape_job(exchanges: Sequence[str] | None = None, progress: Progress |
         ctx.detail["month"] = month_of(day)
         ctx.detail["exchanges"] = results
         classes = scraper_classes()
+        rows = {"rows": 0}
+
+        def report(code: str, stage: str, figures: dict[str, Any]) -> None:  # the CLI's bars and ctx.progress (job_progress)
+            if progress is not None:
+                progress(code, stage, figures)
+            rows["rows"] += int(figures.get("rows", 0)) if stage == "store" else 0
+            failed = sum(1 for r in results.values() if r["status"] != "success") + (stage not in (*STAGES, "success"))
+            ctx.progress(stage=f"{code}: {stage}", done=len(results) + (stage not in STAGES), total=len(codes), rows=rows["rows"],
+                         errors=failed)
+
         # the job's browser: started when the Euronext scraper asks for it, closed (its quit waited for) below
         chromium = Chromium(ctx.settings) if any(classes[c].uses_browser for c in codes) else None
         try:
@@ -133,7 +143,7 @@ def make_scrape_job(exchanges: Sequence[str] | None = None, progress: Progress |
                 for code in codes:
                     if ctx.stopping:
                         break
-                    results[code] = scrape_exchange(ctx, code, client, day, progress, chromium)
+                    results[code] = scrape_exchange(ctx, code, client, day, report, chromium)
             ctx.detail["archive"] = archive_delisted(ctx.settings, day)
         finally:
             if chromium is not None:
