@@ -169,6 +169,7 @@ class PipelineScheduler:
         with self._lock:
             if self.stop.is_set():
                 self._stop_running()
+                self._release_requests()
                 return
             self._sched.run_pending()
             if self._busy():
@@ -280,6 +281,17 @@ class PipelineScheduler:
         if self._busy():
             self._job_stop.set()
 
+    def _release_requests(self) -> None:
+        """Requests claimed but not started go back to pending (the next scheduler, or a detached process, runs them)."""
+        with self._lock:
+            waiting = [w for w in self._queue if w.request is not None]
+            for work in waiting:
+                JobRequest.update(status="pending", claimed_by=None).where(
+                    JobRequest.id == work.request.id, JobRequest.status == "started", JobRequest.run_id.is_null()).execute()
+                self._queue.remove(work)
+        if waiting:
+            log.info("stopping: requests not started are pending again", detail={"requests": [w.request.id for w in waiting]})
+
     # --- the host's view ------------------------------------------------------------------------------------------
     @property
     def running(self) -> str | None:
@@ -317,6 +329,7 @@ class PipelineScheduler:
         """Wait up to ``timeout`` s for the running job to end (when ``stop`` is set, it is asked to finish its batch)."""
         if self.stop.is_set():
             self._stop_running()
+            self._release_requests()
         thread = self._thread
         if thread is not None:
             thread.join(timeout)

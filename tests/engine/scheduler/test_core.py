@@ -200,6 +200,23 @@ def test_requests_start_without_waiting_for_a_slot(make: Any, rec: Recorder) -> 
     assert bad.status == "failed" and "JOBUNKNOWN" in bad.error
 
 
+def test_requests_not_started_at_stop_are_pending_again(make: Any, rec: Recorder) -> None:
+    rec.block["fetch"], rec.started["fetch"] = threading.Event(), threading.Event()
+    sch, clock = make(dt.datetime(2026, 3, 2, 12, 0))
+    first = JobRequest.create(job="fetch", requested_by="tui:1@h")
+    second = JobRequest.create(job="retention", requested_by="tui:1@h")
+    sch.run_pending()
+    assert rec.started["fetch"].wait(10) and sch.queued == ["retention"]
+    sch.stop.set()
+    rec.block["fetch"].set()
+    assert sch.wait_idle(10)
+    again = JobRequest.get_by_id(second.id)
+    assert (again.status, again.claimed_by, again.run_id) == ("pending", None, None) and sch.queued == []
+    stopped = JobRequest.get_by_id(first.id)  # asked to stop with the scheduler: it ends INTERRUPTED
+    assert (stopped.status, stopped.error) == ("failed", "exit 130")
+    assert [c[0] for c in rec.calls] == ["fetch"]
+
+
 def test_stop_asks_the_running_job_to_finish_and_starts_nothing_new(make: Any, rec: Recorder) -> None:
     seen = threading.Event()
 
