@@ -212,3 +212,40 @@ def test_stop_job_ends_a_running_job_interrupted_after_its_batch(service: Any, m
     row = CronStatus.get(CronStatus.run_id == run_id)
     assert (row.exit_code, row.error_code) == (130, "INTERRUPTED") and row.finished_at is not None
     assert JobProgress.select().count() == 0  # the row goes with the run
+
+
+def test_a_request_to_the_live_scheduler_runs_there_and_stops_through_the_database(service: Any, monkeypatch: Any) -> None:
+    """The TUI's path with a daemon: request_job -> a pending row -> the scheduler claims and starts it -> progress in
+    the database -> stop_job -> the job thread's stop flag -> INTERRUPTED, the request closed."""
+    from praf_engine.control import progress
+    from praf_engine.jobs.registry import JobSpec
+    from praf_engine.scheduler.core import PipelineScheduler
+
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)
+    _beat(service, age_s=1)
+    started, release = threading.Event(), threading.Event()
+
+    def job(ctx: Any) -> int:
+        for i in range(10**6):
+            if ctx.stopping:
+                return 0
+            ctx.progress(stage="looping", done=i, total=10**6)
+            if i == 1:
+                started.set()
+                assert release.wait(30)
+        return 0
+
+    info = service.request_job("retention")
+    scheduler = PipelineScheduler(service.wiring, jobs={"retention": JobSpec("retention", "loop", lambda: job)})
+    scheduler.run_pending()
+    assert started.wait(30)
+    state = service.scheduler_state()
+    (run,) = state.running
+    assert (run.job, run.trigger, run.stage, run.done) == ("retention", "request", "looping", 1) and state.pending == ()
+    assert service.stop_job(run.run_id).stop_requested
+    release.set()
+    assert scheduler.wait_idle(30)
+    row = CronStatus.get(CronStatus.run_id == run.run_id)
+    assert (row.exit_code, row.error_code, row.detail["request"]) == (130, "INTERRUPTED", info.id)
+    request = JobRequest.get_by_id(info.id)
+    assert (request.status, request.run_id) == ("failed", run.run_id)
