@@ -94,6 +94,7 @@ class AlertsScreen(LoadingScreen):
 
     def on_alerts_loaded(self, message: AlertsLoaded) -> None:
         view = self.view = message.view
+        self.praf.alerts_pending = view.pending  # the header's red count (also set from each dashboard snapshot)
         c = view.counts
         summary = (f"{c.get('pending', 0)} pending · {c.get('sent', 0)} sent · {c.get('folded', 0)} in the digest · "
                    f"{c.get('muted', 0)} muted · {c.get('failed', 0)} failed")
