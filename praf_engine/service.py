@@ -299,14 +299,16 @@ class EngineService:
     # Scheduler and control plane (praf_engine.control; ADR 0014) -------------------------------------------------
     def scheduler_state(self) -> SchedulerState:
         """The Scheduler screen: the scheduler's beat (live or not), each job's last run, next run, gate and pause,
-        every running run with its progress (whatever process runs it), the requests not started yet. Runs of this
-        host's dead processes are closed first (JOBKILLED), so a killed run does not show as running."""
+        every running run with its progress (whatever process runs it), the requests not started yet. Runs and
+        started requests of this host's dead processes are closed first (JOBKILLED), so none shows as running."""
         from praf_engine.control.gates import gates
+        from praf_engine.control.requests import reap_requests
         from praf_engine.jobs.registry import JOBS
         from praf_engine.jobs.runner import reap_killed_runs
         from praf_engine.scheduler.plan import ORDER
 
         reap_killed_runs(self.db)
+        reap_requests(self.wiring)
         names = [*[j for j in ORDER if j in JOBS], *[j for j in JOBS if j not in ORDER]]
         return scheduler_model.state(self.wiring.clock(), self.settings.daemon.stale_after_s,
                                      {name: JOBS[name].summary for name in names}, gates(self.wiring, names))

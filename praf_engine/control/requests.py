@@ -19,7 +19,7 @@ from praf_engine.config import Settings, load_settings
 from praf_engine.db.models import JobControl, JobRequest
 from praf_engine.errors import PipelineError, wrap
 from praf_engine.jobs.registry import JOBS
-from praf_engine.jobs.runner import HOST, JobRunner, live_lock
+from praf_engine.jobs.runner import HOST, JobRunner, live_lock, pid_alive
 from praf_engine.logs import get_logger, new_run_id
 from praf_engine.readmodels.dto import JobRequestInfo
 from praf_engine.readmodels.scheduler import beat, request_info
@@ -103,6 +103,21 @@ def claim_pending(by: str) -> list[JobRequest]:
         if n == 1:
             claimed.append(JobRequest.get_by_id(row.id))
     return claimed
+
+
+def reap_requests(wiring: Wiring) -> int:
+    """Close the started requests whose process (``KIND:PID@HOST`` of this host) is gone without recording their end:
+    a detached process that could not start its run (its error is in logs/detached.log) or a killed scheduler.
+    Their run, if any, is reaped by the job runner's own rule (JOBKILLED)."""
+    closed = 0
+    for row in JobRequest.select().where(JobRequest.status == "started", JobRequest.claimed_by.endswith(f"@{HOST}")):
+        head = (row.claimed_by or "").rsplit("@", 1)[0].split(":")[-1]
+        if head.isdigit() and not pid_alive(int(head)):
+            closed += JobRequest.update(status="failed", finished_at=wiring.clock(),
+                                        error=f"JOBKILLED: its process {head} ended without recording the run's end "
+                                              "(a detached run's start errors are in logs/detached.log)").where(
+                JobRequest.id == row.id, JobRequest.status == "started").execute()
+    return closed
 
 
 # --- the detached process -------------------------------------------------------------------------------------------

@@ -249,3 +249,18 @@ def test_a_request_to_the_live_scheduler_runs_there_and_stops_through_the_databa
     assert (row.exit_code, row.error_code, row.detail["request"]) == (130, "INTERRUPTED", info.id)
     request = JobRequest.get_by_id(info.id)
     assert (request.status, request.run_id) == ("failed", run.run_id)
+
+
+def test_a_started_request_whose_process_died_is_closed(service: Any) -> None:
+    import subprocess
+    import sys
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                              check=True).stdout)
+    gone = JobRequest.create(job="fetch", requested_by="tui:1@h", status="started", claimed_by=f"detached:{dead}@{HOST}")
+    alive = JobRequest.create(job="qa", requested_by="tui:1@h", status="started", claimed_by=f"daemon:{os.getpid()}@{HOST}")
+    elsewhere = JobRequest.create(job="scrape", requested_by="tui:1@h", status="started", claimed_by=f"detached:{dead}@other-host")
+    service.scheduler_state()
+    row = JobRequest.get_by_id(gone.id)
+    assert row.status == "failed" and row.error.startswith("JOBKILLED") and row.finished_at is not None
+    assert JobRequest.get_by_id(alive.id).status == "started" and JobRequest.get_by_id(elsewhere.id).status == "started"
