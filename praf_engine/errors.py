@@ -72,6 +72,8 @@ _CODES: tuple[ErrorCode, ...] = (
     ErrorCode("QATRIAGE", "qa triage", "A failures-list or triage request was invalid (unknown failure id, action, check or paging)", "Nothing was changed; fix the request"),
     # dashboard
     ErrorCode("SYMBOLUNKNOWN", "dashboard", "A symbol page was asked for a listing that is not in tickers", "Check the spelling (Yahoo form: BRK-B, VOD.L, SAP.DE); nothing changed"),
+    ErrorCode("LOGQUERY", "log viewer", "A log viewer request was invalid: an unknown level, a run id that is not (the start of) a UUID, a negative offset or a page size beyond 1..1000", "Nothing was read; fix the filter (levels: debug, info, warning, error, critical)"),
+    ErrorCode("LOGREAD", "log viewer", "The log folder (logs/ in the home, or `logs_dir`) is missing or cannot be read", "Nothing has logged in this home yet, or logs_dir points elsewhere; check the path and its permissions"),
     ErrorCode("EXPORTIO", "dashboard", "A CSV export could not be written (missing folder, permissions, disk full)", "Nothing was written; pick another path or free space"),
     ErrorCode("ALERTSEND", "alerts", "Telegram delivery failed", "Message stays in the outbox and is retried"),
     ErrorCode("ALERTAUTH", "alerts", "Telegram refused the bot: the token was revoked or is wrong (401), the bot was blocked or removed from the chat (403), or the chat id does not exist (400 chat not found)", "Messages stay pending in the outbox (not retried in a storm: one refused request stops the dispatch); fix TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID or unblock the bot, then `praf-engine alerts test`"),

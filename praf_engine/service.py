@@ -18,6 +18,8 @@ from praf_engine.db.schema import SCHEMA_VERSION, current_version, migrate
 from praf_engine.entry import build_wiring, require_home, start_logging
 from praf_engine.errors import PipelineError
 from praf_engine.logs import redact
+from praf_engine.logscan import LEVELS as LOG_LEVELS
+from praf_engine.logscan import LogQuery
 from praf_engine.readmodels import alerts as alerts_model
 from praf_engine.readmodels import dashboard, jobs, triage
 from praf_engine.readmodels import scheduler as scheduler_model
@@ -39,6 +41,8 @@ from praf_engine.readmodels.dto import (
     JobRun,
     KpiCard,
     LagRow,
+    LogLine,
+    LogPage,
     NightPoint,
     RunningJob,
     ScheduledJob,
@@ -50,10 +54,11 @@ from praf_engine.readmodels.dto import (
     TimelinessPanel,
     UniverseMonth,
 )
+from praf_engine.readmodels.logs import LogReader
 from praf_engine.wiring import Wiring
 
 __all__ = ["ActionRow", "AlertRow", "AlertsView", "MuteRow", "Bar", "CheckPanel", "DashboardSnapshot", "DemoAPI", "DemoStepOutcome", "EngineAPI", "EngineService", "FailureFilters",
-           "FailurePage", "FailureRow", "FetchErrorRow", "FetchHealthPanel", "FetchMeta", "JobInfo", "JobRequestInfo", "JobRun", "KpiCard", "LagRow",
+           "FailurePage", "FailureRow", "FetchErrorRow", "FetchHealthPanel", "FetchMeta", "JobInfo", "JobRequestInfo", "JobRun", "KpiCard", "LagRow", "LOG_LEVELS", "LogLine", "LogPage", "LogQuery",
            "NightPoint", "PipelineError", "RunningJob", "ScheduledJob", "SchedulerBeatInfo", "SchedulerState", "Summary", "SymbolDetail", "SymbolIssue", "TimelinessPanel", "UniverseMonth",
            "build_wiring", "load_settings", "redact", "require_home", "start_demo", "start_logging"]
 
@@ -80,8 +85,6 @@ class EngineAPI(Protocol):
 
     def symbol_detail(self, symbol: str, days: int | None = 365) -> SymbolDetail: ...
 
-    def run_job(self, name: str, trigger: str = "tui") -> JobRun: ...
-
     def alerts_view(self, days: int = 7) -> AlertsView: ...
 
     def mute_alerts(self, rule: str | None, duration: str, who: str, reason: str | None = None) -> MuteRow: ...
@@ -101,6 +104,8 @@ class EngineAPI(Protocol):
     def resume_job(self, name: str) -> bool: ...
 
     def run_scheduler(self, stop: threading.Event, *, ready: threading.Event | None = None) -> None: ...
+
+    def logs(self, query: LogQuery | None = None, *, offset: int | None = None, limit: int = 100) -> LogPage: ...
 
 
 class DemoStepOutcome(Protocol):
@@ -158,6 +163,8 @@ class EngineService:
         self.settings = settings = wiring.settings
         self.db = open_database(settings.database_url.get_secret_value() if settings.database_url else None, settings.db_path)
         self.wiring = wiring.with_db(self.db)
+        self._logs: LogReader | None = None  # the log viewer's indexes, built on first use
+        self._logs_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings, *, init: bool = True, wiring: Wiring | None = None) -> EngineService:
@@ -252,7 +259,8 @@ class EngineService:
         return triage.failure(failure_id)
 
     def run_job(self, name: str, trigger: str = "tui") -> JobRun:
-        """Run a job now, in the calling thread (the TUI calls it from a worker); returns its cron_status row.
+        """Run a job now, in the calling thread (scripts, tests; the TUI asks with ``request_job`` instead, so a job
+        outlives its session); returns its cron_status row.
         A job already running elsewhere is recorded with error code JOBLOCKED, like any failed run."""
         from praf_engine.jobs.registry import JOBS
         from praf_engine.jobs.runner import JobRunner, new_run_id
@@ -352,6 +360,17 @@ class EngineService:
         if ready is not None:
             host.ready = ready
         host.run(stop)
+
+
+    # Log viewer (praf_engine.logscan, readmodels.logs) ---------------------------------------------------------
+    def logs(self, query: LogQuery | None = None, *, offset: int | None = None, limit: int = 100) -> LogPage:
+        """Lines ``offset``.. (None: the last ``limit``) of logs/app.jsonl and its rotated files that pass ``query`` (run
+        id or its start, lowest level, job, error code, text). The index of each recent query is kept and extended
+        with what was appended since its last call (follow mode: call again). LOGQUERY, LOGREAD."""
+        with self._logs_lock:
+            if self._logs is None:
+                self._logs = LogReader(self.settings.logs_dir)
+        return self._logs.page(query, offset=offset, limit=limit)
 
 
 def _today() -> dt.date:

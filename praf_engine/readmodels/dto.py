@@ -332,3 +332,39 @@ class SymbolDetail:
     actions: tuple[ActionRow, ...]  # newest first
     fetch: FetchMeta | None
     errors: tuple[tuple[dt.date, str, str], ...]  # recent fetch errors: (night, code, message), newest first
+
+
+# Log viewer (readmodels.logs; service.logs) ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LogLine:
+    """One line of logs/app.jsonl (or a rotated file). ``parsed`` False: not a JSON object (``raw`` shows it; the
+    fields are empty); ``cut``: longer than the viewer reads, ``raw`` holds its start."""
+
+    file: str  # the file's name (app.jsonl, app.jsonl.2026-12-03)
+    offset: int  # byte offset in that file
+    size: int  # bytes, without the newline
+    ts: str
+    level: str
+    module: str
+    run_id: str
+    job: str
+    error_code: str
+    msg: str
+    detail: dict[str, Any]
+    stack: str
+    raw: str
+    parsed: bool
+    cut: bool
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """Lines ``offset``.. of the lines that pass a log query, oldest first; ``total`` counts every passing line of every
+    file (rotated ones first). ``notes``: files that vanished or shrank while being read."""
+
+    lines: tuple[LogLine, ...]
+    offset: int
+    total: int
+    files: tuple[str, ...]
+    notes: tuple[str, ...]
+    scanned_bytes: int  # bytes this call scanned (0: nothing new since the last call of the same query)
