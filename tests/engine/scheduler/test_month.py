@@ -1,7 +1,7 @@
 """A simulated month on the sandbox: a fake clock drives the real PipelineScheduler and the real jobs (scrape,
-fetch, QA, backup, VACUUM, retention) through June 2025 in seconds. The test asserts the exact cron_status sequence:
-the scrape on the 1st, fetch + QA + backup + retention each night, VACUUM on Mondays, a night Yahoo fails (the fetch
-exits APIDOWN and QA is refused on it: QAGATE), the backup paused for three weeks (JOBPAUSED rows, honoured by the
+fetch, QA, alerts, backup, VACUUM, retention) through June 2025 in seconds. The test asserts the exact cron_status
+sequence: the scrape on the 1st, fetch + QA + alerts + backup + retention each night, VACUUM on Mondays, a night Yahoo
+fails (the fetch exits APIDOWN, QA is refused on it: QAGATE, and the alerts job sends both to the Telegram stub), the backup paused for three weeks (JOBPAUSED rows, honoured by the
 restarted scheduler too), and a scheduler stopped for two days that catches up once."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from praf_engine.jobs.registry import JOBS, JobSpec
 from praf_engine.sandbox.faults import FaultConfig
 from praf_engine.sandbox.market import Market
 from praf_engine.sandbox.serve import Sandbox
+from praf_engine.sandbox.telegram import DEFAULT_CHAT_ID, DEFAULT_TOKEN
 from praf_engine.scheduler.core import PipelineScheduler
 from praf_engine.universe.job import make_scrape_job
 from tests.engine.fetch.conftest import home_settings
@@ -46,7 +47,7 @@ class MarketClock(FakeClock):
 def _jobs() -> dict[str, JobSpec]:
     """The registry's jobs; the scrape without Euronext (no Chromium start in a test of the scheduler: the
     browser-backed scraper has its own tests)."""
-    jobs = {name: JOBS[name] for name in ("fetch", "qa", "backup", "vacuum", "retention")}
+    jobs = {name: JOBS[name] for name in ("fetch", "qa", "alerts", "backup", "vacuum", "retention")}
     jobs["scrape"] = JobSpec("scrape", "four exchanges", lambda: make_scrape_job(["nasdaq", "arca", "ftse", "dax"]))
     return jobs
 
@@ -57,7 +58,8 @@ def month(tmp_path: Path, backend: str | None) -> Iterator[tuple[Any, Sandbox, M
 
     market = Market(size=20, seed=11, today=START.date(), faults=FaultConfig.none())
     sandbox = Sandbox(market, exits=0).start()
-    settings = home_settings(tmp_path / "home", sandbox, backend, backup__keep=2)
+    settings = home_settings(tmp_path / "home", sandbox, backend, backup__keep=2, telegram_token=DEFAULT_TOKEN,
+                             telegram_chat_id=str(DEFAULT_CHAT_ID), alerts__send_backoff_s=[0.0, 0.0])
     service = EngineService.open(settings)
     clock = MarketClock(START, market)
     try:
@@ -75,7 +77,8 @@ def _expected() -> list[tuple[str, str, int | None, str | None]]:
         if STOPPED[0].date() < day < STOPPED[1].date():
             pass  # no scheduler: nights of the 15th and 16th are not run (the fetch's back-fill covers their data)
         elif day == STOPPED[1].date():  # caught up once at 10:00, in dependency order (VACUUM: Monday the 16th's)
-            rows += [("fetch", f"{at}T01:00", 0, None), ("qa", f"{at}T01:45", 0, None), ("backup", f"{at}T02:15", 2, "JOBPAUSED"),
+            rows += [("fetch", f"{at}T01:00", 0, None), ("qa", f"{at}T01:45", 0, None), ("alerts", f"{at}T02:00", 0, None),
+                     ("backup", f"{at}T02:15", 2, "JOBPAUSED"),
                      ("vacuum", "2025-06-16T02:30", 0, None), ("retention", f"{at}T03:00", 0, None)]
         else:
             if day.day == 1:
@@ -84,6 +87,7 @@ def _expected() -> list[tuple[str, str, int | None, str | None]]:
                 rows += [("fetch", f"{at}T01:00", 1, "APIDOWN"), ("qa", f"{at}T01:45", 1, "QAGATE")]
             else:
                 rows += [("fetch", f"{at}T01:00", 0, None), ("qa", f"{at}T01:45", 0, None)]
+            rows.append(("alerts", f"{at}T02:00", 0, None))
             rows.append(("backup", f"{at}T02:15", *((2, "JOBPAUSED") if PAUSED[0] <= day < PAUSED[1] else (0, None))))
             if day.weekday() == 0:
                 rows.append(("vacuum", f"{at}T02:30", 0, None))
@@ -108,17 +112,19 @@ def test_a_month(month: tuple[Any, Sandbox, MarketClock]) -> None:
     assert scheduler.wait_idle(30)
     clock.set(STOPPED[1])
     restarted = PipelineScheduler(wiring, jobs=_jobs())
-    assert restarted.catch_up() == ["fetch", "qa", "backup", "vacuum", "retention"]
+    assert restarted.catch_up() == ["fetch", "qa", "alerts", "backup", "vacuum", "retention"]
     advance(restarted, clock, dt.datetime.combine(PAUSED[1], dt.time(0, 0)))
     JobControl.update(paused=False).where(JobControl.job == "backup").execute()
     advance(restarted, clock, END)
 
     assert history() == _expected()
+    texts = [m["text"] for m in sandbox.telegram.messages]  # the 02:00 alerts job delivered the failed night, once
+    assert sum("[APIDOWN]" in t for t in texts) == 1 and sum("qa failed [QAGATE]" in t for t in texts) == 1
     rows = list(CronStatus.select().order_by(CronStatus.started_at, CronStatus.id))
     assert all(r.finished_at is not None for r in rows)
     caught_up = [r for r in rows if r.trigger == "catch-up"]
-    assert [(r.job, r.error_code) for r in caught_up] == [("vacuum", None), ("fetch", None), ("qa", None), ("backup", "JOBPAUSED"),
-                                                          ("vacuum", None), ("retention", None)]
+    assert [(r.job, r.error_code) for r in caught_up] == [("vacuum", None), ("fetch", None), ("qa", None), ("alerts", None),
+                                                          ("backup", "JOBPAUSED"), ("vacuum", None), ("retention", None)]
     failed = CronStatus.get(CronStatus.job == "qa", CronStatus.error_code == "QAGATE")
     assert f"night {FAILED_NIGHT}" in failed.detail["error"]["msg"]  # QA refused on the failed fetch of that night
     after = CronStatus.get(CronStatus.job == "fetch", CronStatus.started_at == dt.datetime.combine(STOPPED[1].date(), dt.time(10, 0)))
