@@ -21,9 +21,10 @@ system-deps:
 	scripts/install-system-deps.sh
 
 ## demo: install into .venv, then the whole chain on the offline sandbox, ending in the dashboard
-## (in a terminal: `praf-tui --demo` shows scrape → fetch → QA progress in the dashboard; without one, the headless twin)
+## (in a terminal: `praf-tui --demo` shows scrape → fetch → QA progress in the dashboard, then runs the home's scheduler
+## in it (--with-scheduler: the header shows it); without one, the headless twin)
 demo: install
-	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/praf-tui --demo --home "$(DEMO_HOME)"; \
+	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/praf-tui --demo --with-scheduler --home "$(DEMO_HOME)"; \
 	else $(BIN)/praf-engine --home "$(DEMO_HOME)" demo && \
 	  echo "(no terminal: run '$(BIN)/praf-tui --home $(DEMO_HOME)' to open the dashboard)"; fi
 

@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import getpass
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any
@@ -21,6 +22,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
 from praf_engine.service import (
     DashboardSnapshot,
@@ -28,6 +30,7 @@ from praf_engine.service import (
     EngineAPI,
     EngineService,
     PipelineError,
+    SchedulerState,
     build_wiring,
     load_settings,
     redact,
@@ -36,9 +39,19 @@ from praf_engine.service import (
     start_logging,
 )
 from praf_tui.keys import check_keymap
-from praf_tui.messages import ActionFailed, DashboardLoaded, DemoStepFinished, JobFinished
+from praf_tui.messages import (
+    ActionFailed,
+    DashboardLoaded,
+    DemoStepFinished,
+    JobRequested,
+    SchedulerHostEnded,
+    SchedulerLoaded,
+    SchedulerPollFailed,
+)
+from praf_tui.screens.alerts import AlertsScreen
 from praf_tui.screens.dashboard import DashboardScreen
 from praf_tui.screens.help import HelpScreen
+from praf_tui.screens.scheduler import SchedulerScreen
 from praf_tui.screens.symbol import SymbolScreen
 from praf_tui.screens.triage import TriageScreen
 from praf_tui.widgets.dialogs import PromptDialog
@@ -52,11 +65,15 @@ class PrafApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "PRAF"
     SUB_TITLE = "daily stock-data pipeline"
-    MODES = {"dashboard": DashboardScreen, "triage": TriageScreen}
+    MODES = {"dashboard": DashboardScreen, "triage": TriageScreen, "scheduler": SchedulerScreen, "alerts": AlertsScreen}
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         Binding("d", "switch_mode('dashboard')", "Dashboard", tooltip="KPI cards and the panels behind them", id="app.dashboard"),
         Binding("t", "switch_mode('triage')", "Triage", tooltip="The QA failures list: filter, resolve, reopen", id="app.triage"),
+        Binding("j", "switch_mode('scheduler')", "Scheduler", tooltip="Every job: last and next run, gate, paused, "
+                "progress; run now, pause/resume, stop", id="app.scheduler"),
+        Binding("l", "switch_mode('alerts')", "Alerts", tooltip="The alert outbox (pending, sent, muted, failed), the mutes; "
+                "mute, unmute, send a test alert", id="app.alerts"),
         Binding("s", "ask_symbol", "Symbol", tooltip="Open one listing: chart, bars, QA history, fetch state", id="app.symbol"),
         Binding("ctrl+r", "refresh", "Refresh", tooltip="Reload the data now", id="app.refresh"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Every key of this screen", id="app.help"),
@@ -65,12 +82,16 @@ class PrafApp(App[None]):
 
     as_of: reactive[dt.date | None] = reactive(None)  # None: today (UTC)
     data_version: reactive[int] = reactive(0)  # bumped whenever the screens should reload
+    scheduler: reactive[SchedulerState | None] = reactive(None)  # the last scheduler state (the header's line)
+    alerts_pending: reactive[int] = reactive(0)  # alerts still to deliver (the header shows them in red)
 
     def __init__(self, service: EngineAPI, *, as_of: dt.date | None = None, who: str | None = None,
                  refresh_s: float | None = None, demo: DemoAPI | None = None, ansi: bool = False,
-                 screen: str | None = None, check: str | None = None) -> None:
+                 screen: str | None = None, check: str | None = None, with_scheduler: bool = False) -> None:
         """A bad ``tui.keymap`` (an unknown binding id) raises CONFIGBAD before anything starts. ``screen`` opens that
-        mode first; ``check`` opens triage filtered on that QA check (the command an alert ends with)."""
+        mode first; ``check`` opens triage filtered on that QA check (the command an alert ends with).
+        ``with_scheduler``: run the home's scheduler in a worker thread (after the demo's steps, with a demo) unless
+        another scheduler holds the home; it stops when the app ends."""
         super().__init__()
         self.start_mode = screen or ("triage" if check else None)
         self.start_check = check  # taken by the triage screen when it mounts
@@ -83,6 +104,11 @@ class PrafApp(App[None]):
         self.demo_done = demo is None
         self.demo_status: tuple[int, int, str] = (0, len(demo.steps), demo.steps[0].name) if demo is not None else (0, 0, "")
         self.snapshot: DashboardSnapshot | None = None  # the dashboard's last load
+        self.with_scheduler = with_scheduler
+        self.scheduler_stop = threading.Event()  # set when the app ends: the hosted scheduler stops
+        self.scheduler_ready = threading.Event()  # set once the hosted scheduler schedules (its lock held, catch-up queued)
+        self._scheduler_thread: threading.Thread | None = None
+        self._scheduler_poll: Any = None
         self.set_reactive(PrafApp.as_of, as_of)
         if ansi:
             self.theme = ANSI_THEME
@@ -92,10 +118,18 @@ class PrafApp(App[None]):
             self.switch_mode(self.start_mode)
         if self.demo is not None:
             self._run_demo()
+        self.watch(self, "data_version", self.reload_scheduler, init=False)
+        self.reload_scheduler()
+        if self.with_scheduler and self.demo_done:
+            self.host_scheduler()
+
+    def on_unmount(self) -> None:
+        self.scheduler_stop.set()
 
     def on_dashboard_loaded(self, message: DashboardLoaded) -> None:
         """Bubbled up from the dashboard: keep its snapshot (the command palette lists its jobs, no query)."""
         self.snapshot = message.snapshot
+        self.alerts_pending = message.snapshot.alerts_pending
 
     # Data ------------------------------------------------------------------------------------------
     def action_refresh(self) -> None:
@@ -125,29 +159,101 @@ class PrafApp(App[None]):
         self.push_screen(HelpScreen(self.screen))
 
     # Jobs ------------------------------------------------------------------------------------------
-    def run_job(self, name: str) -> None:
-        """Run a job in a thread worker; a JobFinished message and a notification report its end."""
-        self.notify(f"job {name} started", title="Jobs")
-        self._run_job(name)
+    def request_job(self, name: str) -> None:
+        """Ask for a run of ``name`` now (run now, rerun, the palette): the home's scheduler starts it, or a detached
+        process of its own when none runs, so the job outlives this session. A notification says which."""
+        self._request_job(name)
 
     @work(thread=True, group="jobs")
-    def _run_job(self, name: str) -> None:
+    def _request_job(self, name: str) -> None:
         try:
-            run = self.service.run_job(name)
+            info = self.service.request_job(name)
         except PipelineError as exc:
             self.post_message(ActionFailed(f"job {name}", exc.error_code, redact(exc.msg)))
         else:
-            self.post_message(JobFinished(run))
+            self.post_message(JobRequested(info))
 
-    def on_job_finished(self, message: JobFinished) -> None:
-        run = message.run
-        ok = run.exit_code == 0
-        text = f"job {run.job} finished: exit {run.exit_code}" + (f" [{run.error_code}]" if run.error_code else "")
-        self.notify(text, title="Jobs", severity="information" if ok else "error")
+    def on_job_requested(self, message: JobRequested) -> None:
+        request = message.request
+        where = ("the scheduler starts it" if request.route == "scheduler"
+                 else f"runs as process {request.pid}" if request.pid else "runs as a process of its own")
+        self.notify(f"job {request.job} requested: {where}", title="Jobs")
         self.changed()
 
     def on_action_failed(self, message: ActionFailed) -> None:
         self.notify(f"[{message.code}] {message.msg}", title=message.title, severity="error")
+
+    # The scheduler: its state for the header (polled like a screen), and --with-scheduler ----------------
+    def reload_scheduler(self, *_: Any) -> None:
+        if self._scheduler_poll is not None:
+            self._scheduler_poll.stop()
+            self._scheduler_poll = None
+        self._load_scheduler()
+
+    @work(thread=True, exclusive=True, group="scheduler-state")
+    def _load_scheduler(self) -> None:
+        try:
+            state = self.service.scheduler_state()
+        except Exception as exc:  # noqa: BLE001 - the header keeps its last line; the screens report their own failures
+            self.log.warning(f"scheduler state not loaded: {type(exc).__name__}: {redact(str(exc))}")
+            state = None
+        if not get_current_worker().is_cancelled:
+            self.post_message(SchedulerLoaded(state) if state is not None else SchedulerPollFailed())
+
+    def on_scheduler_loaded(self, message: SchedulerLoaded) -> None:
+        """From the app's poll, or bubbled up from the Scheduler screen: the header shows the newest state."""
+        self.scheduler = message.state
+        self._next_scheduler_poll()
+
+    def on_scheduler_poll_failed(self, _message: SchedulerPollFailed) -> None:
+        self._next_scheduler_poll()
+
+    def _next_scheduler_poll(self) -> None:
+        """The next poll after ``refresh_s``, or after 1 s while a job runs (its progress bar moves every second)."""
+        if self._scheduler_poll is not None:
+            self._scheduler_poll.stop()
+        period = self.refresh_s
+        if period > 0 and self.scheduler is not None and self.scheduler.running:
+            period = min(period, 1.0)
+        self._scheduler_poll = self.set_timer(period, self.reload_scheduler, name="scheduler poll") if period > 0 else None
+
+    def host_scheduler(self) -> None:
+        """`--with-scheduler`: run the home's scheduler in a thread of its own until the app ends (not a Textual worker:
+        it lives as long as the app, and the screens' loads never wait for it). When another scheduler (a daemon,
+        another dashboard) holds the home, say so and start none."""
+        if self._scheduler_thread is not None:
+            return
+        self.notify("starting the scheduler in this dashboard", title="Scheduler")
+        self._scheduler_thread = threading.Thread(target=self._host_scheduler, name="praf-tui-scheduler")
+        self._scheduler_thread.start()
+
+    def _host_scheduler(self) -> None:
+        try:
+            self.service.run_scheduler(self.scheduler_stop, ready=self.scheduler_ready)
+        except PipelineError as exc:
+            self.post_message(SchedulerHostEnded(exc.error_code, redact(exc.msg)))
+        except Exception as exc:  # noqa: BLE001 - reported, the dashboard goes on
+            self.post_message(SchedulerHostEnded("INTERNAL", redact(f"{type(exc).__name__}: {exc}")))
+        else:
+            self.post_message(SchedulerHostEnded(None, "the scheduler of this dashboard stopped"))
+
+    def stop_scheduler(self, timeout: float | None = None) -> bool:
+        """Stop the scheduler this app hosts (if any) and wait for it: its running job gets ``daemon.stop_timeout_s`` to
+        finish its batch (then its run is closed INTERRUPTED) and its heartbeat row is marked stopped. True when over."""
+        self.scheduler_stop.set()
+        thread = self._scheduler_thread
+        if thread is not None:
+            thread.join(self.service.settings.daemon.stop_timeout_s + 10 if timeout is None else timeout)
+        return thread is None or not thread.is_alive()
+
+    def on_scheduler_host_ended(self, message: SchedulerHostEnded) -> None:
+        if message.code == "DAEMONRUNNING":
+            self.notify(f"not started: {message.msg}", title="Scheduler", severity="warning")
+        elif message.code is not None:
+            self.notify(f"[{message.code}] {message.msg}", title="Scheduler", severity="error")
+        elif not self.scheduler_stop.is_set():
+            self.notify(message.msg, title="Scheduler", severity="warning")
+        self.reload_scheduler()
 
     # Demo ------------------------------------------------------------------------------------------
     @work(thread=True, group="demo", exclusive=True)
@@ -168,6 +274,8 @@ class PrafApp(App[None]):
         if message.index == message.total:
             self.demo_done = True
             self.notify("demo ready: press t to triage the findings", title="Demo")
+            if self.with_scheduler:
+                self.host_scheduler()
         self.changed()
 
     # Command palette: every binding of the screen and the app, and every job of the last snapshot ----
@@ -182,7 +290,7 @@ class PrafApp(App[None]):
             yield SystemCommand(f"{binding.description} ({binding.key_display or key})", binding.tooltip or binding.description,
                                 partial(self._run_bound_action, node, binding.action))
         for job in self.snapshot.jobs if self.snapshot is not None else ():
-            yield SystemCommand(f"Run job: {job.name}", job.summary, partial(self.run_job, job.name))
+            yield SystemCommand(f"Run job: {job.name}", job.summary, partial(self.request_job, job.name))
 
     def _run_bound_action(self, node: Any, action: str) -> None:
         self.call_later(self.run_action, action, node)
@@ -215,6 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ansi", action="store_true", help="use the terminal's own 16 colours")
     parser.add_argument("--refresh", type=float, metavar="SECONDS",
                         help="live refresh period (default: dashboard.refresh_s, 5 s; 0: off)")
+    parser.add_argument("--with-scheduler", action="store_true",
+                        help="run the home's scheduler inside the dashboard while it is open (unless a daemon or another "
+                             "dashboard already runs it: then it says so and starts none)")
     parser.add_argument("--screen", choices=sorted(PrafApp.MODES), help="the screen to open first (default: dashboard)")
     parser.add_argument("--check", metavar="CHECK", help="open triage filtered on this QA check, e.g. price_jump")
     args = parser.parse_args(argv)
@@ -228,7 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.check:  # an unknown check is QATRIAGE, naming the known ones
             service.failures(check=args.check, limit=1)
-        app = PrafApp(service, as_of=args.as_of, refresh_s=args.refresh, ansi=args.ansi, screen=args.screen, check=args.check)
+        app = PrafApp(service, as_of=args.as_of, refresh_s=args.refresh, ansi=args.ansi, screen=args.screen, check=args.check,
+                      with_scheduler=args.with_scheduler)
     except PipelineError as exc:  # the keymap, the check
         service.close()
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
@@ -236,6 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app.run()
     finally:
+        app.stop_scheduler()  # before the database closes
         service.close()
     return 0
 
@@ -247,12 +360,17 @@ def _main_demo(args: argparse.Namespace) -> int:
     except PipelineError as exc:
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code
+    app: PrafApp | None = None
     try:
-        PrafApp(demo.service, as_of=args.as_of or demo.as_of(), refresh_s=args.refresh, demo=demo, ansi=args.ansi).run()
+        app = PrafApp(demo.service, as_of=args.as_of or demo.as_of(), refresh_s=args.refresh, demo=demo, ansi=args.ansi,
+                      with_scheduler=args.with_scheduler)
+        app.run()
     except PipelineError as exc:  # the keymap
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code
     finally:
+        if app is not None:
+            app.stop_scheduler()
         demo.__exit__(None, None, None)
     print(f"demo home: {demo.settings.home}")
     return 0

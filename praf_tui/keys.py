@@ -14,8 +14,10 @@ from praf_engine.service import PipelineError
 def binding_owners() -> tuple[tuple[str, type], ...]:
     """(title, class) of everything that declares bindings, in the order docs/tui.md lists them."""
     from praf_tui.app import PrafApp
+    from praf_tui.screens.alerts import AlertsScreen
     from praf_tui.screens.dashboard import DashboardScreen
     from praf_tui.screens.help import HelpScreen
+    from praf_tui.screens.scheduler import SchedulerScreen
     from praf_tui.screens.symbol import SymbolScreen
     from praf_tui.screens.triage import TriageScreen
     from praf_tui.widgets.cards import KpiCardView
@@ -26,7 +28,7 @@ def binding_owners() -> tuple[tuple[str, type], ...]:
 
     return (("Everywhere", PrafApp), ("Dashboard", DashboardScreen), ("KPI cards", KpiCardView),
             ("Dashboard tables", SymbolTable), ("Triage", TriageScreen), ("Triage list", FailureTable),
-            ("Symbol search", SymbolSearch), ("Symbol", SymbolScreen), ("Help", HelpScreen),
+            ("Symbol search", SymbolSearch), ("Symbol", SymbolScreen), ("Scheduler", SchedulerScreen), ("Alerts", AlertsScreen), ("Help", HelpScreen),
             ("Dialogs", PromptDialog), ("Confirmation", ConfirmDialog))
 
 

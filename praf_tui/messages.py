@@ -13,7 +13,8 @@ from praf_engine.service import (
     DemoStepOutcome,
     FailureFilters,
     FailurePage,
-    JobRun,
+    JobRequestInfo,
+    SchedulerState,
     SymbolDetail,
 )
 
@@ -84,14 +85,6 @@ class FailuresExported(Message):
 
 
 @dataclass
-class JobFinished(Message):
-    """A job started from the dashboard ended (its cron_status row)."""
-
-    bubble = False
-    run: JobRun
-
-
-@dataclass
 class DemoStepFinished(Message):
     """`praf-tui --demo`: one pipeline step ended."""
 
@@ -99,3 +92,44 @@ class DemoStepFinished(Message):
     index: int
     total: int
     result: DemoStepOutcome
+
+
+@dataclass
+class SchedulerLoaded(Message):
+    """The home's scheduler state (beat, every job's last/next run, gate, paused, running jobs' progress). It bubbles
+    to the app, whose header shows the scheduler line from the last one."""
+
+    state: SchedulerState
+
+
+@dataclass
+class JobRequested(Message):
+    """A run was asked for (run now, rerun, the palette): the scheduler or a detached process runs it."""
+
+    bubble = False
+    request: JobRequestInfo
+
+
+@dataclass
+class JobControlled(Message):
+    """A job was paused or resumed (``target`` its name) or a run asked to stop (``target`` its run id)."""
+
+    bubble = False
+    action: str
+    target: str
+
+
+@dataclass
+class SchedulerHostEnded(Message):
+    """`praf-tui --with-scheduler`: the scheduler this dashboard hosts stopped, or never started (``code``: why)."""
+
+    bubble = False
+    code: str | None
+    msg: str
+
+
+@dataclass
+class SchedulerPollFailed(Message):
+    """The app's poll of the scheduler state raised (logged); the header keeps its last line until the next poll."""
+
+    bubble = False

@@ -15,13 +15,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Label, ProgressBar, TabbedContent, TabPane
 
-from praf_engine.service import DashboardSnapshot
+from praf_engine.service import DashboardSnapshot, SchedulerState
 from praf_tui.messages import DashboardLoaded, LoadFailed
 from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.cards import KpiCardView, SummaryBar
 from praf_tui.widgets.dialogs import ConfirmDialog, DatePrompt
+from praf_tui.widgets.header import PrafHeader
 from praf_tui.widgets.panels import (
     ChecksView,
     FetchView,
@@ -32,6 +33,7 @@ from praf_tui.widgets.panels import (
     TimelinessView,
     UniversePanel,
 )
+from praf_tui.widgets.progress import RunningJobs
 
 PANELS = (("universe", "1 Universe"), ("timeliness", "2 Timeliness"), ("completeness", "3 Completeness"),
           ("quality", "4 Quality"), ("fetch", "5 Fetch"), ("jobs", "6 Jobs"))
@@ -68,7 +70,7 @@ class DashboardScreen(LoadingScreen):
         self.data: DashboardSnapshot | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
+        yield PrafHeader(show_clock=False)
         with Horizontal(id="demo"):
             yield Label("", id="demo-step")
             yield ProgressBar(total=1, show_eta=False, id="demo-progress")
@@ -92,6 +94,7 @@ class DashboardScreen(LoadingScreen):
         self.sub_title = f"as of {self._as_of_text()} · loading…"
         self.watch(self.app, "data_version", self.reload, init=False)
         self.watch(self.app, "as_of", self.reload, init=False)
+        self.watch(self.app, "scheduler", self._show_running, init=True)
         self.app.theme_changed_signal.subscribe(self, self._retheme)
         self.reload()
 
@@ -131,6 +134,10 @@ class DashboardScreen(LoadingScreen):
         self.query_one("#quality-view", ChecksView).show(data.quality)
         self.query_one(FetchView).show(data.fetch, fetch_rule)
         self.query_one(JobsView).show(data.jobs, data.runs)
+
+    def _show_running(self, state: SchedulerState | None = None) -> None:
+        """The Jobs panel's progress bars, from the app's last scheduler state (its own poll)."""
+        self.query_one("#jobs-running", RunningJobs).show(state.running if state is not None else ())
 
     def _retheme(self, _theme: Any = None) -> None:
         """Table cells carry colours resolved from the theme: draw them again in the new one."""
@@ -190,7 +197,7 @@ class DashboardScreen(LoadingScreen):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.praf.run_job(name)
+                self.praf.request_job(name)
 
         self.app.push_screen(ConfirmDialog(f"Rerun job {name} now?"), confirmed)
 

@@ -9,12 +9,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from praf_engine.service import FailureRow, PipelineError, SymbolDetail, redact
 from praf_tui.messages import ActionFailed, FailuresTriaged, LoadFailed, SymbolLoaded
 from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.dialogs import PromptDialog
+from praf_tui.widgets.header import PrafHeader
 from praf_tui.widgets.price_chart import PriceChart
 from praf_tui.widgets.symbol_views import (
     ACTION_COLUMNS,
@@ -66,7 +67,7 @@ class SymbolScreen(LoadingScreen):
         self.window = DEFAULT_WINDOW
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
+        yield PrafHeader(show_clock=False)
         yield Static("loading …", id="symbol-info")
         yield Static(id="symbol-error")
         with TabbedContent(id="symbol-tabs"):

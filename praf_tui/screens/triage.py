@@ -18,7 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from praf_engine.service import FailureFilters, FailurePage, PipelineError, redact
 from praf_tui.messages import ActionFailed, FailuresExported, FailuresLoaded, FailuresTriaged, LoadFailed
@@ -26,6 +26,7 @@ from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.dialogs import PromptDialog
 from praf_tui.widgets.failure_table import FailureTable, detail_text, fixed_width, theme_colours
 from praf_tui.widgets.filters import SORTS, STATES, FilterBar, SymbolSearch, TriageQuery, cycle
+from praf_tui.widgets.header import PrafHeader
 
 ACTIONS = {"resolved": "Resolve", "false_positive": "Mark false positive", "reopen": "Reopen"}
 
@@ -85,7 +86,7 @@ class TriageScreen(LoadingScreen):
         self._view: tuple[TriageQuery, int] | None = None  # the (query, page) the table shows
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
+        yield PrafHeader(show_clock=False)
         yield FilterBar(id="filters")
         yield FailureTable(id="failures")
         with VerticalScroll(id="detail-pane"):

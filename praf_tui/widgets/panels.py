@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Label, Static
 
 from praf_engine.service import CheckPanel, FetchHealthPanel, JobInfo, JobRun, TimelinessPanel, UniverseMonth
 from praf_tui.widgets.charts import ErrorChart, HistogramChart, LatencyChart, UniverseChart
+from praf_tui.widgets.progress import RunningJobs
 
 THEME_VARIABLES = {"green": "success", "yellow": "warning", "red": "error", "neutral": "primary"}
 
@@ -262,11 +263,13 @@ def took(run: JobRun) -> str:
 
 
 class JobsView(Panel):
-    """Every job with its last run (R reruns the one under the cursor) and the latest runs of all jobs."""
+    """Every job with its last run (R reruns the one under the cursor), a progress bar for every running job (the
+    screen feeds it from the app's scheduler state) and the latest runs of all jobs."""
 
     def compose(self) -> ComposeResult:
         yield Label("", classes="panel-head")
         yield JobsTable(("Job", "Last start", "Exit", "Error", "State", "What it does"), id="jobs-table")
+        yield RunningJobs(id="jobs-running")
         yield Label(Content("Latest runs"), classes="panel-head", id="runs-head")
         yield Table(("Started", "Job", "Trigger", "Exit", "Error", "Took"), id="runs-table")
 

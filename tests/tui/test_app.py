@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import subprocess
 import sys
@@ -146,8 +147,8 @@ async def test_a_fresh_empty_home_renders_every_screen(tmp_path: Path, monkeypat
 
 
 async def test_jobs_started_from_the_dashboard_log_to_the_home_with_its_secrets_redacted(tmp_path: Path) -> None:
-    """`praf-tui` configures the same JSON log as the CLI: a job it starts writes logs/app.jsonl with its run id,
-    and the home's secrets (from its .env) are redacted there."""
+    """`praf-tui` configures the same JSON log as the CLI: a job run in its process (its --with-scheduler scheduler
+    runs jobs there) writes logs/app.jsonl with its run id, and the home's secrets (from its .env) are redacted there."""
     import json
 
     from praf_engine.cli import main as engine_main
@@ -163,7 +164,7 @@ async def test_jobs_started_from_the_dashboard_log_to_the_home_with_its_secrets_
         app = PrafApp(service, refresh_s=0)
         async with app.run_test(size=(80, 24)) as pilot:
             await _settle(app, pilot)
-            app.run_job("retention")
+            await asyncio.to_thread(service.run_job, "retention")  # a job of this process (the hosted scheduler's)
             await _settle(app, pilot)
         get_logger("praf_engine.tui_test").warning("connecting with hunter2-nord-secret")
     finally:

@@ -12,7 +12,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Tabbed
 from textual.worker import WorkerCancelled
 
 from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF
-from praf_engine.service import EngineService, JobRun
+from praf_engine.service import EngineService
 from praf_tui.messages import DashboardLoaded
 from praf_tui.screens.dashboard import PANELS, DashboardScreen
 from praf_tui.screens.symbol import SymbolScreen
@@ -176,18 +176,15 @@ async def test_panels_list_the_service_rows_and_enter_opens_the_symbol(make_app:
 
 # Jobs ----------------------------------------------------------------------------------------------
 async def test_shift_r_reruns_the_selected_job_after_confirmation(make_app: Any, tui_service: EngineService) -> None:
-    from praf_engine.db.models import CronStatus, utcnow
+    """R asks, then hands the run to the home's scheduler (a job_requests row it starts within 2 s), so the job outlives
+    this session; nothing runs inside the dashboard."""
+    from praf_engine.db.models import JobRequest, SchedulerBeat, utcnow
 
-    now = utcnow()  # QA is gated on tonight's fetch: the fixture home's fetches are of its own (past) nights
-    CronStatus.create(job="fetch", run_id="fetch-tonight", started_at=now, finished_at=now, exit_code=0,
-                      trigger="cli", detail={"night": now.date().isoformat()})
+    now = utcnow()  # a daemon elsewhere, beating now
+    SchedulerBeat.create(name="scheduler", pid=4242, host="praf-box", version="1.0", mode="daemon", started_at=now, beat_at=now)
     app = make_app()
-
-    def last_runs() -> tuple[JobRun, ...]:
-        return tui_service.dashboard_snapshot(FIXTURE_AS_OF).runs
-
     jobs = [j.name for j in tui_service.dashboard_snapshot(FIXTURE_AS_OF).jobs]
-    before = last_runs()
+    before = tui_service.dashboard_snapshot(FIXTURE_AS_OF).runs
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "R")  # not on the Jobs panel: nothing happens
@@ -203,16 +200,13 @@ async def test_shift_r_reruns_the_selected_job_after_confirmation(make_app: Any,
         await press(app, pilot, "escape")  # declined
         await press(app, pilot, "R", "enter")  # declined with the focused No button
         await press(app, pilot, "R", "n")  # declined
-        assert last_runs() == before and isinstance(app.screen, DashboardScreen)
+        assert JobRequest.select().count() == 0 and isinstance(app.screen, DashboardScreen)
         await press(app, pilot, "R", "y")
-        runs = last_runs()
-        assert len(runs) == len(before) + 1
-        new = runs[0]
-        assert (new.job, new.trigger, new.exit_code) == ("qa", "tui", 0)
-        runs_table = app.screen.query_one("#runs-table", DataTable)
-        assert [str(cell) for cell in runs_table.get_row(new.run_id)[1:4]] == ["qa", "tui", "0"]
-        assert str(table.get_row("qa")[3]) == ""  # no error code; exit 0 shown
-        assert str(table.get_row("qa")[2]) == "0"
+        request = JobRequest.get()
+        assert (request.job, request.status, request.options) == ("qa", "pending", {})
+        assert request.requested_by.startswith("tui:")
+        assert any("job qa requested: the scheduler starts it" in str(n.message) for n in app._notifications)
+        assert tui_service.dashboard_snapshot(FIXTURE_AS_OF).runs == before  # nothing ran in this process
 
 
 # Refresh and demo ----------------------------------------------------------------------------------

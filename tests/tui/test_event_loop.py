@@ -1,6 +1,6 @@
 """Nothing queries the database on the event loop: every statement of a session through every screen (dashboard
-panels, the command palette and its job list, triage with a write and paging, the symbol page, help) runs in a
-worker thread, so input never waits on the database."""
+panels, the command palette and its job list, the Scheduler screen with a pause and a resume, triage with a write
+and paging, the symbol page, help) runs in a worker thread, so input never waits on the database."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from textual.command import CommandPalette
 
 from praf_engine.service import EngineService
+from praf_tui.screens.scheduler import SchedulerScreen
 from praf_tui.screens.symbol import SymbolScreen
 from praf_tui.screens.triage import TriageScreen
 from tests.tui.conftest import settle
@@ -41,6 +42,13 @@ async def test_no_screen_queries_the_database_on_the_event_loop(make_app: Any, t
             await pilot.pause()
             assert isinstance(app.screen, CommandPalette)
             await pilot.press("escape")
+            await settle(pilot)
+            await pilot.press("j")  # the Scheduler screen, a pause and a resume (writes)
+            await settle(pilot)
+            assert isinstance(app.screen, SchedulerScreen) and app.screen.state is not None
+            await pilot.press("p")
+            await settle(pilot)
+            await pilot.press("p")
             await settle(pilot)
             await pilot.press("t")
             await settle(pilot)
