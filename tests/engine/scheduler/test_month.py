@@ -96,6 +96,7 @@ def _expected() -> list[tuple[str, str, int | None, str | None]]:
     return rows
 
 
+@pytest.mark.slow
 def test_a_month(month: tuple[Any, Sandbox, MarketClock]) -> None:
     service, sandbox, clock = month
     wiring = sandbox.wiring(service.settings, db=service.db).with_clock(clock)
