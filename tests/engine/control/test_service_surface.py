@@ -264,3 +264,20 @@ def test_a_started_request_whose_process_died_is_closed(service: Any) -> None:
     row = JobRequest.get_by_id(gone.id)
     assert row.status == "failed" and row.error.startswith("JOBKILLED") and row.finished_at is not None
     assert JobRequest.get_by_id(alive.id).status == "started" and JobRequest.get_by_id(elsewhere.id).status == "started"
+
+
+def test_a_detached_child_gets_the_requesters_settings_but_no_secret_on_its_command_line(tmp_path: Any) -> None:
+    from praf_engine.config import load_settings, parse_overrides
+    from praf_engine.control.requests import child_overrides
+
+    home = tmp_path / "h"
+    home.mkdir()
+    (home / "settings.toml").write_text("[fetch]\nworkers = 2\n", encoding="utf-8")
+    secret = "tok-hunter2-secret"
+    settings = load_settings(home=home, environ={}, cwd=home, overrides={("fetch", "batch_size"): 3, ("telegram_token",): secret,
+                                                                         ("database_url",): "postgresql://u:pw-secret-9@h/db"})
+    pairs = child_overrides(settings)
+    assert "fetch.batch_size=3" in pairs and not any(p.startswith("fetch.workers") for p in pairs)
+    assert not any(secret in p or "pw-secret-9" in p or p.startswith(("telegram_token", "database_url", "home")) for p in pairs)
+    again = load_settings(home=home, environ={}, cwd=home, overrides=parse_overrides(pairs))
+    assert again.fetch.batch_size == 3 and again.fetch.workers == 2
