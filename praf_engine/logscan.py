@@ -68,11 +68,19 @@ class LogQuery:
                   LogQuery(level=self.level))
         return all(any(n in head for n in q.needles()[0]) for q in fields if q.fielded)
 
+    def exact(self) -> bool:
+        """Whether a line holding a needle passes without more tests: one field alone (a whole run id, a job, an error
+        code, a level, or the text). The key-and-value bytes json.dumps writes cannot occur inside a JSON string
+        (its quotes would be escaped); only a nested key of the same name could, and names the same run or job."""
+        fields = [bool(self.run_id), bool(self.error_code), bool(self.job), bool(self.level), bool(self.text)]
+        return sum(fields) == 1 and (not self.run_id or len(self.run_id) == 36)
+
     def needles(self) -> tuple[tuple[bytes, ...], bool]:
         """The byte strings one of which a matching line must contain (the most selective field's; json.dumps writes
         ``"key": "value"``), and whether they are matched against the lowered line (text)."""
         if self.run_id:
-            return (f'"run_id": "{self.run_id}'.encode(),), False
+            whole = '"' if len(self.run_id) == 36 else ""
+            return (f'"run_id": "{self.run_id}{whole}'.encode(),), False
         if self.error_code:
             return (json.dumps({"error_code": self.error_code})[1:-1].encode(),), False
         if self.job:
@@ -168,6 +176,7 @@ class LogIndex:
         self.logs_dir = logs_dir
         self.query = query.check()
         self._needles, self._lowered = self.query.needles()
+        self._exact = self.query.exact()  # the needle alone decides: no JSON parsing
         self._segments: list[_Segment] = []
         self.notes: list[str] = []  # what happened to files while reading (vanished, truncated)
         self.scanned_bytes = 0  # total bytes scanned (a refresh with nothing new scans none)
@@ -233,28 +242,28 @@ class LogIndex:
                         break
                     last_nl = len(buf)  # a rotated file's last line without a newline is complete
                 read = len(buf)
-                body = buf[: last_nl] + b"\n"
-                starts, ends = self._select(body)
+                body = buf if last_nl < len(buf) else buf + b"\n"
+                starts, ends = self._select(body, last_nl + 1)
                 seg.add(starts + pos, ends + pos)
                 pos += min(last_nl + 1, read)
             seg.scanned = pos
 
-    def _select(self, body: bytes) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end offsets (within ``body``, ending in a newline) of the lines that pass the query."""
-        hay = body.lower() if self._lowered else body
+    def _select(self, body: bytes, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end offsets of the lines of ``body[:limit]`` (which ends in a newline) that pass the query."""
+        hay = body[:limit].lower() if self._lowered else body
         if self._needles:
             hits: set[int] = set()
             for needle in self._needles:
-                at = hay.find(needle)
+                at = hay.find(needle, 0, limit)
                 while at >= 0:
                     hits.add(body.rfind(b"\n", 0, at) + 1)
-                    at = hay.find(needle, body.find(b"\n", at) + 1)
+                    at = hay.find(needle, body.find(b"\n", at) + 1, limit)
             starts = np.array(sorted(hits), dtype=np.int64)
             ends = np.array([body.find(b"\n", s) for s in starts], dtype=np.int64)
         else:
-            nl = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 10).astype(np.int64)
+            nl = np.flatnonzero(np.frombuffer(body, dtype=np.uint8, count=limit) == 10).astype(np.int64)
             starts, ends = np.concatenate(([0], nl[:-1] + 1)).astype(np.int64), nl
-        if not self.query.fielded and not self.query.text:
+        if self._exact or (not self.query.fielded and not self.query.text):
             keep = ends > starts  # an empty line is no entry
             return starts[keep], ends[keep]
         keep = np.array([s < e and self.query.matches(body[s:e], parse_line(body[s:e]) if self.query.fielded else None)
