@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,7 +103,10 @@ async def test_demo_runs_the_chain_and_ends_in_the_dashboard_with_findings(tmp_p
     overrides = {("sandbox", "size"): 60, ("sandbox", "today"): dt.date(2025, 6, 6),
                  ("sandbox", "fault_rates"): {"zero_volume": 0.2, "null_field": 0.1}}
     with DemoSession(str(tmp_path / "demo"), overrides) as session:
-        app = PrafApp(session.service, as_of=session.as_of() or dt.date(2025, 6, 9), who="tester", refresh_s=0, demo=session)
+        for job in (j.name for j in session.service.scheduler_state().jobs):
+            session.service.pause_job(job)  # the scheduler's catch-up then records skips instead of running the jobs again
+        app = PrafApp(session.service, as_of=session.as_of() or dt.date(2025, 6, 9), who="tester", refresh_s=0, demo=session,
+                      with_scheduler=True)  # as `make demo` starts it
         async with app.run_test(size=(80, 24)) as pilot:
             await _settle(app, pilot)
             assert app.demo_done and app.demo_status[0] == app.demo_status[1] == len(session.steps)
@@ -110,7 +114,19 @@ async def test_demo_runs_the_chain_and_ends_in_the_dashboard_with_findings(tmp_p
             cards = {c.key: c.count for c in session.service.dashboard_snapshot(app.as_of).cards}
             assert cards["total_active"] > 40
             assert session.service.failures(resolved=False, limit=1).total > 0  # real findings to triage
+            # the demo ends with the home's scheduler running in the dashboard, started once the steps were done
+            assert await asyncio.to_thread(app.scheduler_ready.wait, 30)
+            await pilot.press("ctrl+r")
+            await _settle(app, pilot)
+            state = app.scheduler
+            assert state is not None and state.live and state.beat.mode == "tui" and state.beat.pid == os.getpid()
+            line = str(app.screen.query_one("#scheduler-status").render())
+            assert line.startswith(f"scheduler: running on {state.beat.host} (in this dashboard), next: ")
+            demo_runs = [r for r in session.service.dashboard_snapshot(app.as_of).runs if r.trigger == "demo"]
+            assert demo_runs and state.beat.started_at >= max(r.finished_at for r in demo_runs)
             await pilot.press("q")
+        assert await asyncio.to_thread(app.stop_scheduler, 60)
+        assert session.service.scheduler_state().beat.stopped_at is not None
 
 
 def test_main_refuses_a_bad_home_with_its_code(tmp_path: Path, capsys) -> None:
