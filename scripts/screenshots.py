@@ -42,6 +42,16 @@ def _symbol(symbol: str, *keys: str) -> Step:
     return run
 
 
+def _alerts() -> Step:
+    """The alerts job on the fixture home (its rules into the outbox; no Telegram: kept pending), then the screen."""
+
+    async def run(app: Any, pilot: Any) -> None:
+        await asyncio.to_thread(app.service.run_job, "alerts", "screenshots")
+        await _keys("l")(app, pilot)
+
+    return run
+
+
 def shots(service: EngineService) -> list[tuple[str, tuple[int, int], Step]]:
     worst = service.failures(resolved=False, check="price_jump", limit=1).rows or service.failures(resolved=False, limit=1).rows
     symbol = worst[0].symbol if worst else "AAPL"
@@ -58,7 +68,10 @@ def shots(service: EngineService) -> list[tuple[str, tuple[int, int], Step]]:
         ("triage-narrow", (80, 24), _keys("t")),
         ("symbol", (120, 40), _symbol(symbol)),
         ("symbol-qa", (120, 40), _symbol(symbol, "3")),
+        ("scheduler", (120, 40), _keys("j")),
+        ("scheduler-narrow", (80, 24), _keys("j")),
         ("help", (120, 40), _keys("question_mark")),
+        ("alerts", (120, 40), _alerts()),  # last: it writes the outbox the header counts
     ]
 
 
