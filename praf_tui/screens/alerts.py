@@ -12,12 +12,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from praf_engine.service import AlertRow, AlertsView, PipelineError, redact
 from praf_tui.messages import ActionFailed, LoadFailed
 from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.dialogs import ConfirmDialog, PromptDialog
+from praf_tui.widgets.header import PrafHeader
 
 STATUS_STYLE = {"pending": "bold red", "failed": "red", "muted": "yellow", "folded": "dim", "sent": "green"}
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
@@ -65,7 +66,7 @@ class AlertsScreen(LoadingScreen):
         self.view: AlertsView | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
+        yield PrafHeader(show_clock=False)
         yield Static("loading…", id="alerts-summary")
         yield DataTable(id="outbox", cursor_type="row", zebra_stripes=True)
         yield Static(id="alerts-detail")

@@ -25,7 +25,7 @@ def messages(app) -> list[str]:
 
 async def open_alerts(app, pilot) -> AlertsScreen:
     await settle(pilot)
-    app.push_screen(AlertsScreen())
+    await pilot.press("l")
     await settle(pilot)
     assert isinstance(app.screen, AlertsScreen)
     return app.screen
@@ -65,3 +65,23 @@ async def test_the_outbox_mutes_and_the_keys(make_app, tui_service) -> None:
         await pilot.press("x", "y")  # test alert, confirmed: no Telegram configured in the fixture home
         await settle(pilot)
         assert any(m.startswith("[ALERTCONFIG] Telegram is not configured") for m in messages(app))
+
+
+async def test_l_opens_the_screen_and_the_header_counts_pending_alerts_in_red(make_app, tui_service) -> None:
+    from textual.widgets import Label
+
+    outbox.enqueue(tui_service.db, rule="job_failed", subject="fetch", night=FIXTURE_AS_OF, severity="critical",
+                   text="❗ Fetch stopped: Yahoo API down [APIDOWN]\n→ grep r2 app.jsonl", now=NOW)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        label = app.screen.query_one("#alerts-status", Label)
+        assert "1 alert pending (l)" in str(label.render()) and label.has_class("-pending")
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, AlertsScreen)
+        outbox.enqueue(tui_service.db, rule="latency", subject="api_latency", night=FIXTURE_AS_OF, severity="warning",
+                       text="⚠ Yahoo latency\n→ praf-tui --check api_latency", now=NOW)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert "2 alerts pending (l)" in str(app.screen.query_one("#alerts-status", Label).render())
