@@ -27,7 +27,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -40,6 +39,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from machine import LoadWatch  # noqa: E402  (bench/ is sys.path[0])
 
 AS_OF = dt.date(2025, 6, 9)
 TARGETS = {"dashboard_s": 1.0, "triage_s": 1.5, "resolve_s": 0.050, "memory_mb": 300.0}
@@ -262,6 +263,7 @@ def main() -> int:
         print(json.dumps(build(args.build_only, args.symbols, args.failures)))
         return 0
 
+    watch = LoadWatch()
     root = args.keep or Path(tempfile.mkdtemp(prefix="praf-bench-tui-"))
     home = root / "home"
     try:
@@ -287,7 +289,7 @@ def main() -> int:
                     "resolve_s": tui["resolve_s"]["median"], "memory_mb": tui["rss_mb"]["median"]}
         report = {
             "benchmark": "tui_dashboard_triage_vs_service_calls",
-            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+            "machine": watch.report(),
             "data": {"as_of": AS_OF.isoformat(), "build": build_info, "open_failures": base_runs[0]["open_failures"]},
             "screens": {"dashboard": tui_runs[0]["dashboard_screen"], "triage_status": tui_runs[0]["triage_status"]},
             "baseline_service_calls": base,
