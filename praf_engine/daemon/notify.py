@@ -44,7 +44,8 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            self._sock.sendto("\n".join(fields).encode("utf-8"), target)
+            # never blocks: a receiver whose queue is full (not reading) drops the message, the loop goes on
+            self._sock.sendto("\n".join(fields).encode("utf-8"), socket.MSG_DONTWAIT, target)
         except OSError as exc:
             if not self._failed:
                 self._failed = True

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,17 @@ def test_notifier_speaks_the_protocol_to_a_real_socket(tmp_path: Path) -> None:
         assert abstract.recv(100) == b"WATCHDOG=1"
     finally:
         abstract.close()
+    deaf = NotifyListener(tmp_path / "deaf")  # bound, never read: its queue fills up
+    try:
+        results: list[bool] = []
+        sender = threading.Thread(target=lambda: results.extend(Notifier(str(deaf.path)).send("WATCHDOG=1") for _ in range(2000)),
+                                  daemon=True)
+        sender.start()
+        sender.join(30)
+        assert not sender.is_alive(), "send blocked on a full socket queue: the scheduler loop would hang"
+        assert results[0] and not results[-1]  # the first queued, the overflow dropped
+    finally:
+        deaf.close()
     missing = Notifier(str(tmp_path / "nobody-listens"))
     assert not missing.send("READY=1") and not missing.send("READY=1")  # logged once, never raised
     assert not Notifier(None).send("READY=1")
