@@ -29,6 +29,7 @@ from praf_engine.service import (
     DemoAPI,
     EngineAPI,
     EngineService,
+    LogQuery,
     PipelineError,
     SchedulerState,
     build_wiring,
@@ -51,6 +52,7 @@ from praf_tui.messages import (
 from praf_tui.screens.alerts import AlertsScreen
 from praf_tui.screens.dashboard import DashboardScreen
 from praf_tui.screens.help import HelpScreen
+from praf_tui.screens.logs import LogsScreen
 from praf_tui.screens.scheduler import SchedulerScreen
 from praf_tui.screens.symbol import SymbolScreen
 from praf_tui.screens.triage import TriageScreen
@@ -74,6 +76,8 @@ class PrafApp(App[None]):
                 "progress; run now, pause/resume, stop", id="app.scheduler"),
         Binding("l", "switch_mode('alerts')", "Alerts", tooltip="The alert outbox (pending, sent, muted, failed), the mutes; "
                 "mute, unmute, send a test alert", id="app.alerts"),
+        Binding("L", "open_logs", "Logs", key_display="L", show=False, tooltip="The log (logs/app.jsonl and its rotated files): "
+                "filter by run, level, job, error code, text; follow a running job", id="app.logs"),
         Binding("s", "ask_symbol", "Symbol", tooltip="Open one listing: chart, bars, QA history, fetch state", id="app.symbol"),
         Binding("ctrl+r", "refresh", "Refresh", tooltip="Reload the data now", id="app.refresh"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Every key of this screen", id="app.help"),
@@ -152,6 +156,13 @@ class PrafApp(App[None]):
 
     def open_symbol(self, symbol: str) -> None:
         self.push_screen(SymbolScreen(symbol))
+
+    def action_open_logs(self) -> None:
+        self.open_logs()
+
+    def open_logs(self, run_id: str | None = None, *, job: str | None = None, follow: bool = False) -> None:
+        """The Logs screen, on one run's lines (or one job's) when given; ``follow`` keeps showing the newest."""
+        self.push_screen(LogsScreen(LogQuery(run_id=run_id, job=job), follow=follow))
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

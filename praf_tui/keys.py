@@ -17,6 +17,7 @@ def binding_owners() -> tuple[tuple[str, type], ...]:
     from praf_tui.screens.alerts import AlertsScreen
     from praf_tui.screens.dashboard import DashboardScreen
     from praf_tui.screens.help import HelpScreen
+    from praf_tui.screens.logs import LogsScreen
     from praf_tui.screens.scheduler import SchedulerScreen
     from praf_tui.screens.symbol import SymbolScreen
     from praf_tui.screens.triage import TriageScreen
@@ -28,7 +29,7 @@ def binding_owners() -> tuple[tuple[str, type], ...]:
 
     return (("Everywhere", PrafApp), ("Dashboard", DashboardScreen), ("KPI cards", KpiCardView),
             ("Dashboard tables", SymbolTable), ("Triage", TriageScreen), ("Triage list", FailureTable),
-            ("Symbol search", SymbolSearch), ("Symbol", SymbolScreen), ("Scheduler", SchedulerScreen), ("Alerts", AlertsScreen), ("Help", HelpScreen),
+            ("Symbol search", SymbolSearch), ("Symbol", SymbolScreen), ("Scheduler", SchedulerScreen), ("Alerts", AlertsScreen), ("Logs", LogsScreen), ("Help", HelpScreen),
             ("Dialogs", PromptDialog), ("Confirmation", ConfirmDialog))
 
 

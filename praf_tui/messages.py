@@ -14,6 +14,8 @@ from praf_engine.service import (
     FailureFilters,
     FailurePage,
     JobRequestInfo,
+    LogPage,
+    LogQuery,
     SchedulerState,
     SymbolDetail,
 )
@@ -42,6 +44,16 @@ class FailuresLoaded(Message):
 class SymbolLoaded(Message):
     bubble = False
     detail: SymbolDetail
+
+
+@dataclass
+class LogsLoaded(Message):
+    """A window of the log for ``query`` (``offset`` as asked: None for the tail)."""
+
+    bubble = False
+    query: LogQuery
+    offset: int | None
+    page: LogPage
 
 
 @dataclass

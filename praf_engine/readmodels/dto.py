@@ -264,6 +264,7 @@ class FailureRow:
     note: str | None
     resolved_by: str | None
     resolved_at: dt.datetime | None
+    run_id: str | None = None  # the QA run that found (or last confirmed) it: the log viewer opens on it
 
 
 @dataclass(frozen=True)

@@ -22,4 +22,4 @@ def as_date(value: Any) -> dt.date | None:
 
 def failure_row(r: QAFailure) -> FailureRow:
     return FailureRow(r.id, r.symbol, as_date(r.date), r.check_name, r.severity, dict(r.details or {}), bool(r.resolved),
-                      r.resolution, r.note, r.resolved_by, r.resolved_at)
+                      r.resolution, r.note, r.resolved_by, r.resolved_at, r.run_id)

@@ -30,6 +30,7 @@ from praf_tui.widgets.panels import (
     JobsView,
     Panel,
     SymbolTable,
+    Table,
     TimelinessView,
     UniversePanel,
 )
@@ -59,6 +60,8 @@ class DashboardScreen(LoadingScreen):
         Binding("a", "ask_as_of", "As-of", tooltip="Type the as-of date (YYYY-MM-DD; empty: today)", id="dashboard.as_of"),
         Binding("R", "rerun_job", "Rerun job", key_display="R",
                 tooltip="Jobs panel: rerun the job under the cursor now (asks to confirm)", id="dashboard.rerun_job"),
+        Binding("L", "open_log", "Log of run", key_display="L", show=False, tooltip="The log of the run under the cursor (Latest "
+                "runs), or of the job's runs (Jobs)", id="dashboard.log"),
         Binding("escape", "focus_cards", "Cards", show=False, tooltip="Put the focus back on the KPI cards",
                 id="dashboard.cards"),
         *(Binding(str(i), f"panel('{key}')", title, show=False, tooltip=PANEL_HELP[key], id=f"dashboard.panel_{key}")
@@ -185,9 +188,18 @@ class DashboardScreen(LoadingScreen):
             bar.query(KpiCardView).first().focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "rerun_job":
+        if action in ("rerun_job", "open_log"):
             return self.query_one("#panels", TabbedContent).active == "jobs"
         return True
+
+    def action_open_log(self) -> None:
+        focused = self.focused
+        if isinstance(focused, Table) and focused.id == "runs-table" and focused.cursor_key():
+            self.praf.open_logs(focused.cursor_key())
+        elif isinstance(focused, JobsTable) and focused.cursor_key():
+            self.praf.open_logs(job=focused.cursor_key())
+        else:
+            self.praf.open_logs()
 
     def action_rerun_job(self) -> None:
         name = self.query_one(JobsTable).cursor_key()

@@ -50,6 +50,8 @@ class TriageScreen(LoadingScreen):
                 tooltip="Select every row of this page (again: unselect them)", id="triage.select_page_star"),
         Binding("slash", "search", "Search", key_display="/", tooltip="Type a symbol search; Enter applies, Esc returns",
                 id="triage.search"),
+        Binding("L", "open_log", "Log of run", key_display="L", show=False, tooltip="The log of the QA run that found the failure "
+                "under the cursor", id="triage.log"),
         Binding("e", "export", "Export", tooltip="Write every row of this view (all pages) to a CSV file", id="triage.export"),
         Binding("c", "cycle('check')", "Check", show=False, tooltip="Filter by the next QA check (then: any check)",
                 id="triage.check"),
@@ -350,6 +352,15 @@ class TriageScreen(LoadingScreen):
             self.notify("a universe-level failure has no symbol page", title="Triage")
             return
         self.praf.open_symbol(row.symbol)
+
+    def action_open_log(self) -> None:
+        row = self.table.current
+        if row is None:
+            return
+        if not row.run_id:
+            self.notify("this failure has no run id (found before runs were recorded)", title="Triage", severity="warning")
+            return
+        self.praf.open_logs(row.run_id)
 
     def action_export(self) -> None:
         default = Path(self.praf.service.settings.home) / f"qa_failures_{self.praf.effective_as_of().isoformat()}.csv"
