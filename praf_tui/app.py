@@ -314,11 +314,11 @@ def _user() -> str:
         return "operator"
 
 
-def open_service(home: str | None) -> EngineService:
+def open_service(home: str | None, *, sandbox: bool = False) -> EngineService:
     """The dashboard's engine: an existing home only (HOMEMISSING otherwise, nothing created), its JSON log configured
     with the settings' secrets so jobs started here log like everywhere else (nothing to stderr: the screen owns it),
-    and the wiring its reruns use (the sandbox's with ``PRAF_SOURCES=sandbox``)."""
-    wiring = build_wiring(load_settings(home=home))
+    and the wiring its reruns use (the sandbox's with ``sandbox`` — `--sandbox` — or ``PRAF_SOURCES=sandbox``)."""
+    wiring = build_wiring(load_settings(home=home, overrides={("sources",): "sandbox"} if sandbox else None))
     require_home(wiring.settings, "praf-tui")
     start_logging(wiring.settings, console_level=None)
     return EngineService.open(wiring.settings, init=False, wiring=wiring)
@@ -331,6 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true",
                         help="start the offline sandbox, run scrape → fetch → QA into the home, and watch it in the dashboard")
     parser.add_argument("--size", type=int, default=300, help="with --demo: listings in the sandbox universe (default 300)")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="point every source at the offline sandbox, like `praf-engine --sandbox` (same as "
+                             "PRAF_SOURCES=sandbox): jobs run from the dashboard fetch from it")
     parser.add_argument("--ansi", action="store_true", help="use the terminal's own 16 colours")
     parser.add_argument("--refresh", type=float, metavar="SECONDS",
                         help="live refresh period (default: dashboard.refresh_s, 5 s; 0: off)")
@@ -343,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.demo:
         return _main_demo(args)
     try:
-        service = open_service(args.home)
+        service = open_service(args.home, sandbox=args.sandbox)
     except PipelineError as exc:
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code
