@@ -71,6 +71,8 @@ def shots(service: EngineService) -> list[tuple[str, tuple[int, int], Step]]:
         ("scheduler", (120, 40), _keys("j")),
         ("scheduler-narrow", (80, 24), _keys("j")),
         ("help", (120, 40), _keys("question_mark")),
+        ("logs", (120, 40), _keys("L")),  # the fixture home's own log: its pipeline steps' lines
+        ("logs-narrow", (80, 24), _keys("L")),
         ("alerts", (120, 40), _alerts()),  # last: it writes the outbox the header counts
     ]
 
