@@ -1,13 +1,13 @@
 """Runs that outlive the process asking for them, as real processes: `praf-engine run JOB --detach` without a
 scheduler starts a detached process (its own session) whose run is recorded in the request and cron_status; with a
 live scheduler it is a pending request; `pause`/`resume`/`stop` on the command line; and a fetch requested by a
-TUI process keeps running after that process's whole group is SIGKILLed, its cron_status row complete."""
+TUI (the real app, driven by its keys: Scheduler screen, fetch, run now, yes) keeps running after the TUI process's
+whole group is SIGKILLed, its cron_status row complete."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import select
 import signal
@@ -32,17 +32,25 @@ from tests.conftest import REPO, cli_env
 from tests.engine.fetch.conftest import home_settings, insert_universe, lake_matches, make_sandbox  # noqa: F401 - fixture
 
 TUI = """
-import json, sys, threading
-from praf_engine.config import load_settings
-from praf_engine.entry import build_wiring, start_logging
-from praf_engine.service import EngineService
+import asyncio, os, sys
+from praf_tui.app import PrafApp, open_service
+from tests.tui.conftest import settle
 
-wiring = build_wiring(load_settings(home=sys.argv[1]))  # what praf-tui does at its start
-start_logging(wiring.settings, console_level=None)
-service = EngineService.open(wiring.settings, init=False, wiring=wiring)
-info = service.request_job("fetch")  # the Scheduler screen's "run now"
-print(json.dumps({"id": info.id, "route": info.route, "pid": info.pid}), flush=True)
-threading.Event().wait()  # the app stays open until it is killed
+async def main() -> None:
+    app = PrafApp(open_service(sys.argv[1]), who="tester", refresh_s=0)  # what praf-tui --home H builds
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("j")  # the Scheduler screen
+        await settle(pilot)
+        assert app.screen.query_one("#schedule-table").cursor_key() == "scrape", "the table starts at the pipeline's first job"
+        await pilot.press("down", "r")  # fetch, run now
+        await settle(pilot)
+        await pilot.press("y")  # confirm
+        await settle(pilot)
+        os.write(1, b"requested\\n")  # print() is captured by the running app
+        await asyncio.Event().wait()  # the app stays open until its process is killed
+
+asyncio.run(main())
 """
 
 
@@ -116,17 +124,21 @@ def test_a_fetch_requested_by_the_tui_outlives_the_killed_tui(tmp_path: Path, ba
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         try:
             line = tui.stdout.readline()
-            assert line, tui.stderr.read() if tui.poll() is not None else "no answer from the TUI process"
-            info = json.loads(line)
-            assert info["route"] == "detached" and info["pid"]
-            detached = info["pid"]
+            if line != "requested\n":
+                tui.wait(60)
+                raise AssertionError(f"the TUI process did not request the fetch: {line}{tui.stderr.read()[-3000:]}")
+            request = JobRequest.get(JobRequest.job == "fetch")
+            info = {"id": request.id}
+            assert request.requested_by.startswith("tui:") and request.claimed_by.startswith("detached:")
+            detached = int(request.claimed_by.split(":")[1].split("@")[0])
             assert os.getsid(detached) == detached != os.getsid(tui.pid)  # a session of its own
             for _tick in range(1200):  # bounded: until the fetch has committed its first batch
                 if TickerFetchMeta.select().where(TickerFetchMeta.fetch_status == "ok").exists():
                     break
                 assert not wait_exit(detached, 0.05), "the detached fetch ended before its first batch"
         finally:
-            os.killpg(tui.pid, signal.SIGKILL)  # the TUI and everything of its process group, as a dropped SSH session
+            with contextlib.suppress(ProcessLookupError):  # the TUI and its process group, as a dropped SSH session
+                os.killpg(tui.pid, signal.SIGKILL)
             tui.wait(30)
             with contextlib.suppress(Exception):
                 tui.stdout.close()
