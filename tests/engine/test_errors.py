@@ -43,11 +43,12 @@ def test_exit_codes(code: str, exit_code: int) -> None:
 
 
 def test_only_start_refusals_and_interrupted_have_special_exit_codes() -> None:
-    """2: nothing ran (a wrong setting, no home, an unknown job, a scheduled run the scheduler skipped); 130: stopped
-    by a signal; every other error is 1."""
+    """2: nothing ran (a wrong setting, no home, an unknown job or option, a scheduled run the scheduler skipped, a
+    second daemon, a stop of a job that is not running); 130: stopped by a signal; every other error is 1."""
     special = {c.code: c.exit_code for c in CATALOGUE.values() if c.exit_code != 1}
     assert special == {"CONFIGBAD": 2, "HOMEMISSING": 2, "INTERRUPTED": 130,
-                       "JOBUNKNOWN": 2, "JOBPAUSED": 2, "QAWAITTIMEOUT": 2, "ALERTBAD": 2}
+                       "JOBUNKNOWN": 2, "JOBPAUSED": 2, "QAWAITTIMEOUT": 2, "ALERTBAD": 2,
+                       "DAEMONRUNNING": 2, "JOBNOTRUNNING": 2, "JOBOPTION": 2}
 
 
 def test_wrap_keeps_a_pipeline_error() -> None:
