@@ -49,13 +49,15 @@ class SchedulerHost:
     """``run(stop)`` blocks until ``stop`` is set (or the lock is lost): lock, catch-up, loop, clean stop."""
 
     def __init__(self, wiring: Wiring, mode: Literal["daemon", "tui"] = "daemon", *, scheduler: PipelineScheduler | None = None,
-                 notifier: Notifier | None = None, reloader: Callable[[], Settings] | None = None) -> None:
+                 notifier: Notifier | None = None, reloader: Callable[[], Settings] | None = None,
+                 on_ready: Callable[[SchedulerHost], None] | None = None) -> None:
         if wiring.db is None:
             raise ValueError("SchedulerHost needs the wiring of an open database")
         self.wiring, self.mode = wiring, mode
         self.scheduler = scheduler or PipelineScheduler(wiring, trigger=mode)
         self.notifier = notifier or Notifier(None)
         self.reloader = reloader  # SIGHUP: the settings as they are now on disk (CONFIGBAD keeps the old ones)
+        self.on_ready = on_ready  # called once, when this host holds the home and scheduling has started
         self.ready = threading.Event()  # set when scheduling has started (the lock is held, catch-up queued)
         self.reload_requested = threading.Event()
         self.lost = False  # another scheduler took the row over (this one had looked dead): stop scheduling
@@ -185,6 +187,8 @@ class SchedulerHost:
                     caught_up = True
                     self.notifier.send("READY=1", f"STATUS=scheduling ({self.mode}), pid {os.getpid()}")
                     self.ready.set()
+                    if self.on_ready is not None:
+                        self.on_ready(self)
                 self.scheduler.run_pending()
             except Exception as exc:  # noqa: BLE001 - a database hiccup: logged with its code, retried next round
                 log.error(f"scheduler round failed: {type(exc).__name__}: {exc}; retried", error_code=storage_code(exc))

@@ -45,10 +45,21 @@ def open_with_backoff(wiring: Wiring, stop: threading.Event, notifier: Notifier)
 
 
 def run_daemon(wiring: Wiring, reload_settings: Callable[[], Settings], *, mode: str = "daemon") -> int:
-    """Run the scheduler in the foreground until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
+    """Run the scheduler in the foreground until SIGTERM/SIGINT; returns the exit code (0 after a clean stop).
+
+    Once this process holds the home (a second daemon never gets that far), the Telegram command listener
+    (/mute /unmute /status /help and the outbox's retry pass) runs beside the scheduler in a thread of its own."""
     stop = threading.Event()
     notifier = Notifier.from_env()
     host: SchedulerHost | None = None
+    listener: threading.Thread | None = None
+    listener_stop = threading.Event()
+
+    def start_bot(ready: SchedulerHost) -> None:
+        nonlocal listener
+        from praf_engine.alerts.bot import start_listener  # python-telegram-bot loads only where it is used
+
+        listener = start_listener(ready.wiring, listener_stop)
 
     def on_stop(signum: int, _frame: Any) -> None:
         if not stop.is_set():
@@ -71,9 +82,12 @@ def run_daemon(wiring: Wiring, reload_settings: Callable[[], Settings], *, mode:
             return 0
         try:
             host = SchedulerHost(service.wiring, mode="daemon" if mode == "daemon" else "tui", notifier=notifier,
-                                 reloader=reload_settings)
+                                 reloader=reload_settings, on_ready=start_bot if mode == "daemon" else None)
             host.run(stop)
         finally:
+            listener_stop.set()
+            if listener is not None:
+                listener.join(10)  # a daemon thread: a long poll still open does not hold the exit
             service.close()
         if host.lost:  # another scheduler took the home over: not a clean stop
             return 1

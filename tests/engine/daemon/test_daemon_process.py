@@ -156,3 +156,40 @@ def test_an_unreachable_database_at_start_is_retried_with_backoff_until_stopped(
 def test_daemon_on_a_home_that_does_not_exist_is_homemissing(tmp_path: Path, argv: list[str]) -> None:
     out = _engine("--home", str(tmp_path / "nowhere"), *argv, env=cli_env())
     assert out.returncode == 2 and "HOMEMISSING" in out.stderr and not (tmp_path / "nowhere").exists()
+
+
+def test_the_daemon_answers_telegram_commands_from_the_configured_chat_only(tmp_path: Path) -> None:
+    """The command listener runs in the daemon (long polling against the sandbox's Bot API stub, the real
+    python-telegram-bot): /status is answered, a stranger is not, SIGTERM ends both, and the token is never logged."""
+    from praf_engine.sandbox.telegram import DEFAULT_CHAT_ID, DEFAULT_TOKEN, TelegramStub
+
+    home = tmp_path / "home"
+    env = cli_env(None, TELEGRAM_BOT_TOKEN=DEFAULT_TOKEN, TELEGRAM_CHAT_ID=str(DEFAULT_CHAT_ID))
+    assert _engine("--home", str(home), "init", env=env).returncode == 0
+    with TelegramStub() as stub:
+        (home / "settings.toml").write_text(
+            QUIET + f'\n[alerts]\ntelegram_api_url = "{stub.api_url}"\npoll_timeout_s = 1\ntimeout_s = 5\n', encoding="utf-8")
+        listener = NotifyListener(tmp_path / "notify")
+        proc = subprocess.Popen([sys.executable, "-m", "praf_engine", "--home", str(home), "--daemon"], cwd=REPO,
+                                env={**env, "NOTIFY_SOCKET": str(listener.path)}, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            listener.expect(lambda m: m.get("READY") == "1")
+            assert stub.wait_for_long_poll(30), "the daemon does not poll Telegram"
+            stub.push_command("/mute 2h", chat_id=777001, user="intruder")
+            stub.push_command("/status")
+            assert stub.wait_for_messages(1, 30), "no reply to /status"
+            assert stub.messages[0]["text"].startswith("📊 PRAF status")
+            assert all(str(m["chat_id"]) == str(DEFAULT_CHAT_ID) for m in stub.messages)
+            proc.send_signal(signal.SIGTERM)
+            _out, err = proc.communicate(timeout=45)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
+            listener.close()
+    assert proc.returncode == 0, err[-2000:]
+    msgs = [r["msg"] for r in log_lines(home)]
+    assert "telegram command listener polling" in msgs and "telegram command listener stopped" in msgs
+    assert "telegram command from an unconfigured chat ignored" in msgs
+    assert DEFAULT_TOKEN not in err and DEFAULT_TOKEN not in (home / "logs" / "app.jsonl").read_text()
