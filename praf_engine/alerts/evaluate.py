@@ -141,11 +141,13 @@ def latency(n: Night, settings: Any) -> Verdict:
 
 
 def job_failed(n: Night, settings: Any) -> Verdict:
-    """The last failed run of each job of the night, unless a later run of it succeeded (then: clear)."""
+    """The last failed run of each job of the night, unless a later run of it succeeded (then: clear). A scheduled run
+    the scheduler skipped because its operator paused the job (JOBPAUSED) is the operator's own decision, not a
+    failure; a QA skipped at its deadline (QAWAITTIMEOUT) is one: that night went without checks."""
     v = Verdict()
     last: dict[str, CronStatus] = {}
     for r in _runs(n):
-        if r.job in OWN_JOBS or r.exit_code == 130:
+        if r.job in OWN_JOBS or r.exit_code == 130 or r.error_code == "JOBPAUSED":
             continue
         last[r.job] = r
     for job, r in sorted(last.items()):

@@ -178,3 +178,13 @@ def test_docs_alerts_md_is_generated_from_the_rules() -> None:
     text = page.read_text(encoding="utf-8")
     assert text == gen.alerts(text), "run scripts/gen_docs.py"
     assert all(f"| `{name}` |" in text for name in RULES)
+
+
+def test_a_paused_job_s_skipped_run_is_not_a_failure_a_qa_skipped_at_its_deadline_is(service) -> None:
+    run(service, at(0, 5), "scrape", "JOBPAUSED", 2, skipped=True, slot="2025-06-06T00:05")
+    run(service, at(1), "fetch", night=NIGHT.isoformat(), vpn_fail=False)
+    run(service, at(4), "qa", "QAWAITTIMEOUT", 2, skipped=True, slot="2025-06-06T01:45")
+    SchedulerBeat.create(name="scheduler", pid=1, host="h", version="0", beat_at=at(4, 55))
+    rows = evaluate(wiring_at(service, at(5)), NIGHT)
+    assert fired(rows) == {("job_failed", "qa")}
+    assert "QAWAITTIMEOUT" in rows[0].text
