@@ -26,6 +26,7 @@ from praf_engine.scheduler.plan import ORDER, Plan, Slot, build_plan
 from praf_engine.wiring import Wiring
 
 log = get_logger(__name__)
+ON_TIME = dt.timedelta(seconds=60)  # a slot seen this late is on time, whatever its catch-up window (even 0 h)
 
 
 @dataclass
@@ -101,7 +102,7 @@ class PipelineScheduler:
         assert job.slot is not None
         now = self.clock()
         latest = self.plan.latest_slot(job.name, now) or job.slot
-        late = now - latest.at > self.plan.job(job.name).window
+        late = now - latest.at > self.plan.job(job.name).window + ON_TIME
         jumped = len(self.plan.slots(job.slot.at - dt.timedelta(seconds=1), latest.at, (job.name,))) - (0 if late else 1)
         if jumped:
             log.warning(f"{jumped} scheduled run(s) of {job.name} passed while the scheduler did not look; not run late",
@@ -138,7 +139,7 @@ class PipelineScheduler:
             slot = self.plan.latest_slot(planned.name, now)
             if slot is None or not self._registered(planned.name) or has_run(slot):
                 continue
-            if now - slot.at > planned.window:
+            if now - slot.at > planned.window + ON_TIME:
                 log.warning(f"missed run of {planned.name} at {slot.key} UTC is past its catch-up window; not run late",
                             error_code="SLOTMISSED", detail={"job": planned.name, "slot": slot.key,
                                                              "window_h": planned.window.total_seconds() / 3600})

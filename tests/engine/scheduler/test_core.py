@@ -284,3 +284,16 @@ def test_a_database_error_is_logged_and_the_run_waits_for_the_next_look(make: An
         service.db.execute_sql("ALTER TABLE job_control_away RENAME TO job_control")
     settle(sch)
     assert [c[0] for c in rec.calls] == ["fetch"]
+
+
+def test_a_slot_seen_seconds_late_is_on_time_even_with_no_catch_up_window(make: Any, rec: Recorder, service: Any) -> None:
+    """catchup_nightly_h = 0 means "never run a missed night late", not "a loop that woke 0.3 s after 01:00 skips it"."""
+    quiet = service.settings.model_copy(update={"schedule": service.settings.schedule.model_copy(
+        update={"catchup_nightly_h": 0, "catchup_weekly_h": 0, "catchup_scrape_days": 0})})
+    sch, clock = make(dt.datetime(2026, 3, 2, 0, 59, 59), settings=quiet)
+    clock.set(dt.datetime(2026, 3, 2, 1, 0, 0, 300000))
+    settle(sch)
+    assert [c[0] for c in rec.calls] == ["fetch"] and not _logged(service, "SLOTMISSED")
+    late, _ = make(dt.datetime(2026, 3, 3, 1, 5), settings=quiet)  # a start 5 min after the next night's fetch
+    assert late.catch_up() == []
+    assert any(r["detail"]["slot"] == "2026-03-03T01:00" for r in _logged(service, "SLOTMISSED"))
