@@ -1,5 +1,6 @@
 """`praf-engine status [--json]`: the home's scheduler (who runs it where since when, its last beat, each job's next
-run) and the last run of every job, from scheduler_beat and cron_status."""
+run), the last run of every job and the progress of every running one (whatever process runs it), from
+scheduler_beat, cron_status and job_progress (the Scheduler screen's read model)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from praf_engine.daemon.host import BEAT_ROW, dead_reason
 from praf_engine.db.models import CronStatus, SchedulerBeat
+from praf_engine.readmodels.scheduler import running
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -43,7 +45,10 @@ def scheduler_status(now: dt.datetime, jobs: Iterable[str], stale_after_s: float
                    "duration_s": round((end - last.started_at).total_seconds(), 1) if end else None,
                    "running": end is None}
         rows.append({"job": job, "next_run": next_runs.get(job), "last_run": run})
-    return {"now": _iso(now), "scheduler": sched, "jobs": rows}
+    progress = [{"job": r.job, "run_id": r.run_id, "started_at": _iso(r.started_at), "trigger": r.trigger, "host": r.host,
+                 "pid": r.pid, "stage": r.stage, "done": r.done, "total": r.total, "rows": r.rows, "errors": r.errors,
+                 "updated_at": _iso(r.updated_at), "stop_requested": r.stop_requested} for r in running()]
+    return {"now": _iso(now), "scheduler": sched, "jobs": rows, "running": progress}
 
 
 def _ago(seconds: float) -> str:
@@ -88,3 +93,19 @@ def print_status(doc: dict[str, Any], as_json: bool, console: Console | None = N
                       run.get("error_code") or "", "" if run.get("duration_s") is None else f"{run['duration_s']:g} s",
                       run.get("trigger") or "")
     out.print(table)
+    for run in doc.get("running", []):
+        out.print(progress_line(run, doc["now"]), markup=False)
+
+
+def progress_line(run: dict[str, Any], now: str) -> str:
+    """``fetch run 1a2b… (daemon, pid 42 on h): batches 12/40 (30 %), 3,100 rows, 0 errors, reported 1 s ago``."""
+    where = f"{run['trigger'] or '?'}, pid {run['pid']} on {run['host']}"
+    if run["updated_at"] is None:
+        done = "no progress reported yet"
+    else:
+        total = f"/{run['total']:,} ({100 * min(1.0, run['done'] / run['total']):.0f} %)" if run["total"] else ""
+        age = (dt.datetime.fromisoformat(now) - dt.datetime.fromisoformat(run["updated_at"])).total_seconds()
+        done = (f"{run['stage'] or 'working'} {run['done']:,}{total}, {run['rows']:,} rows, {run['errors']:,} errors, "
+                f"reported {_ago(age)}")
+    stop = "; stop requested" if run["stop_requested"] else ""
+    return f"running: {run['job']} run {run['run_id']} ({where}): {done}{stop}"
