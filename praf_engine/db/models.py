@@ -32,7 +32,7 @@ database_proxy = DatabaseProxy()
 TICKER_STATUSES = ("active", "delisted", "archived")
 FETCH_STATUSES = ("ok", "error", "suspect_missing", "pending", "stale")
 SEVERITIES = ("critical", "warning", "info")
-RESOLUTIONS = ("resolved", "false_positive", "auto")
+RESOLUTIONS = ("resolved", "false_positive", "auto", "refetch")
 SCRAPE_STATUSES = ("running", "success", "error", "structure_error")
 OUTBOX_STATUSES = ("pending", "sent", "folded", "failed", "muted")
 REQUEST_STATUSES = ("pending", "started", "done", "failed", "cancelled")
@@ -127,11 +127,12 @@ class QAFailure(BaseModel):
     severity = CharField(max_length=10, default="warning", constraints=[_in("severity", SEVERITIES)])
     details = JSONField(default=dict)
     resolved = BooleanField(default=False, index=True)
-    resolution = CharField(max_length=16, null=True, constraints=[Check("resolution IS NULL OR resolution IN ('resolved', 'false_positive', 'auto')")])
+    resolution = CharField(max_length=16, null=True, constraints=[Check("resolution IS NULL OR resolution IN ('resolved', 'false_positive', 'auto', 'refetch')")])
     note = TextField(null=True)
     resolved_by = CharField(max_length=64, null=True)
     resolved_at = DateTimeField(null=True)
     run_id = CharField(max_length=36, null=True)
+    resolved_run_id = CharField(max_length=36, null=True)  # the refetch-and-recheck run that closed it ('refetch')
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
@@ -383,6 +384,22 @@ class JobControl(BaseModel):
         table_name = "job_control"
 
 
+class QACheckAudit(BaseModel):
+    """One saved edit of a ``qa_checks`` row (the TUI's threshold editor, the service): who, when, the row's values
+    before and after (severity, enabled, threshold_params) and the operator's note. Append only."""
+
+    id = AutoField()
+    check_name = CharField(max_length=40, index=True)
+    changed_at = DateTimeField(default=utcnow)
+    changed_by = CharField(max_length=64)
+    old = JSONField(default=dict)
+    new = JSONField(default=dict)
+    note = TextField(default="")
+
+    class Meta:
+        table_name = "qa_check_audit"
+
+
 class SchemaVersion(BaseModel):
     """Applied schema migrations (one row per version)."""
 
@@ -414,4 +431,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     JobRequest,
     JobProgress,
     JobControl,
+    QACheckAudit,
 )

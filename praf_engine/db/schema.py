@@ -82,6 +82,8 @@ STEPS: list[tuple[int, str, Callable[[Database], None]]] = [
     (5, "ticker_fetch_meta: stale-at-source state (stale_since, stale_checks, retry_after; fetch_status 'stale')", lambda db: None),
     (6, "scheduler and control plane (scheduler_beat, job_requests, job_progress, job_control); alert delivery "
         "(alert_outbox subject, next_attempt_at, message_id; alert_mutes rule)", lambda db: None),
+    (7, "the fix loop: qa_check_audit (threshold edits); qa_failures resolved_run_id and resolution 'refetch'",
+     lambda db: None),
 ]
 SCHEMA_VERSION = STEPS[-1][0]
 

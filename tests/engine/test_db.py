@@ -135,6 +135,7 @@ def test_init_upgrades_the_seed_schema_without_losing_rows(settings, backend) ->
         TickerFetchMeta.update(fetch_status="suspect_missing").where(TickerFetchMeta.symbol == "AAPL").execute()
         new = QAFailure.create(symbol="AAPL", check_name="null_fields", date=dt.date(2025, 6, 6))
         assert new.id > 3
+        QAFailure.update(resolved=True, resolution="refetch", resolved_run_id="r-1").where(QAFailure.id == new.id).execute()
         CronStatus.create(job="qa", run_id="r-2")
         again = service.init()
         assert again["rebuilt_tables"] == {} and again["steps"] == []
