@@ -25,6 +25,7 @@ from praf_engine.readmodels import dashboard, jobs, triage
 from praf_engine.readmodels import scheduler as scheduler_model
 from praf_engine.readmodels import symbol as symbol_model
 from praf_engine.readmodels.alerts import AlertRow, AlertsView, MuteRow
+from praf_engine.readmodels.checks import CheckChange, CheckParam, CheckPreview, CheckRow
 from praf_engine.readmodels.dto import (
     ActionRow,
     Bar,
@@ -55,9 +56,10 @@ from praf_engine.readmodels.dto import (
     UniverseMonth,
 )
 from praf_engine.readmodels.logs import LogReader
+from praf_engine.service_checks import ThresholdEditor
 from praf_engine.wiring import Wiring
 
-__all__ = ["ActionRow", "AlertRow", "AlertsView", "MuteRow", "Bar", "CheckPanel", "DashboardSnapshot", "DemoAPI", "DemoStepOutcome", "EngineAPI", "EngineService", "FailureFilters",
+__all__ = ["ActionRow", "AlertRow", "AlertsView", "MuteRow", "Bar", "CheckChange", "CheckPanel", "CheckParam", "CheckPreview", "CheckRow", "DashboardSnapshot", "DemoAPI", "DemoStepOutcome", "EngineAPI", "EngineService", "FailureFilters",
            "FailurePage", "FailureRow", "FetchErrorRow", "FetchHealthPanel", "FetchMeta", "JobInfo", "JobRequestInfo", "JobRun", "KpiCard", "LagRow", "LOG_LEVELS", "LogLine", "LogPage", "LogQuery",
            "NightPoint", "PipelineError", "RunningJob", "ScheduledJob", "SchedulerBeatInfo", "SchedulerState", "Summary", "SymbolDetail", "SymbolIssue", "TimelinessPanel", "UniverseMonth",
            "build_wiring", "load_settings", "redact", "require_home", "start_demo", "start_logging"]
@@ -107,6 +109,20 @@ class EngineAPI(Protocol):
 
     def logs(self, query: LogQuery | None = None, *, offset: int | None = None, limit: int = 100) -> LogPage: ...
 
+    # the threshold editor (service_checks.ThresholdEditor)
+    def qa_checks(self) -> tuple[CheckRow, ...]: ...
+
+    def validate_check(self, name: str, params: dict[str, Any] | None = None, severity: str | None = None,
+                       enabled: bool | None = None) -> dict[str, Any]: ...
+
+    def preview_check(self, name: str, params: dict[str, Any] | None = None, severity: str | None = None,
+                      enabled: bool | None = None, as_of: dt.date | None = None) -> CheckPreview: ...
+
+    def save_check(self, name: str, *, who: str, note: str | None = None, params: dict[str, Any] | None = None,
+                   severity: str | None = None, enabled: bool | None = None) -> CheckRow: ...
+
+    def check_history(self, name: str) -> tuple[CheckChange, ...]: ...
+
 
 class DemoStepOutcome(Protocol):
     """How one demo step ended: ``error`` is "[CODE] message" when it failed."""
@@ -153,7 +169,7 @@ def start_demo(home: str | None, size: int) -> DemoAPI:
     return DemoSession(home, {("sandbox", "size"): size}, console_level=None).__enter__()
 
 
-class EngineService:
+class EngineService(ThresholdEditor):
     """One per process. Built from settings at an entry point; every call is a short, blocking query."""
 
     def __init__(self, settings: Settings, *, wiring: Wiring | None = None) -> None:
