@@ -14,8 +14,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -26,6 +24,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from machine import LoadWatch  # noqa: E402  (bench/ is sys.path[0])
 
 from praf_engine.alerts import outbox  # noqa: E402
 from praf_engine.alerts.deliver import dispatch  # noqa: E402
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=30, help="the stub's flood control: messages a second")
     parser.add_argument("--rounds", type=int, default=20, help="single alerts timed for the delay")
     args = parser.parse_args()
-    load_start = [round(x, 2) for x in os.getloadavg()]
+    watch = LoadWatch()
     out: dict[str, Any] = {"alerts": args.alerts, "stub_rate_limit_per_s": args.rate}
     with tempfile.TemporaryDirectory() as tmp, TelegramStub() as stub:
         root = Path(tmp)
@@ -137,8 +137,7 @@ def main() -> None:
     for side in ("rate_limited", "unlimited"):
         p, b = out[side]["praf"], out[side]["bare"]
         out[side]["ratio_seconds"] = round(p["seconds"] / b["seconds"], 3)
-    out["machine"] = {"load_average": {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]},
-                      "cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    out["machine"] = watch.report()
     print(json.dumps(out, indent=2))
 
 

@@ -36,6 +36,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine import LoadWatch  # noqa: E402  (bench/ is sys.path[0])
+
 TARGETS = {"idle_cpu_pct": 0.5, "rss_mb": 150.0, "on_time_delay_s": 1.0, "request_delay_s": 2.0}
 QUIET = "[schedule]\ncatchup_nightly_h = 0.01\ncatchup_weekly_h = 0\ncatchup_scrape_days = 0\n"
 ENGINE = [sys.executable, "-m", "praf_engine"]
@@ -92,7 +94,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=5, help="job requests timed")
     parser.add_argument("--keep", type=Path, help="keep the home in DIR (default: a temporary folder, removed)")
     args = parser.parse_args()
-    load_start = [round(x, 2) for x in os.getloadavg()]
+    watch = LoadWatch()
     tmp = Path(tempfile.mkdtemp(prefix="praf-bench-daemon-"))
     home = args.keep or tmp / "home"
     env = _env()
@@ -169,8 +171,7 @@ def main() -> int:
                     "rss": report["peak_rss_mb"] <= TARGETS["rss_mb"],
                     "on_time": 0 <= report["on_time"]["delay_s"] <= TARGETS["on_time_delay_s"],
                     "request": report["request"]["max_s"] <= TARGETS["request_delay_s"]}
-    report["machine"] = {"load_average": {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]},
-                         "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    report["machine"] = watch.report()
     print(json.dumps(report, indent=2))
     if args.keep is None:
         shutil.rmtree(tmp, ignore_errors=True)

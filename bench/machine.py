@@ -27,13 +27,17 @@ def load_average() -> list[float]:
 
 
 class LoadWatch:
-    """Takes the load average when built; ``report()`` adds the load at that moment, the CPUs and Python."""
+    """Takes the load average when built; ``report()`` adds the load at that moment, the CPUs and Python. Both are
+    also printed on stderr as they are taken (the JSON goes to stdout), so a long run shows its load from the start."""
 
     def __init__(self) -> None:
         self.start = load_average()
+        print(f"load average at start: {self.start}", file=sys.stderr, flush=True)
 
     def report(self, **extra: Any) -> dict[str, Any]:
-        return {"load_average": {"start": self.start, "end": load_average()}, "cpus": os.cpu_count(),
+        end = load_average()
+        print(f"load average at end: {end} (start {self.start})", file=sys.stderr, flush=True)
+        return {"load_average": {"start": self.start, "end": end}, "cpus": os.cpu_count(),
                 "python": platform.python_version(), "platform": platform.platform(), **extra}
 
 
