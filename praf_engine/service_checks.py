@@ -37,9 +37,11 @@ class ThresholdEditor:
     def preview_check(self, name: str, params: dict[str, Any] | None = None, severity: str | None = None,
                       enabled: bool | None = None, as_of: dt.date | None = None) -> CheckPreview:
         """The edit validated, then the check run in memory on the lake for ``as_of`` (default: the latest date QA ran
-        for) with the stored and the edited configuration: failures added and removed, with samples. Writes nothing."""
+        for) with the stored and the edited configuration: failures added and removed, with samples. Writes nothing.
+        The window read stays in memory for the next previews while no job starts or ends (tuning.WindowCache)."""
+        cache = self.__dict__.setdefault("_check_window", tuning.WindowCache())
         return checks_model.preview(self.settings, self.wiring.lake, name, self.wiring.clock().date(), params, severity,
-                                    enabled, as_of)
+                                    enabled, as_of, cache)
 
     def save_check(self, name: str, *, who: str, note: str | None = None, params: dict[str, Any] | None = None,
                    severity: str | None = None, enabled: bool | None = None) -> CheckRow:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 from peewee import Database, fn
 
 from praf_engine.config import Settings
-from praf_engine.db.models import SEVERITIES, QACheck, QACheckAudit, QASummary, utcnow
+from praf_engine.db.models import SEVERITIES, CronStatus, QACheck, QACheckAudit, QASummary, Ticker, utcnow
 from praf_engine.errors import PipelineError
 from praf_engine.lake import Lake
 from praf_engine.qa import catalog
@@ -59,6 +60,7 @@ class Comparison:
     old_severity: str = ""
     new_severity: str = ""
     seconds: float = 0.0
+    cached: bool = False  # the window came from memory (WindowCache)
 
 
 def known(name: str) -> str:
@@ -129,10 +131,46 @@ def _widest(*params: Mapping[str, Any]) -> int:
     return max([p.get("window_sessions", 0) for p in params] + [p.get("window", 0) + 2 for p in params] + [2])
 
 
+class WindowCache:
+    """The lake window of the last preview, kept in memory (``QAData`` chunks, as ``load_chunks`` made them) so that
+    the next previews of the same as-of date run on it without reading the lake again. It is used again only while
+    the home's runs and universe are as they were (a run started or finished, a listing added: read again) and for
+    ``ttl_s`` at most (a fetch writing meanwhile is seen after that); a window of more than ``max_bars`` is not kept."""
+
+    def __init__(self, ttl_s: float = 120.0, max_bars: int = 3_000_000) -> None:
+        self.ttl_s, self.max_bars = ttl_s, max_bars
+        self._lock = threading.Lock()
+        self._key: tuple[Any, ...] | None = None
+        self._widest = 0
+        self._chunks: list[Any] = []
+        self._at = 0.0
+
+    @staticmethod
+    def stamp() -> tuple[Any, ...]:
+        """What changes when a job runs or the universe changes: the newest run, the finished runs, the listings."""
+        return (CronStatus.select(fn.MAX(CronStatus.id)).scalar(), CronStatus.select().where(
+            CronStatus.finished_at.is_null(False)).count(), Ticker.select().where(Ticker.status == "active").count())
+
+    def chunks(self, lake: Lake, as_of: dt.date, widest: int, chunk_symbols: int | None) -> tuple[list[Any], bool]:
+        """The window's chunks for ``as_of`` (at least ``widest`` sessions) and whether they came from memory."""
+        from praf_engine.qa.data import load_chunks
+
+        key = (str(lake.root), as_of, chunk_symbols, self.stamp())
+        with self._lock:
+            if key == self._key and widest <= self._widest and time.monotonic() - self._at < self.ttl_s:
+                return self._chunks, True
+            self._key, self._chunks = None, []  # the old window goes before the new one is read
+            loaded = list(load_chunks(lake, as_of, widest, chunk_symbols))
+            if sum(len(c.day) for c in loaded) <= self.max_bars:
+                self._key, self._widest, self._chunks, self._at = key, widest, loaded, time.monotonic()
+            return loaded, False
+
+
 def compare(settings: Settings, lake: Lake, old: CheckConfig, new: CheckConfig, as_of: dt.date,
-            chunk_symbols: int | None = 0) -> Comparison:
+            chunk_symbols: int | None = 0, cache: WindowCache | None = None) -> Comparison:
     """Run ``old`` and ``new`` (once when their thresholds agree) over the lake's window for ``as_of``, in memory,
-    ``chunk_symbols`` symbols at a time (0: the runner's CHUNK_SYMBOLS; None: all at once)."""
+    ``chunk_symbols`` symbols at a time (0: the runner's CHUNK_SYMBOLS; None: all at once). With a ``cache`` the window
+    is read at least as wide as every stored check needs (as the runner reads it) and kept for the next preview."""
     # late: the runner (and the job runner it imports) and the arrays are not needed to list or save checks
     from praf_engine.qa.data import load_chunks
     from praf_engine.qa.runner import CHUNK_SYMBOLS, ONCE, _check_chunk, _conclude, _severity, _stale_rule
@@ -151,7 +189,15 @@ def compare(settings: Settings, lake: Lake, old: CheckConfig, new: CheckConfig, 
     if active:
         stale = _stale_rule(catalog.default_thresholds(settings.qa)["stale_price"])
         first = True
-        for data in load_chunks(lake, as_of, _widest(*active.values()), CHUNK_SYMBOLS if chunk_symbols == 0 else chunk_symbols):
+        size = CHUNK_SYMBOLS if chunk_symbols == 0 else chunk_symbols
+        widest = _widest(*active.values())
+        if cache is None:
+            chunks: Any = load_chunks(lake, as_of, widest, size)
+        else:
+            everyone = [stored(settings, s.name) for s in catalog.SPECS]
+            widest = max(widest, _widest(*(c.params for c in everyone if c.enabled and not c.error)))
+            chunks, out.cached = cache.chunks(lake, as_of, widest, size)
+        for data in chunks:
             data.stale_min_bars = stale
             out.universe_size += data.size
             if name not in ONCE or first:

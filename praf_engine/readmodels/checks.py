@@ -64,6 +64,7 @@ class CheckPreview:
     added_sample: tuple[str, ...]  # up to 10 of each, in symbol order
     removed_sample: tuple[str, ...]
     seconds: float
+    cached: bool = False  # the lake window was in memory from an earlier preview (no lake read)
 
 
 @dataclass(frozen=True)
@@ -97,17 +98,18 @@ def checks(settings: Settings) -> tuple[CheckRow, ...]:
 
 
 def preview(settings: Settings, lake: Lake, name: str, today: dt.date, params: dict[str, Any] | None = None,
-            severity: str | None = None, enabled: bool | None = None, as_of: dt.date | None = None) -> CheckPreview:
+            severity: str | None = None, enabled: bool | None = None, as_of: dt.date | None = None,
+            cache: tuning.WindowCache | None = None) -> CheckPreview:
     """The edit validated (QAFAIL / CONFIGBAD, as ``tuning.validate``), then run against the stored configuration on
     the lake for ``as_of`` (default: the latest date QA ran for, else the day before ``today``); writes nothing."""
     new = tuning.validate(settings, name, params, severity, enabled)
     old = tuning.stored(settings, name)
     day = as_of or tuning.latest_as_of(today)
-    result = tuning.compare(settings, lake, old, new, day)
+    result = tuning.compare(settings, lake, old, new, day, cache=cache)
     added, removed = sorted(result.after - result.before), sorted(result.before - result.after)
     return CheckPreview(name, day, result.universe_size, dict(old.params), dict(new.params), result.old_severity,
                         result.new_severity, old.enabled, new.enabled, len(result.before), len(result.after), len(added),
-                        len(removed), tuple(added[:SAMPLE]), tuple(removed[:SAMPLE]), round(result.seconds, 3))
+                        len(removed), tuple(added[:SAMPLE]), tuple(removed[:SAMPLE]), round(result.seconds, 3), result.cached)
 
 
 def change(audit: QACheckAudit) -> CheckChange:

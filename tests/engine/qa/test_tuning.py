@@ -4,6 +4,7 @@ the in-memory preview (writes nothing; predicts what the next run writes), save 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -131,3 +132,16 @@ def test_malformed_stored_thresholds_are_shown_and_can_be_repaired(home: Setting
     (audit,) = service.check_history("price_jump")
     assert audit.old["threshold_params"] == {"max_move": "lots"}
     assert next(r for r in service.qa_checks() if r.name == "price_jump").error is None
+
+
+def test_the_window_is_kept_for_the_next_preview_until_a_job_runs(home: Settings, service: Any) -> None:
+    from praf_engine.db.models import CronStatus, utcnow
+
+    first = service.preview_check("price_jump", {"max_move": 0.5})
+    again = service.preview_check("missing_dates", {"min_missing": 2})  # another check, the same window
+    assert not first.cached and again.cached and (again.before, again.removed_sample) == (1, ("GAPPY",))
+    warm = service.preview_check("price_jump", {"max_move": 0.5})
+    assert warm.cached and replace(warm, seconds=0, cached=False) == replace(first, seconds=0)  # the same answer
+    CronStatus.create(run_id="r1", job="fetch", started_at=utcnow(), trigger="manual")  # a job started: read again
+    fresh = service.preview_check("price_jump", {"max_move": 0.5})
+    assert not fresh.cached and (fresh.added, fresh.added_sample) == (first.added, first.added_sample)
