@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=dt.date.fromisoformat, help="as-of date YYYY-MM-DD (default: the day before QA's night, i.e. yesterday UTC)")
     p.add_argument("--check", action="append", metavar="CHECK", help="run only this check (repeatable)")
     p.add_argument("--force", action="store_true", help="run even if tonight's fetch failed or has not run (never while a fetch is running)")
+    p.add_argument("--symbols", nargs="+", metavar="SYMBOL", help="write only these symbols' failures (A B or A,B; the checks "
+                   "still see the whole universe; other symbols' failures and qa_summary are left as they are)")
+    p = sub.add_parser("recheck", parents=[common], help="refetch symbols, re-run QA on them, close the failures that no longer hold")
+    p.add_argument("--symbols", nargs="+", metavar="SYMBOL", required=True, help="the symbols (A B or A,B; at most 500)")
+    p.add_argument("--full", action="store_true", help="re-download their whole history (default: incremental)")
+    p.add_argument("--date", type=dt.date.fromisoformat, help="as-of date YYYY-MM-DD of the failures (default: QA's, yesterday UTC)")
+    p.add_argument("--detach", action="store_true", help="one request through the control plane (a live scheduler, else a "
+                   "process of its own that outlives this shell); returns at once")
     p = sub.add_parser("fetch", parents=[common], help="nightly OHLCV fetch into the lake (all active symbols, or --symbols …)")
     p.add_argument("--symbols", nargs="+", metavar="SYMBOL", help="fetch only these symbols (even if in the dead-letter queue)")
     p.add_argument("--full", action="store_true", help="download full history instead of the incremental window")
@@ -336,7 +344,18 @@ def _cmd_qa(wiring: Wiring, args: argparse.Namespace) -> int:
 
     service = _service(wiring)
     try:
-        return run_qa_command(service.wiring, args.date, args.check, args.force, Console(stderr=True))
+        return run_qa_command(service.wiring, args.date, args.check, args.force, Console(stderr=True), symbols=args.symbols)
+    finally:
+        service.close()
+
+
+def _cmd_recheck(wiring: Wiring, args: argparse.Namespace) -> int:
+    from praf_engine.qa.recheck import run_recheck_command
+
+    service = _service(wiring)
+    try:
+        return run_recheck_command(service.wiring, args.symbols, full=args.full, as_of=args.date, detach=args.detach,
+                                   console=Console(stderr=True))
     finally:
         service.close()
 
@@ -421,7 +440,7 @@ def _cmd_status(wiring: Wiring, args: argparse.Namespace) -> int:
 
 NO_HOME_NEEDED = frozenset({"init", "demo", "sandbox"})
 COMMANDS = {"pause": _cmd_control, "resume": _cmd_control, "stop": _cmd_control, "init": _cmd_init, "summary": _cmd_summary, "sql": _cmd_sql, "run": _cmd_run,
-            "sandbox": _cmd_sandbox, "demo": _cmd_demo, "scrape": _cmd_scrape, "qa": _cmd_qa,
+            "sandbox": _cmd_sandbox, "demo": _cmd_demo, "scrape": _cmd_scrape, "qa": _cmd_qa, "recheck": _cmd_recheck,
             "fetch": _cmd_fetch, "import-actions": _cmd_import_actions, "backup": _cmd_backup, "restore": _cmd_restore,
             "alerts": _cmd_alerts, "watchdog": _cmd_watchdog, "daemon": _cmd_daemon, "status": _cmd_status}
 

@@ -56,13 +56,15 @@ from praf_engine.readmodels.dto import (
     UniverseMonth,
 )
 from praf_engine.readmodels.logs import LogReader
+from praf_engine.readmodels.universe import ExchangeDelta, UniverseDetail, UniverseListing
 from praf_engine.service_checks import ThresholdEditor
+from praf_engine.service_fixloop import FixLoop
 from praf_engine.wiring import Wiring
 
 __all__ = ["ActionRow", "AlertRow", "AlertsView", "MuteRow", "Bar", "CheckChange", "CheckPanel", "CheckParam", "CheckPreview", "CheckRow", "DashboardSnapshot", "DemoAPI", "DemoStepOutcome", "EngineAPI", "EngineService", "FailureFilters",
            "FailurePage", "FailureRow", "FetchErrorRow", "FetchHealthPanel", "FetchMeta", "JobInfo", "JobRequestInfo", "JobRun", "KpiCard", "LagRow", "LOG_LEVELS", "LogLine", "LogPage", "LogQuery",
            "NightPoint", "PipelineError", "RunningJob", "ScheduledJob", "SchedulerBeatInfo", "SchedulerState", "Summary", "SymbolDetail", "SymbolIssue", "TimelinessPanel", "UniverseMonth",
-           "build_wiring", "load_settings", "redact", "require_home", "start_demo", "start_logging"]
+           "ExchangeDelta", "UniverseDetail", "UniverseListing", "build_wiring", "load_settings", "redact", "require_home", "start_demo", "start_logging"]
 
 
 @runtime_checkable
@@ -108,6 +110,10 @@ class EngineAPI(Protocol):
     def run_scheduler(self, stop: threading.Event, *, ready: threading.Event | None = None) -> None: ...
 
     def logs(self, query: LogQuery | None = None, *, offset: int | None = None, limit: int = 100) -> LogPage: ...
+
+    def recheck_symbols(self, symbols: Sequence[str], full: bool = False, as_of: dt.date | None = None) -> JobRequestInfo: ...
+
+    def universe_detail(self, as_of: dt.date | None = None, month: str | None = None, change: str | None = None) -> UniverseDetail: ...
 
     # the threshold editor (service_checks.ThresholdEditor)
     def qa_checks(self) -> tuple[CheckRow, ...]: ...
@@ -169,7 +175,7 @@ def start_demo(home: str | None, size: int) -> DemoAPI:
     return DemoSession(home, {("sandbox", "size"): size}, console_level=None).__enter__()
 
 
-class EngineService(ThresholdEditor):
+class EngineService(ThresholdEditor, FixLoop):
     """One per process. Built from settings at an entry point; every call is a short, blocking query."""
 
     def __init__(self, settings: Settings, *, wiring: Wiring | None = None) -> None:

@@ -57,6 +57,7 @@ from praf_tui.screens.scheduler import SchedulerScreen
 from praf_tui.screens.symbol import SymbolScreen
 from praf_tui.screens.triage import TriageScreen
 from praf_tui.widgets.dialogs import PromptDialog
+from praf_tui.widgets.recheck import Recheck
 
 ANSI_THEME = "ansi-dark"
 
@@ -300,8 +301,9 @@ class PrafApp(App[None]):
             seen.add(binding.action)
             yield SystemCommand(f"{binding.description} ({binding.key_display or key})", binding.tooltip or binding.description,
                                 partial(self._run_bound_action, node, binding.action))
-        for job in self.snapshot.jobs if self.snapshot is not None else ():
-            yield SystemCommand(f"Run job: {job.name}", job.summary, partial(self.request_job, job.name))
+        for job in self.snapshot.jobs if self.snapshot is not None else ():  # recheck: the symbols are asked for
+            yield (SystemCommand("Refetch and recheck symbols…", job.summary, Recheck(self).ask_symbols) if job.name == "recheck"
+                   else SystemCommand(f"Run job: {job.name}", job.summary, partial(self.request_job, job.name)))
 
     def _run_bound_action(self, node: Any, action: str) -> None:
         self.call_later(self.run_action, action, node)

@@ -15,22 +15,25 @@ def binding_owners() -> tuple[tuple[str, type], ...]:
     """(title, class) of everything that declares bindings, in the order docs/tui.md lists them."""
     from praf_tui.app import PrafApp
     from praf_tui.screens.alerts import AlertsScreen
+    from praf_tui.screens.checks import CheckEditScreen, ChecksScreen
     from praf_tui.screens.dashboard import DashboardScreen
     from praf_tui.screens.help import HelpScreen
     from praf_tui.screens.logs import LogsScreen
     from praf_tui.screens.scheduler import SchedulerScreen
     from praf_tui.screens.symbol import SymbolScreen
     from praf_tui.screens.triage import TriageScreen
+    from praf_tui.screens.universe import UniverseScreen
     from praf_tui.widgets.cards import KpiCardView
     from praf_tui.widgets.dialogs import ConfirmDialog, PromptDialog
     from praf_tui.widgets.failure_table import FailureTable
     from praf_tui.widgets.filters import SymbolSearch
     from praf_tui.widgets.panels import SymbolTable
+    from praf_tui.widgets.recheck import RecheckDialog
 
     return (("Everywhere", PrafApp), ("Dashboard", DashboardScreen), ("KPI cards", KpiCardView),
             ("Dashboard tables", SymbolTable), ("Triage", TriageScreen), ("Triage list", FailureTable),
-            ("Symbol search", SymbolSearch), ("Symbol", SymbolScreen), ("Scheduler", SchedulerScreen), ("Alerts", AlertsScreen), ("Logs", LogsScreen), ("Help", HelpScreen),
-            ("Dialogs", PromptDialog), ("Confirmation", ConfirmDialog))
+            ("Symbol search", SymbolSearch), ("Symbol", SymbolScreen), ("Scheduler", SchedulerScreen), ("Alerts", AlertsScreen), ("Logs", LogsScreen), ("Checks", ChecksScreen), ("Check editor", CheckEditScreen), ("Universe detail", UniverseScreen), ("Help", HelpScreen),
+            ("Dialogs", PromptDialog), ("Confirmation", ConfirmDialog), ("Refetch and recheck", RecheckDialog))
 
 
 def declared(cls: type) -> list[Binding]:

@@ -44,9 +44,10 @@ def check_options(job: str, options: dict[str, Any] | None) -> dict[str, Any]:
     """The options a request passes to the job function as keyword arguments: each must be one of its keyword
     parameters (e.g. fetch: force, full, symbols; qa: force, checks) and JSON (they are stored); else JOBOPTION."""
     options = dict(options or {})
-    if not options:
+    spec = job_spec_or_raise(job)
+    if not options and spec.check is None:
         return options
-    params = inspect.signature(job_spec_or_raise(job).load()).parameters
+    params = inspect.signature(spec.load()).parameters
     known = sorted(n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY and n not in INTERNAL_OPTIONS)
     unknown = sorted(set(options) - set(known))
     if unknown:
@@ -56,7 +57,7 @@ def check_options(job: str, options: dict[str, Any] | None) -> dict[str, Any]:
         json.dumps(options)
     except (TypeError, ValueError) as exc:
         raise PipelineError("JOBOPTION", f"the options of job {job} must be JSON values: {exc}", {"job": job}) from None
-    return options
+    return spec.check(options) if spec.check is not None else options  # the job's own rules (recheck: its symbols)
 
 
 def scheduler_live(wiring: Wiring) -> bool:

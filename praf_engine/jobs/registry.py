@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from praf_engine.jobs.runner import JobFunction
 
@@ -13,6 +14,8 @@ class JobSpec:
     name: str
     summary: str
     load: Callable[[], JobFunction]  # imported lazily: `praf-engine init` never imports Selenium or yfinance
+    # the values of a request's options, checked before it is stored (JOBOPTION); returns them canonical
+    check: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 def _housekeeping(name: str) -> Callable[[], JobFunction]:
@@ -42,6 +45,18 @@ def _fetch() -> JobFunction:
     return fetch_job
 
 
+def _recheck() -> JobFunction:
+    from praf_engine.qa.recheck import recheck_job
+
+    return recheck_job
+
+
+def _recheck_options(options: dict[str, Any]) -> dict[str, Any]:
+    from praf_engine.qa.recheck import check_options
+
+    return check_options(options)
+
+
 def _alerts() -> JobFunction:
     from praf_engine.alerts.evaluate import alerts_job
 
@@ -62,6 +77,8 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("scrape", "Monthly universe scrape of the five exchanges into tickers (SPEC §2)", _scrape),
         JobSpec("fetch", "Nightly OHLCV fetch through the exits into the lake (SPEC §3)", _fetch),
         JobSpec("qa", "Data-quality checks of the lake and fetch state into qa_failures/qa_summary (gated on tonight's fetch; never beside a running fetch)", _qa),
+        JobSpec("recheck", "Refetch the given symbols (full or incremental), re-run QA on them, close the failures that no longer hold ('fixed by refetch')",
+                _recheck, _recheck_options),
         JobSpec("backup", "Back up the database and the lake into backups/, keep `backup.keep` (run after QA)", _backup),
         JobSpec("alerts", "Evaluate the night's alert rules into the outbox, then send it to Telegram (at most `alerts.max_per_night` + a digest)", _alerts),
     )

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 HOST = socket.gethostname()[:64]
 PIPELINE = "pipeline"  # the lock (a job_locks row) that serialises the pipeline's jobs, whichever process runs them
-PIPELINE_JOBS = frozenset({"scrape", "fetch", "qa", "vacuum"})  # never two at once: seed §1.3 "keep tasks serial"
+PIPELINE_JOBS = frozenset({"scrape", "fetch", "qa", "vacuum", "recheck"})  # never two at once: seed §1.3 "keep tasks serial"
 
 
 def pid_alive(pid: int) -> bool:

@@ -20,8 +20,13 @@ _STYLE = {"green": "green", "yellow": "yellow", "red": "red"}
 
 
 def run_qa_command(wiring: Wiring, as_of: dt.date | None, checks: Sequence[str] | None, force: bool,
-                   console: Console, *, trigger: str = "cli") -> int:
-    """Run the qa job; print one line per check; returns the job's exit code (1 if a check crashed)."""
+                   console: Console, *, trigger: str = "cli", symbols: Sequence[str] | None = None) -> int:
+    """Run the qa job; print one line per check; returns the job's exit code (1 if a check crashed). ``symbols``
+    (`qa --symbols A,B`): only those symbols' failures are written, refused with CONFIGBAD before anything runs."""
+    if symbols is not None:
+        from praf_engine.qa.recheck import check_symbols
+
+        symbols = check_symbols([p for s in symbols for p in str(s).split(",") if p.strip()], code="CONFIGBAD")
     if checks:
         catalog_unknown = [c for c in checks if c not in catalog.CHECKS]
         if catalog_unknown:
@@ -39,13 +44,15 @@ def run_qa_command(wiring: Wiring, as_of: dt.date | None, checks: Sequence[str] 
             else:
                 bars.advance(task)
 
-        job = functools.partial(qa_job, as_of=as_of, checks=list(checks) if checks else None, force=force, progress=progress)
+        job = functools.partial(qa_job, as_of=as_of, checks=list(checks) if checks else None, force=force, progress=progress,
+                                symbols=list(symbols) if symbols is not None else None)
         code = JobRunner(wiring, trigger=trigger).run("qa", job)
     last = CronStatus.select().where(CronStatus.job == "qa").order_by(CronStatus.id.desc()).first()
     detail = (last.detail or {}) if last else {}
     if detail.get("checks"):
-        table = Table("check", "severity", "failures", "colour", "seconds", "error", title=f"QA {detail.get('as_of')} "
-                      f"({detail.get('universe_size')} active symbols)")
+        scope = f"{len(symbols)} of {detail.get('universe_size')} active symbols" if symbols is not None else \
+            f"{detail.get('universe_size')} active symbols"
+        table = Table("check", "severity", "failures", "colour", "seconds", "error", title=f"QA {detail.get('as_of')} ({scope})")
         for name, r in detail["checks"].items():
             style = _STYLE.get(r["colour"], "white")
             table.add_row(name, r["severity"], str(r["failures"]), f"[{style}]{r['colour']}[/]", f"{r['seconds']:.3f}",

@@ -141,10 +141,16 @@ def _config(settings: Settings, names: Iterable[str] | None) -> tuple[list[QAChe
 def run_qa(settings: Settings, db: Database, as_of: dt.date, *, checks: Iterable[str] | None = None,
            run_id: str = "manual", lake: Lake | None = None,
            progress: Callable[[str, CheckOutcome | None], None] | None = None,
-           chunk_symbols: int | None = CHUNK_SYMBOLS) -> QARun:
+           chunk_symbols: int | None = CHUNK_SYMBOLS, symbols: Iterable[str] | None = None, prune: bool = True) -> QARun:
     """Run the chosen (default: every enabled) check for ``as_of``; a crashing or misconfigured check is recorded
     as QAFAIL and the others still run. The lake is read and checked ``chunk_symbols`` symbols at a time (None: all
-    at once); every check's failures are gathered over the chunks and written once."""
+    at once); every check's failures are gathered over the chunks and written once.
+
+    ``symbols``: write only these symbols' failures (`qa --symbols`, the recheck). The checks still run over the
+    whole universe (correlation_drift compares a symbol with its venue), so a symbol's verdict is the nightly run's;
+    other symbols' rows and qa_summary (the night's whole-universe counts) are left as they are. ``prune``: remove
+    the untriaged rows of the run's symbols that no longer fail (the recheck keeps them, to close them itself)."""
+    only = frozenset(symbols) if symbols is not None else None
     rows, skipped = _config(settings, checks)
     defaults = catalog.default_thresholds(settings.qa)
     result = QARun(as_of=as_of, run_id=run_id, skipped=skipped)
@@ -185,7 +191,9 @@ def run_qa(settings: Settings, db: Database, as_of: dt.date, *, checks: Iterable
             try:
                 failures = _conclude(name, found.pop(name), params[name])
                 severity = _severity(name, row.severity, len(failures), result.universe_size, params[name])
-                _write(as_of, name, severity, failures, run_id)
+                if only is not None:
+                    failures = [f for f in failures if f[0] in only]
+                _write(as_of, name, severity, failures, run_id, only=only, prune=prune)
                 spec = catalog.CHECKS[name]
                 outcome = CheckOutcome(name, severity, len(failures), catalog.colour(spec.colour_rule, len(failures),
                                                                                      result.universe_size, settings.dashboard),
@@ -194,7 +202,8 @@ def run_qa(settings: Settings, db: Database, as_of: dt.date, *, checks: Iterable
                 crashed[name] = _crash_error(name, exc)
         if name in crashed:
             outcome = _crashed(name, row.severity, crashed[name], started - seconds.get(name, 0.0), logged=name not in bad)
-        _summary(as_of, outcome, result.universe_size, run_id)
+        if only is None:
+            _summary(as_of, outcome, result.universe_size, run_id)
         result.outcomes.append(outcome)
         if progress:
             progress(name, outcome)
@@ -250,9 +259,11 @@ def _crashed(name: str, severity: str, err: PipelineError, started: float, *, lo
     return CheckOutcome(name, severity, 0, "red", crashed=True, error=err.msg, seconds=time.perf_counter() - started)
 
 
-def _write(as_of: dt.date, name: str, severity: str, failures: list[tuple[str, dict[str, Any]]], run_id: str) -> None:
+def _write(as_of: dt.date, name: str, severity: str, failures: list[tuple[str, dict[str, Any]]], run_id: str, *,
+           only: frozenset[str] | None = None, prune: bool = True) -> None:
     """Upsert one row per failing symbol; triage (resolved, resolution, note) is never touched. Rows of an earlier
-    run of the same date that no longer fail are removed unless someone triaged them."""
+    run of the same date that no longer fail are removed unless someone triaged them (``prune``); with ``only``,
+    just the rows of those symbols."""
     now = utcnow()
     with QAFailure._meta.database.atomic():
         for i in range(0, len(failures), CHUNK):
@@ -263,10 +274,16 @@ def _write(as_of: dt.date, name: str, severity: str, failures: list[tuple[str, d
                           update={QAFailure.details: EXCLUDED.details, QAFailure.severity: EXCLUDED.severity,
                                   QAFailure.run_id: EXCLUDED.run_id, QAFailure.updated_at: EXCLUDED.updated_at})
              .execute())
-        (QAFailure.delete()
-         .where(QAFailure.date == as_of, QAFailure.check_name == name, QAFailure.updated_at < now,
-                QAFailure.resolved == False, QAFailure.resolution.is_null(), QAFailure.note.is_null())  # noqa: E712
-         .execute())
+        if not prune:
+            return
+        stale = (QAFailure.date == as_of) & (QAFailure.check_name == name) & (QAFailure.updated_at < now) & (
+            QAFailure.resolved == False) & QAFailure.resolution.is_null() & QAFailure.note.is_null()  # noqa: E712
+        if only is None:
+            QAFailure.delete().where(stale).execute()
+            return
+        names = sorted(only)
+        for i in range(0, len(names), CHUNK):
+            QAFailure.delete().where(stale & QAFailure.symbol.in_(names[i:i + CHUNK])).execute()
 
 
 def _summary(as_of: dt.date, o: CheckOutcome, size: int, run_id: str) -> None:
@@ -279,9 +296,14 @@ def _summary(as_of: dt.date, o: CheckOutcome, size: int, run_id: str) -> None:
 
 
 def qa_job(ctx: JobContext, *, as_of: dt.date | None = None, checks: list[str] | None = None, force: bool = False,
-           progress: Callable[[str, CheckOutcome | None], None] | None = None) -> int:
+           symbols: list[str] | None = None, progress: Callable[[str, CheckOutcome | None], None] | None = None) -> int:
     """The `qa` job: gated on the same night's fetch (and on no fetch running), then every enabled check; exit 1 if
-    any check crashed (QAFAIL)."""
+    any check crashed (QAFAIL). ``symbols``: only their failures are written (``run_qa``); validated first."""
+    if symbols is not None:
+        from praf_engine.qa.recheck import check_symbols
+
+        symbols = check_symbols(symbols, code="CONFIGBAD")
+        ctx.detail["symbols"] = symbols
     night = qa_night(ctx.clock)
     ctx.detail["gate"] = check_gate(night, force)
     day = as_of or default_as_of(night)
@@ -297,7 +319,7 @@ def qa_job(ctx: JobContext, *, as_of: dt.date | None = None, checks: list[str] |
         ctx.progress(stage=f"check {name}", done=len(done), total=total,
                      rows=sum(o.failures for o in done), errors=sum(o.crashed for o in done))
 
-    result = run_qa(ctx.settings, ctx.db, day, checks=checks, run_id=ctx.run_id, lake=ctx.lake, progress=report)
+    result = run_qa(ctx.settings, ctx.db, day, checks=checks, run_id=ctx.run_id, lake=ctx.lake, progress=report, symbols=symbols)
     ctx.detail.update(result.as_dict())
     if result.crashed:  # every other check's results are written; the run still fails
         raise PipelineError("QAFAIL", f"{len(result.crashed)} QA check(s) crashed or are misconfigured: {', '.join(result.crashed)}; "

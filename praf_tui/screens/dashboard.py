@@ -62,6 +62,8 @@ class DashboardScreen(LoadingScreen):
                 tooltip="Jobs panel: rerun the job under the cursor now (asks to confirm)", id="dashboard.rerun_job"),
         Binding("L", "open_log", "Log of run", key_display="L", show=False, tooltip="The log of the run under the cursor (Latest "
                 "runs), or of the job's runs (Jobs)", id="dashboard.log"),
+        Binding("U", "universe", "Universe detail", key_display="U", show=False, tooltip="The listings behind the universe panel: "
+                "new, delisted, relisted in a month, per exchange (Enter on a month opens it too)", id="dashboard.universe"),
         Binding("escape", "focus_cards", "Cards", show=False, tooltip="Put the focus back on the KPI cards",
                 id="dashboard.cards"),
         *(Binding(str(i), f"panel('{key}')", title, show=False, tooltip=PANEL_HELP[key], id=f"dashboard.panel_{key}")
@@ -218,6 +220,11 @@ class DashboardScreen(LoadingScreen):
     def _open_card_panel(self, event: KpiCardView.Opened) -> None:
         self.action_panel(event.card.panel)
 
+    def action_universe(self, month: str | None = None) -> None:
+        from praf_tui.screens.universe import UniverseScreen
+
+        self.app.push_screen(UniverseScreen(month))
+
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         self.refresh_bindings()
@@ -225,7 +232,9 @@ class DashboardScreen(LoadingScreen):
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         table = event.data_table
-        if isinstance(table, SymbolTable):
+        if table.id == "universe-table" and event.row_key.value:
+            self.action_universe(str(event.row_key.value))
+        elif isinstance(table, SymbolTable):
             symbol = table.symbol_of(event.row_key.value)
             if symbol:
                 self.praf.open_symbol(symbol)

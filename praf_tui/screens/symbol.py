@@ -17,6 +17,7 @@ from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.dialogs import PromptDialog
 from praf_tui.widgets.header import PrafHeader
 from praf_tui.widgets.price_chart import PriceChart
+from praf_tui.widgets.recheck import Recheck
 from praf_tui.widgets.symbol_views import (
     ACTION_COLUMNS,
     BAR_COLUMNS,
@@ -58,6 +59,8 @@ class SymbolScreen(LoadingScreen):
                 tooltip="Narrow the window of the chart and bars: all → 5 y → 1 y → 90 d", id="symbol.narrower"),
         Binding("r", "resolve", "Resolve", tooltip="Resolve the selected QA failure, with an optional note", id="symbol.resolve"),
         Binding("o", "reopen", "Reopen", tooltip="Reopen the selected QA failure", id="symbol.reopen"),
+        Binding("R", "recheck", "Refetch", key_display="R", tooltip="Refetch this listing, re-run QA on it for the date of the "
+                "selected (else newest open) failure, close what no longer fails (asks: incremental or full)", id="symbol.recheck"),
     ]
     def __init__(self, symbol: str) -> None:
         super().__init__()
@@ -242,6 +245,13 @@ class SymbolScreen(LoadingScreen):
     # Actions -----------------------------------------------------------------------------------------
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_recheck(self) -> None:
+        on_qa = self.query_one(TabbedContent).active == "tab-qa"
+        failure = self.selected_failure() if on_qa else None
+        if failure is None and self.detail is not None:
+            failure = next((f for f in self.detail.qa if not f.resolved), None)  # newest first
+        Recheck(self.praf).ask([self.detail.symbol if self.detail else self.symbol], failure.date if failure else None)
 
     def action_tab(self, index: int) -> None:
         tabs = self.query_one(TabbedContent)

@@ -27,6 +27,7 @@ from praf_tui.widgets.dialogs import PromptDialog
 from praf_tui.widgets.failure_table import FailureTable, detail_text, fixed_width, theme_colours
 from praf_tui.widgets.filters import SORTS, STATES, FilterBar, SymbolSearch, TriageQuery, cycle
 from praf_tui.widgets.header import PrafHeader
+from praf_tui.widgets.recheck import Recheck
 
 ACTIONS = {"resolved": "Resolve", "false_positive": "Mark false positive", "reopen": "Reopen"}
 
@@ -42,6 +43,8 @@ class TriageScreen(LoadingScreen):
                 id="triage.false_positive"),
         Binding("o", "triage('reopen')", "Reopen", tooltip="Reopen the selection (or the cursor row), with an optional note",
                 id="triage.reopen"),
+        Binding("R", "recheck", "Refetch", key_display="R", tooltip="Refetch the symbols of the selection (or the cursor row), "
+                "re-run QA on them, close what no longer fails (asks: incremental or full)", id="triage.recheck"),
         Binding("space", "toggle_select", "Select", tooltip="Select or unselect the cursor row, then move down",
                 id="triage.select"),
         Binding("ctrl+a", "select_page", "Select page", tooltip="Select every row of this page (again: unselect them)",
@@ -301,6 +304,10 @@ class TriageScreen(LoadingScreen):
             return
         dialog = PromptDialog(f"{ACTIONS[action]} {what} — note (optional)", "note, e.g. checked with the exchange")
         self.app.push_screen(dialog, partial(self._triage_answered, action, ids))
+
+    def action_recheck(self) -> None:
+        rows = self.table.rows_of(self.selected) if self.selected else [r for r in (self.table.current,) if r is not None]
+        Recheck(self.praf).ask([r.symbol for r in rows], max((r.date for r in rows), default=None))
 
     def _triage_answered(self, action: str, ids: list[int], note: str | None) -> None:
         if note is None:  # Esc: nothing changes

@@ -106,6 +106,7 @@ class FailureTable(DataTable[Any]):
     def __init__(self, **kw: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)
         self.rows_shown: tuple[FailureRow, ...] = ()
+        self.seen: dict[int, FailureRow] = {}  # every row shown so far, by id: a selection spans pages
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -117,6 +118,7 @@ class FailureTable(DataTable[Any]):
         view reloaded, so the rows stay where the operator sees them."""
         scroll_y = self.scroll_y
         self.rows_shown = tuple(rows)
+        self.seen.update((r.id, r) for r in rows)
         self.clear()
         for row in rows:
             state = state_label(row)
@@ -146,6 +148,10 @@ class FailureTable(DataTable[Any]):
         for failure_id in ids:
             if failure_id in shown:
                 self.update_cell(str(failure_id), "sel", SELECTED_MARK if failure_id in selected else " ")
+
+    def rows_of(self, ids: Iterable[int]) -> list[FailureRow]:
+        """The rows of ``ids`` as last shown (a selection made on other pages included)."""
+        return [self.seen[i] for i in sorted(ids) if i in self.seen]
 
     @property
     def current(self) -> FailureRow | None:
