@@ -50,6 +50,7 @@ from praf_tui.messages import (
     SchedulerPollFailed,
 )
 from praf_tui.screens.alerts import AlertsScreen
+from praf_tui.screens.checks import ChecksScreen
 from praf_tui.screens.dashboard import DashboardScreen
 from praf_tui.screens.help import HelpScreen
 from praf_tui.screens.logs import LogsScreen
@@ -68,7 +69,8 @@ class PrafApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "PRAF"
     SUB_TITLE = "daily stock-data pipeline"
-    MODES = {"dashboard": DashboardScreen, "triage": TriageScreen, "scheduler": SchedulerScreen, "alerts": AlertsScreen}
+    MODES = {"dashboard": DashboardScreen, "triage": TriageScreen, "scheduler": SchedulerScreen, "alerts": AlertsScreen,
+             "checks": ChecksScreen}
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         Binding("d", "switch_mode('dashboard')", "Dashboard", tooltip="KPI cards and the panels behind them", id="app.dashboard"),
@@ -77,6 +79,8 @@ class PrafApp(App[None]):
                 "progress; run now, pause/resume, stop", id="app.scheduler"),
         Binding("l", "switch_mode('alerts')", "Alerts", tooltip="The alert outbox (pending, sent, muted, failed), the mutes; "
                 "mute, unmute, send a test alert", id="app.alerts"),
+        Binding("k", "switch_mode('checks')", "Checks", tooltip="The QA checks: severity, enabled, thresholds; edit one "
+                "with a preview of the failures it adds and removes; the history of changes", id="app.checks"),
         Binding("L", "open_logs", "Logs", key_display="L", show=False, tooltip="The log (logs/app.jsonl and its rotated files): "
                 "filter by run, level, job, error code, text; follow a running job", id="app.logs"),
         Binding("s", "ask_symbol", "Symbol", tooltip="Open one listing: chart, bars, QA history, fetch state", id="app.symbol"),

@@ -9,6 +9,9 @@ from typing import Any
 from textual.message import Message
 
 from praf_engine.service import (
+    CheckChange,
+    CheckPreview,
+    CheckRow,
     DashboardSnapshot,
     DemoStepOutcome,
     FailureFilters,
@@ -145,3 +148,48 @@ class SchedulerPollFailed(Message):
     """The app's poll of the scheduler state raised (logged); the header keeps its last line until the next poll."""
 
     bubble = False
+
+
+@dataclass
+class ChecksLoaded(Message):
+    """The threshold editor's list: every QA check as the next run reads it."""
+
+    bubble = False
+    rows: tuple[CheckRow, ...]
+
+
+@dataclass
+class CheckHistoryLoaded(Message):
+    """The saved edits of one check, newest first."""
+
+    bubble = False
+    check: str
+    changes: tuple[CheckChange, ...]
+
+
+@dataclass
+class CheckValidated(Message):
+    """An edit checked by the QA runner's rules: ``params`` when valid, else the error's ``code`` and ``msg``."""
+
+    bubble = False
+    form: tuple[Any, ...]  # the form's values the answer is for (a newer edit ignores an older answer)
+    params: dict[str, Any] | None
+    code: str = ""
+    msg: str = ""
+
+
+@dataclass
+class CheckPreviewed(Message):
+    """An edit's preview (``form`` as in CheckValidated): failures added and removed on the as-of date."""
+
+    bubble = False
+    form: tuple[Any, ...]
+    preview: CheckPreview
+
+
+@dataclass
+class CheckSaved(Message):
+    """An edit was saved (qa_checks and its audit row)."""
+
+    bubble = False
+    row: CheckRow
