@@ -18,6 +18,14 @@ REQUIRE_PG = os.environ.get("REQUIRE_POSTGRES_TESTS") == "1"
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No in-process command reads the run's DATABASE_URL: a test that wants PostgreSQL takes a private schema
+    (``backend``); otherwise every in-process ``main([...])`` would share the server's public schema (parallel
+    workers saw each other's rows)."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+
 def _pg_schema_url(base: str) -> Iterator[str]:
     """A fresh PostgreSQL schema for one test, dropped afterwards; the URL selects it via search_path."""
     import psycopg2

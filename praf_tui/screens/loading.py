@@ -40,6 +40,12 @@ class LoadingScreen(Screen[None]):
             self._poll = None
         self.load()
 
+    def reload_if_changed(self, old: Any, new: Any) -> None:
+        """A watcher of the app's reactives: reload only when the value really changed (Textual also calls a
+        watcher with old == new when the app initialises its reactives, which would start a second load)."""
+        if old != new:
+            self.reload()
+
     def load(self) -> None:
         """Start this screen's load worker (each screen defines it with its own group)."""
         raise NotImplementedError

@@ -92,7 +92,7 @@ def test_hostile_symbols_are_rejected(raw: str) -> None:
     assert not is_valid_symbol(raw)
 
 
-@pytest.mark.parametrize("raw", [None, 5, 5.0, b"AAPL", ["AAPL"], {"s": "AAPL"}, object()], ids=repr)
+@pytest.mark.parametrize("raw", [None, 5, 5.0, b"AAPL", ["AAPL"], {"s": "AAPL"}, object()], ids=lambda raw: type(raw).__name__ if type(raw) is object else repr(raw))
 def test_non_strings_are_rejected(raw: object) -> None:
     with pytest.raises(PipelineError) as info:
         validate_symbol(raw)

@@ -4,12 +4,14 @@ snapshots of the list, the history and the form at 80x24 and 120x40."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 from textual.widgets import DataTable, Input, Static
 
 from praf_engine.db.models import QACheck, QACheckAudit, QAFailure, QASummary
+from praf_tui.screens import checks as checks_screen
 from praf_tui.screens.checks import CheckEditScreen, ChecksScreen
 from praf_tui.widgets.dialogs import PromptDialog
 from tests.tui.conftest import settle
@@ -121,5 +123,9 @@ def _at(keys: tuple[str, ...]) -> Any:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 @pytest.mark.parametrize("keys", [("h",), ("e", "tab", "ctrl+a", "ctrl+k", "0", ".", "5", "f5")], ids=["list", "edit"])
-def test_snapshot_checks(make_app: Any, snap_compare: Any, size: tuple[int, int], keys: tuple[str, ...]) -> None:
+def test_snapshot_checks(make_app: Any, snap_compare: Any, size: tuple[int, int], keys: tuple[str, ...],
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # the preview's time taken, and whether a preview while typing warmed the lake window, are the clock's: fixed
+    real = checks_screen.preview_text
+    monkeypatch.setattr(checks_screen, "preview_text", lambda p: real(dataclasses.replace(p, seconds=0.0, cached=False)))
     assert snap_compare(make_app(), run_before=_at(keys), terminal_size=size)
