@@ -39,9 +39,16 @@ class ThresholdEditor:
         """The edit validated, then the check run in memory on the lake for ``as_of`` (default: the latest date QA ran
         for) with the stored and the edited configuration: failures added and removed, with samples. Writes nothing.
         The window read stays in memory for the next previews while no job starts or ends (tuning.WindowCache)."""
-        cache = self.__dict__.setdefault("_check_window", tuning.WindowCache())
         return checks_model.preview(self.settings, self.wiring.lake, name, self.wiring.clock().date(), params, severity,
-                                    enabled, as_of, cache)
+                                    enabled, as_of, self._window_cache())
+
+    def warm_check_window(self, as_of: dt.date | None = None) -> bool:
+        """Read the lake window of the next preview into memory now (the Checks screen calls it when it opens, so the
+        operator's first preview does not wait for the lake); False when it was in memory already. Writes nothing."""
+        return checks_model.warm(self.settings, self.wiring.lake, self.wiring.clock().date(), as_of, self._window_cache())
+
+    def _window_cache(self) -> tuning.WindowCache:
+        return self.__dict__.setdefault("_check_window", tuning.WindowCache())
 
     def save_check(self, name: str, *, who: str, note: str | None = None, params: dict[str, Any] | None = None,
                    severity: str | None = None, enabled: bool | None = None) -> CheckRow:

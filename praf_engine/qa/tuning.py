@@ -166,6 +166,19 @@ class WindowCache:
             return loaded, False
 
 
+def stored_widest(settings: Settings) -> int:
+    """Sessions the runner reads for the stored configuration: the widest window of every enabled check."""
+    return _widest(*(c.params for c in (stored(settings, s.name) for s in catalog.SPECS) if c.enabled and not c.error))
+
+
+def warm(settings: Settings, lake: Lake, as_of: dt.date, cache: WindowCache) -> bool:
+    """Read the window ``compare`` will want for ``as_of`` into ``cache`` ahead of the first preview (the editor does
+    this while the operator reads the list); False when it was in memory already."""
+    from praf_engine.qa.runner import CHUNK_SYMBOLS
+
+    return not cache.chunks(lake, as_of, stored_widest(settings), CHUNK_SYMBOLS)[1]
+
+
 def compare(settings: Settings, lake: Lake, old: CheckConfig, new: CheckConfig, as_of: dt.date,
             chunk_symbols: int | None = 0, cache: WindowCache | None = None) -> Comparison:
     """Run ``old`` and ``new`` (once when their thresholds agree) over the lake's window for ``as_of``, in memory,
@@ -194,8 +207,7 @@ def compare(settings: Settings, lake: Lake, old: CheckConfig, new: CheckConfig, 
         if cache is None:
             chunks: Any = load_chunks(lake, as_of, widest, size)
         else:
-            everyone = [stored(settings, s.name) for s in catalog.SPECS]
-            widest = max(widest, _widest(*(c.params for c in everyone if c.enabled and not c.error)))
+            widest = max(widest, stored_widest(settings))
             chunks, out.cached = cache.chunks(lake, as_of, widest, size)
         for data in chunks:
             data.stale_min_bars = stale

@@ -112,6 +112,11 @@ def preview(settings: Settings, lake: Lake, name: str, today: dt.date, params: d
                         len(removed), tuple(added[:SAMPLE]), tuple(removed[:SAMPLE]), round(result.seconds, 3), result.cached)
 
 
+def warm(settings: Settings, lake: Lake, today: dt.date, as_of: dt.date | None, cache: tuning.WindowCache) -> bool:
+    """The lake window of the next preview (``as_of`` as ``preview`` defaults it) read into ``cache``; False: it was."""
+    return tuning.warm(settings, lake, as_of or tuning.latest_as_of(today), cache)
+
+
 def change(audit: QACheckAudit) -> CheckChange:
     return CheckChange(audit.id, audit.check_name, audit.changed_at, audit.changed_by, dict(audit.old or {}),
                        dict(audit.new or {}), audit.note or "")

@@ -145,3 +145,13 @@ def test_the_window_is_kept_for_the_next_preview_until_a_job_runs(home: Settings
     CronStatus.create(run_id="r1", job="fetch", started_at=utcnow(), trigger="manual")  # a job started: read again
     fresh = service.preview_check("price_jump", {"max_move": 0.5})
     assert not fresh.cached and (fresh.added, fresh.added_sample) == (first.added, first.added_sample)
+
+
+def test_warming_reads_the_window_the_first_preview_then_uses(home: Settings, service: Any) -> None:
+    assert service.warm_check_window() is True  # read now
+    assert service.warm_check_window() is False  # in memory already
+    preview = service.preview_check("price_jump", {"max_move": 0.5})
+    assert preview.cached and (preview.before, preview.after) == (0, 1)
+    service.__dict__.pop("_check_window")
+    cold = service.preview_check("price_jump", {"max_move": 0.5})
+    assert not cold.cached and replace(cold, seconds=0) == replace(preview, seconds=0, cached=False)
