@@ -1,6 +1,7 @@
 """The fix loop in the TUI: refetch-and-recheck from the triage selection (R), the symbol screen (R) and the palette,
 each one `recheck` request through the control plane (a live scheduler's pending row here); cancelling requests
-nothing; the universe detail lists the month's changes per exchange and opens the symbol screen."""
+nothing; the universe detail lists the month's changes per exchange and opens the symbol screen; snapshots of the
+universe detail and of the refetch dialog at 80x24 and 120x40."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import datetime as dt
 import os
 from typing import Any
 
+import pytest
 from textual.widgets import DataTable, Static
 
 from praf_engine.db.models import JobRequest, SchedulerBeat, Ticker
@@ -123,3 +125,28 @@ async def test_the_universe_detail_lists_the_months_changes_and_opens_a_symbol(m
         await settle(pilot)
         assert app.screen.month == "2025-05"
 
+
+
+async def _universe_detail(pilot: Any) -> None:
+    await settle(pilot)
+    await pilot.press("U")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, UniverseScreen) and pilot.app.screen.detail is not None
+
+
+async def _recheck_dialog(pilot: Any) -> None:
+    await open_triage(pilot)
+    await pilot.press("space", "down", "space", "R")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, RecheckDialog) and len(pilot.app.screen.symbols) >= 1
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_snapshot_universe_detail(snap_compare: Any, make_app: Any, tui_service: EngineService, size: tuple[int, int]) -> None:
+    _changes(tui_service)  # new, delisted and relisted rows in the month
+    assert snap_compare(make_app(), run_before=_universe_detail, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_snapshot_recheck_dialog(snap_compare: Any, make_app: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(), run_before=_recheck_dialog, terminal_size=size)
