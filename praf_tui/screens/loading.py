@@ -28,17 +28,29 @@ class LoadingScreen(Screen[None]):
     """A screen fed by one exclusive thread worker: reload → worker → message → render → loaded → next poll."""
 
     _poll: Timer | None = None
+    _stale = False  # a reload was asked while another screen was on top: load when this one is shown again
 
     @property
     def praf(self) -> PrafApp:
         return self.app  # type: ignore[return-value]
 
     def reload(self, *_: Any) -> None:
-        """Load now: a waiting poll is dropped, a load in flight is superseded (its result is never shown)."""
+        """Load now: a waiting poll is dropped, a load in flight is superseded (its result is never shown). A screen
+        that is not on top (the dashboard under triage, another mode's screens) loads when it is shown again instead:
+        its loads would only compete with the visible screen's (a resolve in triage reloaded the dashboard too)."""
         if self._poll is not None:
             self._poll.stop()
             self._poll = None
+        if not self.is_current:
+            self._stale = True
+            return
+        self._stale = False
         self.load()
+
+    def on_screen_resume(self) -> None:
+        """Shown again (popped back to, its mode switched to): the load it missed meanwhile, if any."""
+        if self._stale:
+            self.reload()
 
     def reload_if_changed(self, old: Any, new: Any) -> None:
         """A watcher of the app's reactives: reload only when the value really changed (Textual also calls a
