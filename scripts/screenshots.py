@@ -4,6 +4,7 @@ chain on a seeded market, clocks frozen): `.venv/bin/python scripts/screenshots.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ sys.path.insert(0, str(REPO))
 from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF, build_fixture_home  # noqa: E402
 from praf_engine.service import EngineService, load_settings  # noqa: E402
 from praf_tui.app import PrafApp  # noqa: E402
+from praf_tui.screens import checks as checks_screen  # noqa: E402
 
 Step = Callable[[Any, Any], Awaitable[None]]
 
@@ -52,6 +54,19 @@ def _alerts() -> Step:
     return run
 
 
+def _steady_preview() -> None:
+    """The threshold preview's time taken, and whether the lake window was already in memory, are the clock's: shown
+    as 0.00 s, not cached, so the edit form's picture changes only when the preview's content does (its snapshot
+    test fixes them the same way)."""
+    real = checks_screen.preview_text
+    checks_screen.preview_text = lambda p: real(dataclasses.replace(p, seconds=0.0, cached=False))
+
+
+PRICE_JUMP = ("down",) * 4  # the Checks screen's fifth row: price_jump (the catalogue's order)
+EDIT = ("e", "tab", "ctrl+a", "ctrl+k", "0", ".", "1", "f5")  # its max_move set to 0.1 and previewed: 3 failures added
+SELECT_TWO = ("t", "space", "down", "space")  # triage: two failures selected
+
+
 def shots(service: EngineService) -> list[tuple[str, tuple[int, int], Step]]:
     worst = service.failures(resolved=False, check="price_jump", limit=1).rows or service.failures(resolved=False, limit=1).rows
     symbol = worst[0].symbol if worst else "AAPL"
@@ -73,12 +88,20 @@ def shots(service: EngineService) -> list[tuple[str, tuple[int, int], Step]]:
         ("help", (120, 40), _keys("question_mark")),
         ("logs", (120, 40), _keys("L")),  # the fixture home's own log: its pipeline steps' lines
         ("logs-narrow", (80, 24), _keys("L")),
+        ("checks", (120, 40), _keys("k")),
+        ("checks-narrow", (80, 24), _keys("k")),
+        ("checks-edit", (120, 40), _keys("k", *PRICE_JUMP, *EDIT)),
+        ("universe", (120, 40), _keys("U")),
+        ("universe-narrow", (80, 24), _keys("U")),
+        ("recheck", (120, 40), _keys(*SELECT_TWO, "R")),  # the refetch dialog (R) on triage's selection
+        ("recheck-narrow", (80, 24), _keys(*SELECT_TWO, "R")),
         ("alerts", (120, 40), _alerts()),  # last: it writes the outbox the header counts
     ]
 
 
 async def render(out_dir: Path, home: Path) -> list[Path]:
     written = []
+    _steady_preview()
     service = EngineService.open(load_settings(home=str(home), environ={}))
     try:
         for name, size, step in shots(service):
