@@ -261,12 +261,10 @@ def _wait_pid(claimed_by: str | None, timeout: float = 60.0) -> None:
     head = (claimed_by or "").rsplit("@", 1)[0].split(":")[-1]
     if not head.isdigit():
         return
+    from praf_engine.jobs.runner import pid_alive
+
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(int(head), 0)
-        except ProcessLookupError:
-            return
+    while pid_alive(int(head)) and time.monotonic() < deadline:
         time.sleep(POLL_S)
 
 
