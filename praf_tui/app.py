@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import importlib
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
@@ -49,18 +50,20 @@ from praf_tui.messages import (
     SchedulerLoaded,
     SchedulerPollFailed,
 )
-from praf_tui.screens.alerts import AlertsScreen
-from praf_tui.screens.checks import ChecksScreen
 from praf_tui.screens.dashboard import DashboardScreen
-from praf_tui.screens.help import HelpScreen
-from praf_tui.screens.logs import LogsScreen
-from praf_tui.screens.scheduler import SchedulerScreen
-from praf_tui.screens.symbol import SymbolScreen
-from praf_tui.screens.triage import TriageScreen
 from praf_tui.widgets.dialogs import PromptDialog
-from praf_tui.widgets.recheck import Recheck
 
 ANSI_THEME = "ansi-dark"
+
+
+def _lazy(module: str, name: str) -> Callable[[], Screen[Any]]:
+    """A mode's screen, its module imported when the mode is first shown: the start imports only the dashboard's
+    (the other screens' modules were 50 ms of a start, bench/tui.py)."""
+
+    def make() -> Screen[Any]:
+        return getattr(importlib.import_module(f"praf_tui.screens.{module}"), name)()
+
+    return make
 
 
 class PrafApp(App[None]):
@@ -69,8 +72,9 @@ class PrafApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "PRAF"
     SUB_TITLE = "daily stock-data pipeline"
-    MODES = {"dashboard": DashboardScreen, "triage": TriageScreen, "scheduler": SchedulerScreen, "alerts": AlertsScreen,
-             "checks": ChecksScreen}
+    MODES = {"dashboard": DashboardScreen, "triage": _lazy("triage", "TriageScreen"),
+             "scheduler": _lazy("scheduler", "SchedulerScreen"), "alerts": _lazy("alerts", "AlertsScreen"),
+             "checks": _lazy("checks", "ChecksScreen")}
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         Binding("d", "switch_mode('dashboard')", "Dashboard", tooltip="KPI cards and the panels behind them", id="app.dashboard"),
@@ -160,6 +164,8 @@ class PrafApp(App[None]):
         self.push_screen(PromptDialog("Open symbol", "e.g. AAPL, VOD.L, SAP.DE", allow_empty=False), opened)
 
     def open_symbol(self, symbol: str) -> None:
+        from praf_tui.screens.symbol import SymbolScreen
+
         self.push_screen(SymbolScreen(symbol))
 
     def action_open_logs(self) -> None:
@@ -167,9 +173,13 @@ class PrafApp(App[None]):
 
     def open_logs(self, run_id: str | None = None, *, job: str | None = None, follow: bool = False) -> None:
         """The Logs screen, on one run's lines (or one job's) when given; ``follow`` keeps showing the newest."""
+        from praf_tui.screens.logs import LogsScreen
+
         self.push_screen(LogsScreen(LogQuery(run_id=run_id, job=job), follow=follow))
 
     def action_help(self) -> None:
+        from praf_tui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(self.screen))
@@ -305,6 +315,8 @@ class PrafApp(App[None]):
             seen.add(binding.action)
             yield SystemCommand(f"{binding.description} ({binding.key_display or key})", binding.tooltip or binding.description,
                                 partial(self._run_bound_action, node, binding.action))
+        from praf_tui.widgets.recheck import Recheck
+
         for job in self.snapshot.jobs if self.snapshot is not None else ():  # recheck: the symbols are asked for
             yield (SystemCommand("Refetch and recheck symbols…", job.summary, Recheck(self).ask_symbols) if job.name == "recheck"
                    else SystemCommand(f"Run job: {job.name}", job.summary, partial(self.request_job, job.name)))

@@ -116,3 +116,24 @@ def test_importing_the_production_modules_loads_no_sandbox() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert len(modules) > 10
     assert out.stdout.strip() == ""
+
+
+def test_the_tuis_polls_import_no_job_code(tmp_path: Path) -> None:
+    """The dashboard's snapshot and the Scheduler screen's state (the header line, polled from the first frame) run
+    beside the TUI's start-up: they must not import the fetch, the checks or their libraries (pandas, yfinance,
+    DuckDB). The QA gate the Scheduler screen asks lives in qa/gate.py for that; importing pandas there made the
+    first dashboard 0.5 s slower (bench/tui.py)."""
+    from tests.conftest import cli_env
+
+    home = tmp_path / "home"
+    subprocess.run([sys.executable, "-m", "praf_engine", "--home", str(home), "init"], capture_output=True, text=True,
+                   check=True, cwd=REPO, env=cli_env())
+    code = ("import datetime as dt, sys\nfrom pathlib import Path\n"
+            "from praf_engine.service import EngineService, load_settings\n"
+            f"service = EngineService.open(load_settings(home=Path({str(home)!r}), environ={{}}, overrides={{}}))\n"
+            "service.dashboard_snapshot(dt.date(2025, 6, 9)); state = service.scheduler_state(); assert state.jobs\n"
+            "heavy = ('pandas', 'yfinance', 'duckdb', 'selenium', 'praf_engine.fetch.runner', 'praf_engine.qa.runner',"
+            " 'praf_engine.qa.checks')\n"
+            "print(','.join(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO, env=cli_env())
+    assert out.stdout.strip() == ""

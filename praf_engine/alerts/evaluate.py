@@ -1,6 +1,6 @@
 """Evaluate the alert rules (rules.py) for one night and write what fires into the outbox, before any delivery.
 
-A night is the fetch's night (``fetch.runner.fetch_night``: the job clock's date); the night's job runs are those
+A night is the fetch's night (``fetch.tracker.fetch_night``: the job clock's date); the night's job runs are those
 that started on it, and its QA results are those of its as-of date (the day before). Each rule returns what fires and
 which subjects it could judge clear tonight; an alert of this night or the one before whose subject is judged clear
 becomes one "resolved" row (the digest shows it as a line). Enqueueing is idempotent on rule + subject + night
@@ -46,7 +46,7 @@ class Night:
 
     @property
     def as_of(self) -> dt.date:
-        return self.night - dt.timedelta(days=1)  # qa.runner.default_as_of
+        return self.night - dt.timedelta(days=1)  # qa.gate.default_as_of
 
     @property
     def start(self) -> dt.datetime:

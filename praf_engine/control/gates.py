@@ -1,5 +1,5 @@
 """What holds each job back right now, as the Scheduler screen says it: the jobs' own gates asked (QA's
-``qa.runner.check_gate``, the fetch's ``fetch.tracker.freshness``) and the pipeline lock, never re-implemented."""
+``qa.gate.check_gate``, the fetch's ``fetch.tracker.freshness``) and the pipeline lock, never re-implemented."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ Gate = tuple[str, str]  # (short text, the gate's full message)
 
 def qa_gate(wiring: Wiring) -> Gate | None:
     """QA's gate for tonight (unforced): None when tonight's fetch exited 0, else why QA would refuse (QAGATE)."""
-    from praf_engine.qa.runner import check_gate, qa_night
+    from praf_engine.qa.gate import check_gate, qa_night
 
     try:
         check_gate(qa_night(wiring.clock), False)
@@ -33,7 +33,7 @@ def qa_gate(wiring: Wiring) -> Gate | None:
 def fetch_gate(wiring: Wiring) -> Gate | None:
     """The fetch's universe-freshness gate for tonight: refused (UNIVERSESTALE) when every exchange's universe is too
     old, some exchanges skipped when theirs is, a warning when a last scrape failed; None when all is fresh."""
-    from praf_engine.fetch.runner import fetch_night
+    from praf_engine.fetch.tracker import fetch_night
     from praf_engine.fetch.tracker import freshness
 
     state = freshness(wiring.settings, fetch_night(wiring.clock))

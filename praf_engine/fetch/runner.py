@@ -33,19 +33,13 @@ from praf_engine.fetch.client import (
     rate_wall,
 )
 from praf_engine.fetch.exits import ExitPool, build_exits
+from praf_engine.fetch.tracker import fetch_night
 from praf_engine.jobs.runner import JobContext
 from praf_engine.logs import get_logger
 
 log = get_logger(__name__)
 STALE = "stale"  # an outcome of the run: stored, but stale at source (YFSTALE)
 Progress = Callable[[dict[str, Any]], None]
-
-
-def fetch_night(clock: Callable[[], Any]) -> dt.date:
-    """The market date a run fetches up to: the date of the job's clock (today UTC; the sandbox's clock says the
-    market's date)."""
-    now = clock()
-    return now.date() if isinstance(now, dt.datetime) else now
 
 
 @dataclass

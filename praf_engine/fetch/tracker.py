@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from peewee import fn
 
@@ -220,6 +221,13 @@ def _day(value: object) -> dt.date | None:
     if isinstance(value, dt.datetime):
         return value.date()
     return value if isinstance(value, dt.date) else None
+
+
+def fetch_night(clock: Callable[[], Any]) -> dt.date:
+    """The market date a run fetches up to: the date of the job's clock (today UTC; the sandbox's clock says the
+    market's date)."""
+    now = clock()
+    return now.date() if isinstance(now, dt.datetime) else now
 
 
 def freshness(settings: Settings, night: dt.date) -> Freshness:

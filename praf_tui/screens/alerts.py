@@ -12,13 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from praf_engine.service import AlertRow, AlertsView, PipelineError, redact
 from praf_tui.messages import ActionFailed, LoadFailed
 from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.dialogs import ConfirmDialog, PromptDialog
 from praf_tui.widgets.header import PrafHeader
+from praf_tui.widgets.keybar import KeyBar
 
 STATUS_STYLE = {"pending": "bold red", "failed": "red", "muted": "yellow", "folded": "dim", "sent": "green"}
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
@@ -71,7 +72,7 @@ class AlertsScreen(LoadingScreen):
         yield DataTable(id="outbox", cursor_type="row", zebra_stripes=True)
         yield Static(id="alerts-detail")
         yield Static(id="alerts-mutes")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "Alerts"

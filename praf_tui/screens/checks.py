@@ -15,7 +15,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Label, Select, Static, Switch
+from textual.widgets import DataTable, Input, Label, Select, Static, Switch
 
 from praf_engine.service import CheckPreview, CheckRow, PipelineError, redact
 from praf_tui.messages import (
@@ -30,6 +30,7 @@ from praf_tui.messages import (
 from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.dialogs import PromptDialog
 from praf_tui.widgets.header import PrafHeader
+from praf_tui.widgets.keybar import KeyBar
 
 SEVERITIES = ("critical", "warning", "info")
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class ChecksScreen(LoadingScreen):
         yield Static("loading …", id="checks-status")
         yield DataTable(id="checks-table", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="check-history", cursor_type="row", classes="-hidden")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "QA checks"
@@ -235,7 +236,7 @@ class CheckEditScreen(Screen[None]):
                 yield Switch(r.enabled, id="edit-enabled")
             yield Static(r.error and f"stored thresholds are malformed: {r.error}" or "valid", id="edit-valid")
             yield Static("reading the lake for the preview …", id="edit-preview")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = f"Edit {self.row.name}"

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Label, ProgressBar, TabbedContent, TabPane
+from textual.widgets import DataTable, Label, ProgressBar, TabbedContent, TabPane
 
 from praf_engine.service import DashboardSnapshot, SchedulerState
 from praf_tui.messages import DashboardLoaded, LoadFailed
@@ -23,6 +23,7 @@ from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.cards import KpiCardView, SummaryBar
 from praf_tui.widgets.dialogs import ConfirmDialog, DatePrompt
 from praf_tui.widgets.header import PrafHeader
+from praf_tui.widgets.keybar import KeyBar
 from praf_tui.widgets.panels import (
     ChecksView,
     FetchView,
@@ -93,7 +94,7 @@ class DashboardScreen(LoadingScreen):
                 yield FetchView()
             with TabPane(PANELS[5][1], id="jobs"):
                 yield JobsView()
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = f"as of {self._as_of_text()} · loading…"

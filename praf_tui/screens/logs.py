@@ -13,13 +13,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from praf_engine.service import LOG_LEVELS, LogLine, LogPage, LogQuery
 from praf_tui.messages import LoadFailed, LogsLoaded
 from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.dialogs import PromptDialog
 from praf_tui.widgets.header import PrafHeader
+from praf_tui.widgets.keybar import KeyBar
 
 WINDOW = 200  # lines held by the table at once; [ and ] move the window
 FOLLOW_S = 1.0  # follow mode's poll period (at most; never faster than the app's refresh is allowed to be off)
@@ -85,7 +86,7 @@ class LogsScreen(LoadingScreen):
         yield Static("loading …", id="log-status")
         yield DataTable(id="log-table", cursor_type="row", zebra_stripes=True)
         yield Static(id="log-detail")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "Logs"

@@ -16,13 +16,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Label
 
 from praf_engine.service import PipelineError, SchedulerState, redact
 from praf_tui.messages import ActionFailed, JobControlled, LoadFailed, SchedulerLoaded
 from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.dialogs import ConfirmDialog
 from praf_tui.widgets.header import PrafHeader, span
+from praf_tui.widgets.keybar import KeyBar
 from praf_tui.widgets.panels import Table, clip, colour_style, exit_colour, when
 from praf_tui.widgets.progress import RunningJobs
 
@@ -58,7 +59,7 @@ class SchedulerScreen(LoadingScreen):
         yield Label("", id="schedule-detail")
         yield Label(Content("Running"), id="running-head", classes="panel-head")
         yield RunningJobs(id="scheduler-running")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "scheduler · loading…"

@@ -9,13 +9,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from praf_engine.service import FailureRow, PipelineError, SymbolDetail, redact
 from praf_tui.messages import ActionFailed, FailuresTriaged, LoadFailed, SymbolLoaded
 from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.dialogs import PromptDialog
 from praf_tui.widgets.header import PrafHeader
+from praf_tui.widgets.keybar import KeyBar
 from praf_tui.widgets.price_chart import PriceChart
 from praf_tui.widgets.recheck import Recheck
 from praf_tui.widgets.symbol_views import (
@@ -91,7 +92,7 @@ class SymbolScreen(LoadingScreen):
                 yield Static(id="fetch-meta")
                 yield Static("Recent fetch errors", id="errors-caption", classes="caption")
                 yield DataTable(id="errors-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = f"symbol {self.symbol}"

@@ -18,7 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from praf_engine.service import FailureFilters, FailurePage, PipelineError, redact
 from praf_tui.messages import ActionFailed, FailuresExported, FailuresLoaded, FailuresTriaged, LoadFailed
@@ -27,6 +27,7 @@ from praf_tui.widgets.dialogs import PromptDialog
 from praf_tui.widgets.failure_table import FailureTable, detail_text, fixed_width, theme_colours
 from praf_tui.widgets.filters import SORTS, STATES, FilterBar, SymbolSearch, TriageQuery, cycle
 from praf_tui.widgets.header import PrafHeader
+from praf_tui.widgets.keybar import KeyBar
 from praf_tui.widgets.recheck import Recheck
 
 ACTIONS = {"resolved": "Resolve", "false_positive": "Mark false positive", "reopen": "Reopen"}
@@ -97,7 +98,7 @@ class TriageScreen(LoadingScreen):
         with VerticalScroll(id="detail-pane"):
             yield Static(id="detail")
         yield Static("loading…", id="triage-status")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "QA triage"

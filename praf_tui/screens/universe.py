@@ -13,12 +13,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from praf_engine.service import UniverseDetail, UniverseListing
 from praf_tui.messages import LoadFailed
 from praf_tui.screens.loading import LoadingScreen
 from praf_tui.widgets.header import PrafHeader
+from praf_tui.widgets.keybar import KeyBar
 
 CHANGES = (None, "new", "delisted", "relisted")
 STYLE = {"new": "green", "delisted": "red", "relisted": "cyan"}
@@ -58,7 +59,7 @@ class UniverseScreen(LoadingScreen):
         yield Static("loading …", id="universe-status")
         yield Static(id="universe-exchanges")
         yield DataTable(id="universe-listings", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "Universe health detail"

@@ -91,6 +91,11 @@ def theme_colours(app: App[Any]) -> dict[str, Any]:
     return out
 
 
+def _signature(cells: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What a row looks like: each cell's text and style (rich's Text equality ignores the style)."""
+    return tuple((c.plain, str(c.style)) if isinstance(c, Text) else c for c in cells)
+
+
 class FailureTable(DataTable[Any]):
     """One page of failures. Enter opens the symbol, PageUp/PageDown move whole server pages (not the cursor)."""
 
@@ -107,6 +112,7 @@ class FailureTable(DataTable[Any]):
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)
         self.rows_shown: tuple[FailureRow, ...] = ()
         self.seen: dict[int, FailureRow] = {}  # every row shown so far, by id: a selection spans pages
+        self._shown_cells: dict[int, tuple[Any, ...]] = {}  # the cells of each row shown, by id, in table order
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -115,28 +121,61 @@ class FailureTable(DataTable[Any]):
     def show(self, rows: Sequence[FailureRow], selected: set[int], colours: Mapping[str, Any], details_width: int,
              cursor: int = 0, keep_scroll: bool = False) -> None:
         """Replace the rows with one page; put the cursor on row ``cursor`` (clamped). ``keep_scroll``: the same
-        view reloaded, so the rows stay where the operator sees them."""
+        view reloaded, so the rows stay where the operator sees them; then, when the page only lost rows and gained
+        some at its end (a resolve on an open-failures view), only those rows change: rebuilding 100 rows was most of
+        a resolve's time (bench/tui.py)."""
         scroll_y = self.scroll_y
+        cells = [self._cells(row, selected, colours, details_width) for row in rows]
+        if keep_scroll and self._patch(rows, cells):
+            self.rows_shown = tuple(rows)
+            self.seen.update((r.id, r) for r in rows)
+            if rows:
+                self.move_cursor(row=min(max(cursor, 0), len(rows) - 1), scroll=True)
+            return
         self.rows_shown = tuple(rows)
         self.seen.update((r.id, r) for r in rows)
         self.clear()
-        for row in rows:
-            state = state_label(row)
-            self.add_row(
-                SELECTED_MARK if row.id in selected else " ",
-                row.date.isoformat(),
-                Text(row.symbol),
-                Text(row.check_name),
-                Text(row.severity, style=colours.get(SEVERITY_COLOUR.get(row.severity, "primary"), "")),
-                Text(state, style=colours.get(STATE_COLOUR[state], Style())),
-                Text(summarize(row.details, details_width), style="dim" if row.resolved else ""),
-                key=str(row.id),
-            )
+        for row, row_cells in zip(rows, cells, strict=True):
+            self.add_row(*row_cells, key=str(row.id))
+        self._shown_cells = dict(zip((r.id for r in rows), cells, strict=True))
         if rows:
             row = min(max(cursor, 0), len(rows) - 1)
             self.move_cursor(row=row, scroll=not keep_scroll)
             if keep_scroll:  # once the new rows are measured; then the cursor is brought into view if it left it
                 self.call_after_refresh(self._restore_scroll, scroll_y, row)
+
+    @staticmethod
+    def _cells(row: FailureRow, selected: set[int], colours: Mapping[str, Any], details_width: int) -> tuple[Any, ...]:
+        state = state_label(row)
+        return (SELECTED_MARK if row.id in selected else " ",
+                row.date.isoformat(),
+                Text(row.symbol),
+                Text(row.check_name),
+                Text(row.severity, style=colours.get(SEVERITY_COLOUR.get(row.severity, "primary"), "")),
+                Text(state, style=colours.get(STATE_COLOUR[state], Style())),
+                Text(summarize(row.details, details_width), style="dim" if row.resolved else ""))
+
+    def _patch(self, rows: Sequence[FailureRow], cells: list[tuple[Any, ...]]) -> bool:
+        """Turn the shown page into ``rows`` in place when it is the shown rows minus some, in the same order, then new
+        ones: remove the gone, update the changed, append the new. False (nothing touched) for any other change."""
+        shown = self._shown_cells
+        kept = [r.id for r in rows if r.id in shown]
+        still = set(kept)
+        if [i for i in shown if i in still] != kept or any(r.id in shown for r in rows[len(kept):]):
+            return False
+        new_ids = {r.id for r in rows}
+        for failure_id in [i for i in shown if i not in new_ids]:
+            self.remove_row(str(failure_id))
+            del shown[failure_id]
+        for row, row_cells in zip(rows, cells, strict=True):
+            old = shown.get(row.id)
+            if old is None:
+                self.add_row(*row_cells, key=str(row.id))
+            elif _signature(old) != _signature(row_cells):
+                for (column, _), value in zip(COLUMNS, row_cells, strict=True):
+                    self.update_cell(str(row.id), column, value)
+            shown[row.id] = row_cells
+        return True
 
     def _restore_scroll(self, scroll_y: float, row: int) -> None:
         self.scroll_to(y=scroll_y, animate=False, immediate=True)
@@ -147,7 +186,9 @@ class FailureTable(DataTable[Any]):
         shown = {r.id for r in self.rows_shown}
         for failure_id in ids:
             if failure_id in shown:
-                self.update_cell(str(failure_id), "sel", SELECTED_MARK if failure_id in selected else " ")
+                mark = SELECTED_MARK if failure_id in selected else " "
+                self.update_cell(str(failure_id), "sel", mark)
+                self._shown_cells[failure_id] = (mark, *self._shown_cells[failure_id][1:])
 
     def rows_of(self, ids: Iterable[int]) -> list[FailureRow]:
         """The rows of ``ids`` as last shown (a selection made on other pages included)."""

@@ -86,7 +86,10 @@ async def test_card_and_number_keys_open_panels(make_app: Any, tui_service: Engi
         for card in tui_service.dashboard_snapshot(FIXTURE_AS_OF).cards:
             app.screen.query_one(f"#kpi-{card.key}", KpiCardView).focus()
             await pilot.press("enter")
-            await pilot.pause()
+            for _ in range(20):  # the table takes the focus after the next refresh (a slower one under load)
+                await pilot.pause()
+                if isinstance(app.focused, DataTable):
+                    break
             assert active_panel(app) == card.panel
             assert isinstance(app.focused, DataTable)  # the panel's table takes the keyboard
         await pilot.press("escape")
