@@ -6,14 +6,17 @@ against the bare service calls that feed those screens (prints JSON).
 Data: a SQLite home written straight through the models (in a child process): N active listings over five
 exchanges (plus recent listings and delistings) with their fetch state, the open qa_failures spread over 11
 checks and 40 days, qa_summary rows, 30 nights of fetch errors and batch latencies, job runs in cron_status.
-Then ``--repeat`` times, alternating, two fresh processes (timed from the parent's spawn, CLOCK_MONOTONIC):
+Then ``--repeat`` times, alternating, three fresh processes (timed from the parent's spawn, CLOCK_MONOTONIC):
   (a) baseline  python start → import praf_engine.service → open the home → the dashboard's service call
                 (dashboard_snapshot: summary, cards, the five panels, jobs, latest runs) → the triage
                 screen's (failure_filters, failures page 1 of 100) → one
                 triage_failures + the page reloaded: the floor any front end pays;
   (b) tui       python start → PrafApp run headless (``App.run_test``, 120x40: everything but the terminal
                 writes) → dashboard ready (every worker done, screen rendered) → ``t`` → triage ready (page 1
-                shown) → ``r`` + Enter in the note dialog → the failure resolved and the page reloaded.
+                shown) → ``r`` + Enter in the note dialog → the failure resolved and the page reloaded;
+  (c) floor     the baseline's snapshot (in a thread worker) shown by Textual's smallest app: a Header, a DataTable
+                of the 7 KPI cards, Textual's Footer → ready: what any Textual front end pays, so its ratio is the
+                floor under the dashboard's.
 Each process resolves one failure and reopens it before it exits, so every run sees the same data. Reported:
 medians, each run, and the peak RSS (VmHWM) of each process. Targets (issue 16: ratios against the baseline of the
 same run, so that they hold on a slower or busier machine; the absolute figures stay in the JSON): dashboard ready
@@ -253,6 +256,57 @@ def child_tui(home: Path, t0: float) -> dict[str, Any]:
     return out
 
 
+def child_floor(home: Path, t0: float) -> dict[str, Any]:
+    """The least a Textual front end pays for the dashboard: the baseline's service calls (snapshot in a thread
+    worker, as any responsive TUI must), then Textual's smallest app that shows them: a Header, one DataTable of the
+    seven KPI cards and Textual's Footer, headless at 120x40, settled and composited like the TUI run."""
+    marks: dict[str, float] = {"python_started": time.monotonic()}
+    from praf_engine.service import EngineService
+
+    service = EngineService.open(_settings(home))
+    marks["service_open"] = time.monotonic()
+    from textual import work
+    from textual.app import App, ComposeResult
+    from textual.widgets import DataTable, Footer, Header
+
+    class Floor(App[None]):
+        BINDINGS = [("q", "quit", "Quit")]
+
+        def compose(self) -> ComposeResult:
+            yield Header()
+            yield DataTable()
+            yield Footer()
+
+        def on_mount(self) -> None:
+            self.query_one(DataTable).add_columns("card", "count", "% of universe", "colour")
+            self.load()
+
+        @work(thread=True)
+        def load(self) -> None:
+            snapshot = service.dashboard_snapshot(AS_OF)
+            self.call_from_thread(self.show, snapshot)
+
+        def show(self, snapshot: Any) -> None:
+            self.query_one(DataTable).add_rows([(c.label, c.count, c.pct_of_universe, c.colour) for c in snapshot.cards])
+
+    app = Floor()
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(100):
+                await pilot.pause()
+                if all(w.is_finished for w in app.workers) and app.query_one(DataTable).row_count:
+                    break
+                await app.workers.wait_for_complete()
+            app.screen._compositor.render_strips()
+            marks["dashboard_ready"] = time.monotonic()
+
+    asyncio.run(run())
+    service.close()
+    return {"spawn_to_python_s": marks["python_started"] - t0, "dashboard_s": marks["dashboard_ready"] - t0,
+            "rss_mb": peak_rss_mb()}
+
+
 def spawn(mode: str, home: Path) -> dict[str, Any]:
     t0 = time.monotonic()
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TEXTUAL_THEME", "DATABASE_URL")}
@@ -279,7 +333,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         mode, home, t0 = args.child
-        result = (child_tui if mode == "tui" else child_baseline)(Path(home), float(t0))
+        result = {"tui": child_tui, "floor": child_floor, "baseline": child_baseline}[mode](Path(home), float(t0))
         print(json.dumps(result))
         return 0
     if args.build_only:
@@ -298,10 +352,12 @@ def main() -> int:
             build_info = json.loads(out.stdout.strip().splitlines()[-1])
         spawn("baseline", home)  # warm-up: page cache, bytecode, the database file
         spawn("tui", home)
-        base_runs, tui_runs = [], []
+        spawn("floor", home)
+        base_runs, tui_runs, floor_runs = [], [], []
         for _ in range(args.repeat):
             base_runs.append(spawn("baseline", home))
             tui_runs.append(spawn("tui", home))
+            floor_runs.append(spawn("floor", home))
         tui = {key: _med(tui_runs, key) for key in ("dashboard_s", "triage_s", "triage_first_page_s", "resolve_s",
                                                      "resolve_keys_s", "spawn_to_python_s", "imports_and_open_s")}
         tui["rss_mb"] = _med(tui_runs, "rss_mb", 1)
@@ -317,12 +373,17 @@ def main() -> int:
             "screens": {"dashboard": tui_runs[0]["dashboard_screen"], "triage_status": tui_runs[0]["triage_status"]},
             "baseline_service_calls": base,
             "tui": tui,
+            "textual_floor": {"dashboard_s": _med(floor_runs, "dashboard_s"), "rss_mb": _med(floor_runs, "rss_mb", 1),
+                              "dashboard_ratio": round(statistics.median(f["dashboard_s"] for f in floor_runs)
+                                                       / base["dashboard_s"]["median"], 3)},
             "overhead_over_baseline_s": {k: round(tui[k]["median"] - base[k]["median"], 3)
                                          for k in ("dashboard_s", "triage_s", "resolve_s")},
             "ratios": {"of_medians": medians, "rounds": [ratios(b, t) for b, t in zip(base_runs, tui_runs, strict=True)]},
             "targets": {**{f"{k}_max": v for k, v in TARGETS.items()},
                         **{f"{k}_met": measured[k] <= TARGETS[k] for k in TARGETS}},
             "notes": ["dashboard_s: parent's spawn of a fresh python to the dashboard rendered with every worker done",
+                      "textual_floor: the baseline's calls shown by Textual's smallest app (Header, a DataTable of the 7 "
+                      "cards, Footer): what any Textual front end pays; its ratio is the floor of dashboard_ratio",
                       "triage_s: `t` pressed to page 1 rendered; triage_first_page_s: to the page handed to the table",
                       "resolve_s: Enter in the note dialog to the reloaded page on screen (write + reload); "
                       "resolve_keys_s: the same from `r`, with the dialog, the test pilot's waits and every screen's reload "

@@ -33,8 +33,7 @@ def qa_gate(wiring: Wiring) -> Gate | None:
 def fetch_gate(wiring: Wiring) -> Gate | None:
     """The fetch's universe-freshness gate for tonight: refused (UNIVERSESTALE) when every exchange's universe is too
     old, some exchanges skipped when theirs is, a warning when a last scrape failed; None when all is fresh."""
-    from praf_engine.fetch.tracker import fetch_night
-    from praf_engine.fetch.tracker import freshness
+    from praf_engine.fetch.tracker import fetch_night, freshness
 
     state = freshness(wiring.settings, fetch_night(wiring.clock))
     if state.all_stale:

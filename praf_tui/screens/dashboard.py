@@ -49,6 +49,15 @@ PANEL_HELP = {
 }
 
 
+def panel_view(key: str) -> Panel:
+    """The view of panel ``key`` (a new widget)."""
+    if key == "completeness":
+        return ChecksView("Completeness & Integrity", id="completeness-view")
+    if key == "quality":
+        return ChecksView("Volume & Price Quality", id="quality-view")
+    return {"universe": UniversePanel, "timeliness": TimelinessView, "fetch": FetchView, "jobs": JobsView}[key]()
+
+
 class DashboardScreen(LoadingScreen):
     """KPI cards on top, the panels in tabs below; ``data`` is the last snapshot shown (None until the first)."""
 
@@ -74,6 +83,7 @@ class DashboardScreen(LoadingScreen):
     def __init__(self) -> None:
         super().__init__()
         self.data: DashboardSnapshot | None = None
+        self._ready = {PANELS[0][0]}  # the tabs whose view is mounted (composed with the screen: the first)
 
     def compose(self) -> ComposeResult:
         yield PrafHeader(show_clock=False)
@@ -82,18 +92,10 @@ class DashboardScreen(LoadingScreen):
             yield ProgressBar(total=1, show_eta=False, id="demo-progress")
         yield SummaryBar()
         with TabbedContent(id="panels"):
-            with TabPane(PANELS[0][1], id="universe"):
-                yield UniversePanel()
-            with TabPane(PANELS[1][1], id="timeliness"):
-                yield TimelinessView()
-            with TabPane(PANELS[2][1], id="completeness"):
-                yield ChecksView("Completeness & Integrity", id="completeness-view")
-            with TabPane(PANELS[3][1], id="quality"):
-                yield ChecksView("Volume & Price Quality", id="quality-view")
-            with TabPane(PANELS[4][1], id="fetch"):
-                yield FetchView()
-            with TabPane(PANELS[5][1], id="jobs"):
-                yield JobsView()
+            for index, (key, title) in enumerate(PANELS):
+                with TabPane(title, id=key):
+                    if index == 0:  # the tab shown first; the others are mounted when first shown
+                        yield panel_view(key)
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -138,7 +140,10 @@ class DashboardScreen(LoadingScreen):
     def _draw_panel(self, key: str, data: DashboardSnapshot) -> None:
         """Draw the panel in tab ``key`` only: the hidden ones are drawn when their tab is shown. Filling the tables
         of every hidden tab (~1,000 rows on 6,000 symbols, measured cell by cell by DataTable) made the first
-        dashboard 0.36 s slower; a panel whose data did not change is left alone (``Panel.unchanged``)."""
+        dashboard 0.36 s slower; a panel whose data did not change is left alone (``Panel.unchanged``). A tab whose view
+        is still being mounted is drawn once it is (``_mount_panel``)."""
+        if key not in self._ready:
+            return
         if key == "universe":
             self.query_one(UniversePanel).show(data.universe, data.summary.total_active)
         elif key == "timeliness":
@@ -155,7 +160,8 @@ class DashboardScreen(LoadingScreen):
 
     def _show_running(self, state: SchedulerState | None = None) -> None:
         """The Jobs panel's progress bars, from the app's last scheduler state (its own poll)."""
-        self.query_one("#jobs-running", RunningJobs).show(state.running if state is not None else ())
+        for running in self.query("#jobs-running").results(RunningJobs):  # none until the Jobs tab is first shown
+            running.show(state.running if state is not None else ())
 
     def _retheme(self, _theme: Any = None) -> None:
         """Table cells carry colours resolved from the theme: draw them again in the new one."""
@@ -190,8 +196,9 @@ class DashboardScreen(LoadingScreen):
 
         self.app.push_screen(DatePrompt("As-of date", self.praf.as_of), chosen)
 
-    def action_panel(self, key: str) -> None:
+    async def action_panel(self, key: str) -> None:
         """Show a panel and put the focus on its first table (Enter, arrows and R act on it)."""
+        await self._mount_panel(key)
         self.query_one("#panels", TabbedContent).active = key
         table = self.query_one(f"TabPane#{key}").query(DataTable).first()
         self.call_after_refresh(table.focus)
@@ -230,8 +237,8 @@ class DashboardScreen(LoadingScreen):
 
     # Events --------------------------------------------------------------------------------------
     @on(KpiCardView.Opened)
-    def _open_card_panel(self, event: KpiCardView.Opened) -> None:
-        self.action_panel(event.card.panel)
+    async def _open_card_panel(self, event: KpiCardView.Opened) -> None:
+        await self.action_panel(event.card.panel)
 
     def action_universe(self, month: str | None = None) -> None:
         from praf_tui.screens.universe import UniverseScreen
@@ -239,10 +246,24 @@ class DashboardScreen(LoadingScreen):
         self.app.push_screen(UniverseScreen(month))
 
     @on(TabbedContent.TabActivated)
-    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
-        if self.data is not None and event.pane.id:
-            self._draw_panel(event.pane.id, self.data)
+    async def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id:
+            await self._mount_panel(event.pane.id)
+            if self.data is not None:
+                self._draw_panel(event.pane.id, self.data)
         self.refresh_bindings()
+
+    async def _mount_panel(self, key: str) -> None:
+        """Mount the view of tab ``key`` the first time it is shown: the five hidden tabs' ~35 widgets (tables, charts)
+        were 50 ms of the dashboard's start (bench/tui.py)."""
+        pane = self.query_one(f"TabPane#{key}", TabPane)
+        if not pane.children:
+            await pane.mount(panel_view(key))
+            self._ready.add(key)
+            if key == "jobs":
+                self._show_running(self.praf.scheduler)
+            if self.data is not None and self.query_one("#panels", TabbedContent).active == key:
+                self._draw_panel(key, self.data)
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
