@@ -48,6 +48,10 @@ bench: install
 	$(BIN)/python bench/qa.py
 	$(BIN)/python bench/tui.py
 	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/logs.py
+	$(BIN)/python bench/tui_fixloop.py threshold
+	$(BIN)/python bench/tui_fixloop.py refetch
+	$(BIN)/python bench/daemon.py
 
 screenshots: install
 	$(BIN)/python scripts/screenshots.py
