@@ -169,7 +169,7 @@ def child_baseline(home: Path, t0: float) -> dict[str, Any]:
 def child_tui(home: Path, t0: float) -> dict[str, Any]:
     marks: dict[str, float] = {"python_started": time.monotonic()}
     from praf_engine.service import EngineService
-    from praf_tui.app import PrafApp
+    from praf_tui.app import PrafApp, freeze_heap
 
     service = EngineService.open(_settings(home))
     marks["imports_and_open"] = time.monotonic()
@@ -196,6 +196,7 @@ def child_tui(home: Path, t0: float) -> dict[str, Any]:
         return TriageScreen
 
     app = PrafApp(service, as_of=AS_OF, who="bench", refresh_s=0)
+    freeze_heap()  # as praf-tui's main does before it runs the app
     out: dict[str, Any] = {}
 
     async def settle(pilot: Any) -> None:

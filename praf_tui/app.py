@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import getpass
 import importlib
 import sys
@@ -51,6 +52,7 @@ from praf_tui.messages import (
     SchedulerPollFailed,
 )
 from praf_tui.screens.dashboard import DashboardScreen
+from praf_tui.stylesheet import ReusingStylesheet
 from praf_tui.widgets.dialogs import PromptDialog
 
 ANSI_THEME = "ansi-dark"
@@ -106,6 +108,7 @@ class PrafApp(App[None]):
         ``with_scheduler``: run the home's scheduler in a worker thread (after the demo's steps, with a demo) unless
         another scheduler holds the home; it stops when the app ends."""
         super().__init__()
+        self.stylesheet = ReusingStylesheet(variables=self.get_css_variables())  # no source added yet (App.__init__)
         self.start_mode = screen or ("triage" if check else None)
         self.start_check = check  # taken by the triage screen when it mounts
         self.service = service
@@ -325,6 +328,13 @@ class PrafApp(App[None]):
         self.call_later(self.run_action, action, node)
 
 
+def freeze_heap() -> None:
+    """Just before the app runs: what exists by now (the engine's and Textual's modules, the service, the app) lives as
+    long as the process. ``gc.freeze`` moves it out of the collector's generations, so the collections during the start
+    (and each full one after) no longer walk it: ~30 ms of the dashboard's start with 83,000 objects (bench/tui.py)."""
+    gc.freeze()
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -378,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code
     try:
+        freeze_heap()
         app.run()
     finally:
         app.stop_scheduler()  # before the database closes
@@ -396,6 +407,7 @@ def _main_demo(args: argparse.Namespace) -> int:
     try:
         app = PrafApp(demo.service, as_of=args.as_of or demo.as_of(), refresh_s=args.refresh, demo=demo, ansi=args.ansi,
                       with_scheduler=args.with_scheduler)
+        freeze_heap()
         app.run()
     except PipelineError as exc:  # the keymap
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)

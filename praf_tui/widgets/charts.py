@@ -10,6 +10,8 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 
+from rich.text import Text
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from praf_engine.service import NightPoint, UniverseMonth
@@ -18,7 +20,11 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 
 class Chart(PlotextPlot):
-    """A plot that is rebuilt from its data on ``show``; not focusable (the tables carry the keyboard)."""
+    """A plot that is rebuilt from its data on ``show``; not focusable (the tables carry the keyboard).
+
+    Its drawing is kept until the data, the size or the theme changes: PlotextPlot builds the figure again on every
+    render (a layout pass, a neighbour's refresh), ~10 ms at 60x15, and the dashboard's start rendered the universe
+    chart six times (bench/tui.py). Until the first ``show`` it draws nothing (the screen says it is loading)."""
 
     DEFAULT_CSS = """
     Chart { width: 1fr; height: 1fr; min-width: 24; min-height: 6; }
@@ -27,8 +33,19 @@ class Chart(PlotextPlot):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes=classes)
         self.theme = "pro"
+        self._version = 0  # bumped by each show
+        self._drawn: tuple[tuple[object, ...], RenderResult] | None = None
+
+    def render(self) -> RenderResult:
+        if not self._version:
+            return Text()
+        key = (self._version, self.size, self.app.theme, self.theme)
+        if self._drawn is None or self._drawn[0] != key:
+            self._drawn = (key, super().render())
+        return self._drawn[1]
 
     def _start(self, title: str) -> None:
+        self._version += 1
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
