@@ -87,9 +87,10 @@ class DashboardScreen(LoadingScreen):
 
     def compose(self) -> ComposeResult:
         yield PrafHeader(show_clock=False)
-        with Horizontal(id="demo"):
-            yield Label("", id="demo-step")
-            yield ProgressBar(total=1, show_eta=False, id="demo-progress")
+        if self.praf.demo is not None:  # `praf-tui --demo` only: its bar is 5 of the screen's 47 widgets
+            with Horizontal(id="demo"):
+                yield Label("", id="demo-step")
+                yield ProgressBar(total=1, show_eta=False, id="demo-progress")
         yield SummaryBar()
         with TabbedContent(id="panels"):
             for index, (key, title) in enumerate(PANELS):
@@ -177,7 +178,9 @@ class DashboardScreen(LoadingScreen):
     def _show_demo(self) -> None:
         """`praf-tui --demo`: a one-line progress bar while the pipeline steps run."""
         app = self.praf
-        running = app.demo is not None and not app.demo_done
+        if app.demo is None:
+            return
+        running = not app.demo_done
         self.query_one("#demo").set_class(running, "-running")
         if running:
             index, total, step = app.demo_status
