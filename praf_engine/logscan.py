@@ -16,12 +16,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from praf_engine.errors import PipelineError
 from praf_engine.logs import LOG_FILE
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CHUNK = 4 << 20  # bytes read at once while scanning
 MAX_LINE = 256 << 10  # a longer line is indexed whole but parsed and shown from its first MAX_LINE bytes only
@@ -160,6 +161,8 @@ class _Segment:
             self.count += len(starts)
 
     def compact(self) -> None:
+        import numpy as np  # numpy loads with the first log search, not with every import of the service
+
         if len(self.starts) > 1:
             self.starts, self.ends = [np.concatenate(self.starts)], [np.concatenate(self.ends)]
 
@@ -250,6 +253,8 @@ class LogIndex:
 
     def _select(self, body: bytes, limit: int) -> tuple[np.ndarray, np.ndarray]:
         """Start and end offsets of the lines of ``body[:limit]`` (which ends in a newline) that pass the query."""
+        import numpy as np
+
         hay = body[:limit].lower() if self._lowered else body
         if self._needles:
             hits: set[int] = set()
@@ -271,6 +276,8 @@ class LogIndex:
         return (starts[keep], ends[keep]) if len(starts) else (starts, ends)
 
     def _huge_line(self, f: Any, seg: _Segment, start: int, end: int) -> None:
+        import numpy as np
+
         f.seek(start)
         size = end - start
         head = f.read(min(size, MAX_LINE))

@@ -41,6 +41,25 @@ def test_engine_import_is_light() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_the_service_and_the_daemon_load_no_array_library_until_used(tmp_path: Path) -> None:
+    """What the idle daemon and every entry point import (the service, the CLI, the daemon, a wiring) loads neither
+    pyarrow nor numpy nor pandas (~65 MB resident, 0.18 s, issue 16): the lake opens when first used, and the copies
+    a wiring makes share that one lake."""
+    code = (
+        "import sys\n"
+        "import praf_engine.service, praf_engine.cli, praf_engine.daemon.process, praf_engine.scheduler.core\n"
+        "from praf_engine.config import load_settings\n"
+        "from praf_engine.wiring import Wiring\n"
+        f"w = Wiring.production(load_settings(home={str(tmp_path)!r}, environ={{}}, overrides={{}}))\n"
+        "copy = w.with_clock(w.clock)\n"
+        "before = [m for m in ('pyarrow', 'numpy', 'pandas') if m in sys.modules]\n"
+        "lake = copy.lake\n"
+        "print(','.join(before), lake is w.lake, 'pyarrow' in sys.modules, lake.root == w.settings.lake_dir)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.split() == ["True", "True", "True"], out.stdout  # nothing before; one lake, opened on use
+
+
 def test_the_read_models_never_import_the_jobs() -> None:
     """The read side (praf_engine.readmodels) is queries and DTOs: it never reaches the job runner or registry, not
     even lazily inside a function (the service hands it the job list)."""

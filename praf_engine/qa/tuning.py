@@ -15,15 +15,17 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from peewee import Database, fn
 
 from praf_engine.config import Settings
 from praf_engine.db.models import SEVERITIES, CronStatus, QACheck, QACheckAudit, QASummary, Ticker, utcnow
 from praf_engine.errors import PipelineError
-from praf_engine.lake import Lake
 from praf_engine.qa import catalog
+
+if TYPE_CHECKING:
+    from praf_engine.lake import Lake
 
 MAX_NOTE = 2000  # characters of an audit note
 MAX_WHO = 64  # qa_check_audit.changed_by

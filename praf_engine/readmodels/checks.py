@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from praf_engine.config import Settings
 from praf_engine.db.models import QACheck, QACheckAudit
-from praf_engine.lake import Lake
 from praf_engine.qa import catalog, tuning
+
+if TYPE_CHECKING:
+    from praf_engine.lake import Lake
 
 SAMPLE = 10  # symbols listed of the added and of the removed failures
 HISTORY = 200  # edits listed per check, newest first

@@ -6,10 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import numpy as np
 from peewee import JOIN, fn
 
-from praf_engine import calendars
 from praf_engine.config import Settings
 from praf_engine.db.models import BatchLatency, FetchError, QAFailure, Ticker, TickerFetchMeta
 from praf_engine.qa import catalog
@@ -32,6 +30,10 @@ QUALITY_CHECKS = ("zero_volume", "price_jump", "ohlc_sanity", "duplicate_dates",
 
 def timeliness(as_of: dt.date, threshold: int, limit: int = 100) -> TimelinessPanel:
     """Days behind for every active symbol on its own calendar; the lagging table and the histogram."""
+    import numpy as np  # numpy and the calendars load with the first snapshot, not with the service's import
+
+    from praf_engine import calendars  # (the daemon imports the service and never draws a dashboard)
+
     rows = _fetch_state()
     symbols = [r[0] for r in rows]
     exchanges = [r[1] for r in rows]
@@ -79,6 +81,8 @@ def check_panel(qa_date: dt.date | None, checks: tuple[str, ...], active: int, s
 
 def fetch_health(as_of: dt.date, settings: Settings, nights: int = 30) -> FetchHealthPanel:
     """Last night's fetch errors and, per night of the last ``nights``, the batch latency p50/p95 and the errors."""
+    import numpy as np  # with the first snapshot, not with the service's import
+
     night = as_date(FetchError.select(fn.MAX(FetchError.night)).where(FetchError.night <= as_of).scalar())
     errors = tuple(FetchErrorRow(r.symbol, r.error_code, r.msg, int(r.consecutive_failures), r.exit_name)
                    for r in FetchError.select().where(FetchError.night == night).order_by(FetchError.symbol)) if night else ()

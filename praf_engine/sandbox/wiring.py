@@ -15,7 +15,7 @@ from praf_engine.config import Key, SandboxSettings, Settings
 from praf_engine.db.models import utcnow
 from praf_engine.errors import PipelineError
 from praf_engine.sandbox.faults import FaultConfig
-from praf_engine.wiring import Clock, Wiring, YahooSessionFactory, http_client_factory
+from praf_engine.wiring import Clock, LakeHandle, Wiring, YahooSessionFactory, http_client_factory
 
 NORDVPN_LIST = "/v1/servers?filters[servers_technologies][identifier]=socks&limit=50"
 
@@ -115,11 +115,9 @@ def sandbox_wiring(settings: Settings, *, today: Callable[[], dt.date] | None = 
     """The wiring of a home that uses a sandbox: ``settings`` with the profile, the emulator's sessions, and the clock
     of the market's date — ``today`` (a running ``Sandbox`` passes its market's), else ``sandbox.today``, else the
     UTC clock (a sandbox without a date plays today)."""
-    from praf_engine.lake import Lake
-
     s = with_profile(settings)
     if today is None and s.sandbox.today is not None:
         fixed = s.sandbox.today
         today = lambda: fixed  # noqa: E731
     return Wiring(settings=s, yahoo_session=yahoo_sessions(s.fetch.yahoo_base_url), http_client=http_client_factory(s),
-                  clock=market_clock(today) if today is not None else utcnow, lake=Lake(s.lake_dir), db=db)
+                  clock=market_clock(today) if today is not None else utcnow, lake_handle=LakeHandle(s.lake_dir), db=db)

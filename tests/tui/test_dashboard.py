@@ -4,6 +4,7 @@ driven by keyboard on the fixture home (real pipeline data), plus snapshots at 8
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from contextlib import suppress
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, TabbedContent
 from textual.worker import WorkerCancelled
 
+from praf_engine.demo import DemoStep, StepResult
 from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF
 from praf_engine.service import EngineService
 from praf_tui.messages import DashboardLoaded
@@ -282,23 +284,44 @@ async def test_the_next_poll_is_scheduled_only_after_the_render(make_app: Any, t
         assert screen._poll is not None and screen._poll is not waiting  # noqa: SLF001
 
 
+class _GatedDemo:
+    """The demo's steps as the app sees them (names, run_step), each held until the test lets it finish."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.steps = [DemoStep(name, name, lambda service, sandbox: {}, order) for order, name in enumerate(names)]
+        self.gates = [threading.Event() for _ in names]
+
+    def run_step(self, step: DemoStep) -> StepResult:
+        self.gates[self.steps.index(step)].wait(30)
+        return StepResult(step.name, True, {}, None, 0.0)
+
+
 async def test_demo_progress_line_follows_the_demo_status(make_app: Any) -> None:
-    app = make_app()
+    plain = make_app()
+    async with plain.run_test(size=(80, 24)) as pilot:
+        await settle(plain, pilot)
+        assert not plain.screen.query("#demo")  # no demo: no progress line composed
+    demo = _GatedDemo(("init", "scrape", "fetch", "qa"))
+    app = make_app(demo=demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        demo = app.screen.query_one("#demo")
-        assert not demo.display or not demo.has_class("-running")
-        app.demo, app.demo_done, app.demo_status = object(), False, (1, 4, "fetch")
-        app.changed()
-        await settle(app, pilot)
-        assert demo.has_class("-running") and demo.display
+        line = app.screen.query_one("#demo")
         bar = app.screen.query_one("#demo-progress", ProgressBar)
-        assert (bar.progress, bar.total) == (1, 4)
-        assert "step 2/4 fetch" in str(app.screen.query_one("#demo-step", Label).render())
-        app.demo_done = True
-        app.changed()
-        await settle(app, pilot)
-        assert not demo.has_class("-running")
+        for done in (1, 2):
+            demo.gates[done - 1].set()
+            for _ in range(100):
+                await pilot.pause()
+                if app.demo_status[0] == done and bar.progress == done:
+                    break
+            assert line.has_class("-running") and line.display
+            assert (bar.progress, bar.total) == (done, 4)
+            assert f"step {done + 1}/4 {demo.steps[done].name}" in str(app.screen.query_one("#demo-step", Label).render())
+        for gate in demo.gates[2:]:
+            gate.set()
+        for _ in range(100):
+            await pilot.pause()
+            if app.demo_done and not line.has_class("-running"):
+                break
+        assert app.demo_done and not line.has_class("-running") and not line.display
 
 
 # Snapshots -----------------------------------------------------------------------------------------
