@@ -1,5 +1,5 @@
 """`python -m praf_tui` = `praf-tui`."""
 
-from praf_tui.app import main
+from praf_tui.start import main
 
 raise SystemExit(main())

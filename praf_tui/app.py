@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import getpass
 import importlib
 import sys
@@ -52,6 +51,7 @@ from praf_tui.messages import (
     SchedulerPollFailed,
 )
 from praf_tui.screens.dashboard import DashboardScreen
+from praf_tui.start import RESUME_AFTER_S, collector_paused, resume_collector
 from praf_tui.stylesheet import ReusingStylesheet
 from praf_tui.widgets.dialogs import PromptDialog
 
@@ -136,6 +136,8 @@ class PrafApp(App[None]):
             self._run_demo()
         self.watch(self, "data_version", self.reload_scheduler, init=False)
         self.reload_scheduler()
+        if collector_paused():  # by the entry point: at the latest now + RESUME_AFTER_S, loaded or not
+            self.set_timer(RESUME_AFTER_S, resume_collector, name="collector resume")
         if self.with_scheduler and self.demo_done:
             self.host_scheduler()
 
@@ -328,13 +330,6 @@ class PrafApp(App[None]):
         self.call_later(self.run_action, action, node)
 
 
-def freeze_heap() -> None:
-    """Just before the app runs: what exists by now (the engine's and Textual's modules, the service, the app) lives as
-    long as the process. ``gc.freeze`` moves it out of the collector's generations, so the collections during the start
-    (and each full one after) no longer walk it: ~30 ms of the dashboard's start with 83,000 objects (bench/tui.py)."""
-    gc.freeze()
-
-
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -388,7 +383,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
         return exc.exit_code
     try:
-        freeze_heap()
         app.run()
     finally:
         app.stop_scheduler()  # before the database closes
@@ -407,7 +401,6 @@ def _main_demo(args: argparse.Namespace) -> int:
     try:
         app = PrafApp(demo.service, as_of=args.as_of or demo.as_of(), refresh_s=args.refresh, demo=demo, ansi=args.ansi,
                       with_scheduler=args.with_scheduler)
-        freeze_heap()
         app.run()
     except PipelineError as exc:  # the keymap
         print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)

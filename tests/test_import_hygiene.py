@@ -156,3 +156,18 @@ def test_the_tuis_polls_import_no_job_code(tmp_path: Path) -> None:
             "print(','.join(m for m in heavy if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO, env=cli_env())
     assert out.stdout.strip() == ""
+
+
+def test_the_scheduler_state_does_not_load_the_scheduler(tmp_path: Path) -> None:
+    """The header of every TUI screen and `praf-engine status` read the scheduler state; only a process that hosts the
+    scheduler loads its core (the schedule library, the runner, the request queue: ~25 ms of the TUI's start)."""
+    code = (
+        "import sys\n"
+        "from praf_engine.config import load_settings\n"
+        "from praf_engine.service import EngineService\n"
+        f"service = EngineService.open(load_settings(home={str(tmp_path)!r}, environ={{}}, overrides={{}}))\n"
+        "state = service.scheduler_state()\n"
+        "print(len(state.jobs) > 0, ','.join(m for m in ('praf_engine.scheduler.core', 'schedule') if m in sys.modules) or '-')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.splitlines()[-1].split() == ["True", "-"], out.stdout  # (the migration logs first)

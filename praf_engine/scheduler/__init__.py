@@ -1,6 +1,6 @@
-"""The scheduler core: the table (plan.py) and PipelineScheduler (core.py), hosted by the daemon or the TUI."""
+"""The scheduler: the table (``plan``) and PipelineScheduler (``core``), hosted by the daemon or the TUI.
 
-from praf_engine.scheduler.core import PipelineScheduler
-from praf_engine.scheduler.plan import Plan, Slot, build_plan
-
-__all__ = ["PipelineScheduler", "Plan", "Slot", "build_plan"]
+Import the submodule you need: importing ``praf_engine.scheduler.plan`` (the job order, read by the service's
+scheduler state on every poll) must not load ``core`` (schedule, the runner, the request queue: ~25 ms), which only
+a process that hosts the scheduler uses.
+"""

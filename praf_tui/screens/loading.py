@@ -19,6 +19,7 @@ from textual.worker import get_current_worker
 
 from praf_engine.service import PipelineError, redact
 from praf_tui.messages import LoadFailed
+from praf_tui.start import collector_paused, resume_collector
 
 if TYPE_CHECKING:
     from praf_tui.app import PrafApp
@@ -68,6 +69,8 @@ class LoadingScreen(Screen[None]):
             self._poll.stop()
         refresh = self.praf.refresh_s
         self._poll = self.set_timer(refresh, self.reload, name=f"{type(self).__name__} poll") if refresh > 0 else None
+        if collector_paused():  # the start is over once the first load is on screen (praf_tui.start)
+            self.app.call_after_refresh(resume_collector)
 
     def send(self, message: Message) -> None:
         """From the load worker: post ``message`` unless a newer load cancelled this one."""

@@ -76,3 +76,72 @@ async def test_a_chart_is_drawn_once_per_data_size_and_theme(make_app: Any, monk
         app.theme = "ansi-dark"
         await settle(pilot)
         assert len(builds) == 2
+
+
+START = """
+import asyncio, gc, sys, threading
+from praf_tui.start import collector_paused, pause_collector
+pause_collector()
+heavy = [m for m in ("textual", "praf_engine") if m in sys.modules]
+from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF
+from praf_engine.service import EngineService, load_settings
+import praf_tui.app
+from praf_tui.screens.dashboard import DashboardScreen
+service = EngineService.open(load_settings(home=sys.argv[1]))
+seen = {}
+if sys.argv[2] == "never-loads":  # the first snapshot never comes back (a database that hangs)
+    praf_tui.app.RESUME_AFTER_S = 0.3
+    release = threading.Event()
+    def hang(*args, **kw):
+        release.wait(30)
+        raise TimeoutError("released by the test")  # shown as a failed load, never drawn
+    service.dashboard_snapshot = hang
+draw = DashboardScreen.on_dashboard_loaded
+def drawing(self, message):
+    seen.setdefault("collecting_while_drawn", gc.isenabled())
+    draw(self, message)
+DashboardScreen.on_dashboard_loaded = drawing
+app = praf_tui.app.PrafApp(service, as_of=FIXTURE_AS_OF, who="tester", refresh_s=0)
+async def run():
+    async with app.run_test(size=(80, 24)) as pilot:
+        seen["collecting_at_mount"] = gc.isenabled()
+        for _ in range(400):
+            await pilot.pause(0.01)
+            if gc.isenabled():
+                break
+        seen["collecting_after"] = gc.isenabled()
+        seen["frozen"] = gc.get_freeze_count()
+        seen["paused"] = collector_paused()
+        if sys.argv[2] == "never-loads":
+            release.set()
+asyncio.run(run())
+service.close()
+print("RESULT", heavy, sorted(seen.items()))
+"""
+
+
+def _start(home: Path, how: str) -> str:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", START, str(home), how], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-3000:]
+    return next(line for line in out.stdout.splitlines() if line.startswith("RESULT"))
+
+
+def test_the_collector_is_paused_until_the_dashboard_shows_its_first_load(fixture_home: Path) -> None:
+    """praf-tui's entry point pauses the cyclic collector before it imports anything heavy (~50 ms of collections
+    during the start, issue 16); the app resumes it, with the start's heap frozen, after its first load is drawn."""
+    result = _start(fixture_home, "loads")
+    assert result.startswith("RESULT []")  # praf_tui.start imports neither Textual nor the engine
+    assert "('collecting_at_mount', False)" in result and "('collecting_while_drawn', False)" in result
+    assert "('collecting_after', True)" in result and "('paused', False)" in result
+    frozen = int(result.split("('frozen', ")[1].split(")")[0])
+    assert frozen > 50_000, result  # the modules, the app and the snapshot: out of the collector's generations
+
+
+def test_a_start_that_never_loads_resumes_the_collector_all_the_same(fixture_home: Path) -> None:
+    result = _start(fixture_home, "never-loads")
+    assert "('collecting_at_mount', False)" in result and "collecting_while_drawn" not in result
+    assert "('collecting_after', True)" in result and "('paused', False)" in result
