@@ -1,9 +1,14 @@
 """Small modal dialogs: ask for a symbol, a date or an optional triage note (Enter accepts, Escape cancels), and the
-yes/no confirmation (y or the Yes button confirms; n, Escape or the No button declines). Styles: app.tcss."""
+yes/no confirmation (y or the Yes button confirms; n, Escape or the No button declines). Styles: app.tcss.
+
+A ``SubmitDialog`` stays open while its answer is carried out and is closed by the screen that did the work, once the
+result is in hand: the dialog and the stale view leave in one repaint (a triage note: Enter → the write and the page
+read run at once, with the event loop idle, instead of behind the teardown and repaint a closing dialog causes)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -48,6 +53,58 @@ class PromptDialog(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class SubmitDialog(PromptDialog):
+    """A prompt that stays open while its answer is carried out: Enter hands the text to ``submit`` (which starts the
+    work, e.g. a thread worker) and the dialog takes no more answers (Escape included); ``close()`` dismisses it once
+    the work has answered. If the work takes longer than ``SAY_AFTER_S``, the dialog says that it is working."""
+
+    SAY_AFTER_S = 0.15
+
+    def __init__(self, title: str, placeholder: str, submit: Callable[[str], object], *, working: str = "saving…",
+                 allow_empty: bool = True) -> None:
+        super().__init__(title, placeholder, allow_empty=allow_empty)
+        self._submit = submit
+        self._working_text = working
+        self.working = False
+        self._close_when_shown = False
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        event.prevent_default()  # Textual would call PromptDialog's handler next, which dismisses at once
+        if self.working:
+            return
+        text = event.value.strip()
+        error = self.validate(text)
+        if error:
+            self.query_one("#prompt-error", Label).update(error)
+            return
+        self.working = True
+        self.set_timer(self.SAY_AFTER_S, self._say_working)
+        self._submit(text)
+
+    def _say_working(self) -> None:
+        if self.is_attached:
+            self.query_one("#prompt-error", Label).update(self._working_text)
+
+    def action_cancel(self) -> None:
+        if not self.working:
+            self.dismiss(None)
+
+    def close(self) -> None:
+        """The work answered: dismiss (now if this dialog is on top, else when it is shown again)."""
+        if not self.is_attached:
+            return
+        if self.app.screen is self:
+            self.dismiss(None)
+        else:  # another mode's screen, or a screen pushed over it, is showing
+            self._close_when_shown = True
+
+    def on_screen_resume(self) -> None:
+        if self._close_when_shown:
+            self._close_when_shown = False
+            self.dismiss(None)
 
 
 class DatePrompt(PromptDialog):

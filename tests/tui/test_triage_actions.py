@@ -4,15 +4,17 @@ and a stale row, each effect checked in the database through the service."""
 from __future__ import annotations
 
 import csv
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Label
 
 from praf_engine.db.models import QAFailure
 from praf_engine.service import EngineService
 from praf_tui.screens.triage import TriageScreen
-from praf_tui.widgets.dialogs import PromptDialog
+from praf_tui.widgets.dialogs import PromptDialog, SubmitDialog
 from praf_tui.widgets.failure_table import SELECTED_MARK, FailureTable
 from tests.tui.conftest import settle
 from tests.tui.triage_pilot import OPEN, failure, open_triage, shown_ids, status, type_text
@@ -187,3 +189,43 @@ async def test_a_stale_row_reports_the_service_error_and_nothing_changes(make_ap
         await pilot.press("r", "enter")  # the retry works
         await settle(pilot)
         assert failure(ids[0]).resolved and failure(ids[0]).resolved_by == "tester"
+
+
+async def test_the_note_dialog_stays_open_until_the_write_answers(make_app: Any, tui_service: EngineService,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enter starts the write at once; the dialog stays (no Escape, no second write), says it is saving when the write
+    takes a while, and closes over the reloaded page, so no frame shows the page before the write."""
+    entered, release = threading.Event(), threading.Event()
+    calls: list[tuple[Any, ...]] = []
+    write = tui_service.triage_failures
+
+    def held(*args: Any, **kw: Any) -> int:  # the real write, once the test lets it go
+        calls.append(args)
+        entered.set()
+        release.wait(10)
+        return write(*args, **kw)
+
+    monkeypatch.setattr(tui_service, "triage_failures", held)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        target = screen.query_one(FailureTable).current
+        assert target is not None
+        await pilot.press("r")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, SubmitDialog)
+        await pilot.press("enter")
+        for _ in range(200):
+            if entered.is_set():
+                break
+            await pilot.pause(0.01)
+        await pilot.press("escape", "enter")  # neither cancels the write nor starts a second one
+        await pilot.pause(SubmitDialog.SAY_AFTER_S + 0.1)
+        assert app.screen is dialog and dialog.working
+        assert str(dialog.query_one("#prompt-error", Label).render()) == "saving…"
+        assert target.id in shown_ids(screen) and not failure(target.id).resolved
+        release.set()
+        await settle(pilot)
+        assert app.screen is screen and len(calls) == 1
+        assert failure(target.id).resolved and target.id not in shown_ids(screen)
