@@ -229,3 +229,42 @@ async def test_the_note_dialog_stays_open_until_the_write_answers(make_app: Any,
         await settle(pilot)
         assert app.screen is screen and len(calls) == 1
         assert failure(target.id).resolved and target.id not in shown_ids(screen)
+
+
+async def test_a_note_dialog_under_another_screen_closes_when_shown_again(make_app: Any, tui_service: EngineService,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The write answers while the command palette is open over the note dialog: the palette stays, and the dialog
+    closes when the palette does (dismissing it then would have popped the palette instead)."""
+    entered, release = threading.Event(), threading.Event()
+    write = tui_service.triage_failures
+
+    def held(*args: Any, **kw: Any) -> int:
+        entered.set()
+        release.wait(10)
+        return write(*args, **kw)
+
+    monkeypatch.setattr(tui_service, "triage_failures", held)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot)
+        target = screen.query_one(FailureTable).current
+        assert target is not None
+        await pilot.press("r")
+        await pilot.pause()
+        dialog = app.screen
+        await pilot.press("enter")
+        for _ in range(200):
+            if entered.is_set():
+                break
+            await pilot.pause(0.01)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        palette = app.screen
+        assert palette is not dialog and dialog in app.screen_stack
+        release.set()
+        await settle(pilot)
+        assert app.screen is palette and dialog in app.screen_stack  # the answer did not pop the palette
+        assert failure(target.id).resolved and target.id not in shown_ids(screen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen and dialog not in app.screen_stack
