@@ -49,6 +49,10 @@ class PromptDialog(ModalScreen[str | None]):
         if error:
             self.query_one("#prompt-error", Label).update(error)
             return
+        self.accept(text)
+
+    def accept(self, text: str) -> None:
+        """An acceptable answer: dismiss with it."""
         self.dismiss(text)
 
     def action_cancel(self) -> None:
@@ -70,15 +74,8 @@ class SubmitDialog(PromptDialog):
         self.working = False
         self._close_when_shown = False
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        event.prevent_default()  # Textual would call PromptDialog's handler next, which dismisses at once
-        if self.working:
-            return
-        text = event.value.strip()
-        error = self.validate(text)
-        if error:
-            self.query_one("#prompt-error", Label).update(error)
+    def accept(self, text: str) -> None:
+        if self.working:  # a second Enter while the first answer is carried out
             return
         self.working = True
         self.set_timer(self.SAY_AFTER_S, self._say_working)
