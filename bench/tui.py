@@ -51,7 +51,6 @@ sys.path.insert(0, str(REPO))
 from machine import LoadWatch  # noqa: E402  (bench/ is sys.path[0])
 
 AS_OF = dt.date(2025, 6, 9)
-SAME_COLLECTOR = False  # --same-collector (set by main)
 TARGETS = {"dashboard_ratio": 1.5, "resolve_ratio": 3.0, "triage_first_page_extra_s": 0.5, "memory_mb": 300.0}
 EXCHANGES = (("nasdaq", "XNAS"), ("arca", "XNYS"), ("ftse", "XLON"), ("dax", "XETR"), ("euronext", "XPAR"))
 CHECKS = ("lag_check", "missing_dates", "null_fields", "zero_volume", "price_jump", "ohlc_sanity", "duplicate_dates",
@@ -361,8 +360,6 @@ def child_floor(home: Path, t0: float) -> dict[str, Any]:
 def spawn(mode: str, home: Path) -> dict[str, Any]:
     t0 = time.monotonic()
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TEXTUAL_THEME", "DATABASE_URL")}
-    if SAME_COLLECTOR:
-        env["PRAF_BENCH_SAME_COLLECTOR"] = "1"
     proc = subprocess.run([sys.executable, __file__, "--child", mode, str(home), repr(t0)], capture_output=True, text=True,
                           cwd=REPO, env=env)
     if proc.returncode != 0:
@@ -389,8 +386,8 @@ def main() -> int:
                              "entry point does (praf_tui.start): the ratio with the collector's work taken out of all three")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "HOME", "T0"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global SAME_COLLECTOR  # noqa: PLW0603 - read by spawn()
-    SAME_COLLECTOR = args.same_collector
+    if args.same_collector:  # the children inherit it (spawn copies this environment)
+        os.environ["PRAF_BENCH_SAME_COLLECTOR"] = "1"
     if args.child:
         mode, home, t0 = args.child
         result = {"tui": child_tui, "floor": child_floor, "baseline": child_baseline}[mode](Path(home), float(t0))
@@ -429,7 +426,7 @@ def main() -> int:
         report = {
             "benchmark": "tui_dashboard_triage_vs_service_calls",
             "machine": watch.report(),
-            "collector": "paused while starting in all three (--same-collector)" if SAME_COLLECTOR
+            "collector": "paused while starting in all three (--same-collector)" if args.same_collector
                          else "paused while starting in the TUI only (its entry point, praf_tui.start); the baseline and "
                               "the floor run with Python's defaults",
             "data": {"as_of": AS_OF.isoformat(), "build": build_info, "open_failures": base_runs[0]["open_failures"]},

@@ -191,43 +191,55 @@ async def test_a_stale_row_reports_the_service_error_and_nothing_changes(make_ap
         assert failure(ids[0]).resolved and failure(ids[0]).resolved_by == "tester"
 
 
+class HeldWrite:
+    """The service's real triage write, held until the test releases it; ``calls`` counts the writes asked for."""
+
+    def __init__(self, service: EngineService) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.calls: list[tuple[Any, ...]] = []
+        self._write = service.triage_failures
+
+    def __call__(self, *args: Any, **kw: Any) -> int:
+        self.calls.append(args)
+        self.entered.set()
+        self.release.wait(10)
+        return self._write(*args, **kw)
+
+
+async def resolve_held(pilot: Any, held: HeldWrite) -> tuple[TriageScreen, Any, SubmitDialog]:
+    """Open triage, press r and Enter in the note dialog, and wait until the held write has started."""
+    screen = await open_triage(pilot)
+    target = screen.query_one(FailureTable).current
+    assert target is not None
+    await pilot.press("r")
+    await pilot.pause()
+    dialog = pilot.app.screen
+    assert isinstance(dialog, SubmitDialog)
+    await pilot.press("enter")
+    for _ in range(200):
+        if held.entered.is_set():
+            break
+        await pilot.pause(0.01)
+    return screen, target, dialog
+
+
 async def test_the_note_dialog_stays_open_until_the_write_answers(make_app: Any, tui_service: EngineService,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Enter starts the write at once; the dialog stays (no Escape, no second write), says it is saving when the write
     takes a while, and closes over the reloaded page, so no frame shows the page before the write."""
-    entered, release = threading.Event(), threading.Event()
-    calls: list[tuple[Any, ...]] = []
-    write = tui_service.triage_failures
-
-    def held(*args: Any, **kw: Any) -> int:  # the real write, once the test lets it go
-        calls.append(args)
-        entered.set()
-        release.wait(10)
-        return write(*args, **kw)
-
+    held = HeldWrite(tui_service)
     monkeypatch.setattr(tui_service, "triage_failures", held)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_triage(pilot)
-        target = screen.query_one(FailureTable).current
-        assert target is not None
-        await pilot.press("r")
-        await pilot.pause()
-        dialog = app.screen
-        assert isinstance(dialog, SubmitDialog)
-        await pilot.press("enter")
-        for _ in range(200):
-            if entered.is_set():
-                break
-            await pilot.pause(0.01)
+        screen, target, dialog = await resolve_held(pilot, held)
         await pilot.press("escape", "enter")  # neither cancels the write nor starts a second one
         await pilot.pause(SubmitDialog.SAY_AFTER_S + 0.1)
         assert app.screen is dialog and dialog.working
         assert str(dialog.query_one("#prompt-error", Label).render()) == "saving…"
         assert target.id in shown_ids(screen) and not failure(target.id).resolved
-        release.set()
+        held.release.set()
         await settle(pilot)
-        assert app.screen is screen and len(calls) == 1
+        assert app.screen is screen and len(held.calls) == 1
         assert failure(target.id).resolved and target.id not in shown_ids(screen)
 
 
@@ -235,33 +247,16 @@ async def test_a_note_dialog_under_another_screen_closes_when_shown_again(make_a
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The write answers while the command palette is open over the note dialog: the palette stays, and the dialog
     closes when the palette does (dismissing it then would have popped the palette instead)."""
-    entered, release = threading.Event(), threading.Event()
-    write = tui_service.triage_failures
-
-    def held(*args: Any, **kw: Any) -> int:
-        entered.set()
-        release.wait(10)
-        return write(*args, **kw)
-
+    held = HeldWrite(tui_service)
     monkeypatch.setattr(tui_service, "triage_failures", held)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_triage(pilot)
-        target = screen.query_one(FailureTable).current
-        assert target is not None
-        await pilot.press("r")
-        await pilot.pause()
-        dialog = app.screen
-        await pilot.press("enter")
-        for _ in range(200):
-            if entered.is_set():
-                break
-            await pilot.pause(0.01)
+        screen, target, dialog = await resolve_held(pilot, held)
         await pilot.press("ctrl+p")
         await pilot.pause()
         palette = app.screen
         assert palette is not dialog and dialog in app.screen_stack
-        release.set()
+        held.release.set()
         await settle(pilot)
         assert app.screen is palette and dialog in app.screen_stack  # the answer did not pop the palette
         assert failure(target.id).resolved and target.id not in shown_ids(screen)
