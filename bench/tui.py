@@ -36,6 +36,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -193,9 +194,12 @@ def child_tui(home: Path, t0: float) -> dict[str, Any]:
 
     pause_collector()  # as praf-tui's entry point does first (praf_tui.start); the app resumes it
     from praf_engine.service import EngineService
+
+    # in praf_tui.cli.main's order: the home opened with the dashboard's snapshot forked off, then Textual imported
+    prefetch = None if os.environ.get("PRAF_BENCH_NO_PREFETCH") else AS_OF
+    service = EngineService.open(_settings(home), prefetch_dashboard=prefetch)
     from praf_tui.app import PrafApp
 
-    service = EngineService.open(_settings(home))
     marks["imports_and_open"] = time.monotonic()
     shown: list[float] = []
     answered: list[float] = []
@@ -250,6 +254,7 @@ def child_tui(home: Path, t0: float) -> dict[str, Any]:
             render()
             marks["dashboard_ready"] = time.monotonic()
             out["dashboard_screen"] = type(app.screen).__name__
+            out["prefetch"] = service.prefetch_outcome or "none"
             start = time.monotonic()
             TriageScreen = instrument_triage()  # noqa: N806 - a class; its import counts in triage_s, as in the app
             await pilot.press("t")
@@ -295,7 +300,8 @@ def child_tui(home: Path, t0: float) -> dict[str, Any]:
     out.update({"spawn_to_python_s": marks["python_started"] - t0,
                 "imports_and_open_s": marks["imports_and_open"] - marks["python_started"],
                 "dashboard_s": marks["dashboard_ready"] - t0,
-                "rss_mb": peak_rss_mb()})
+                "rss_mb": peak_rss_mb(),
+                "prefetch_child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024})
     return out
 
 
@@ -384,10 +390,15 @@ def main() -> int:
     parser.add_argument("--same-collector", action="store_true",
                         help="the baseline and the floor also pause the garbage collector while they start, as praf-tui's "
                              "entry point does (praf_tui.start): the ratio with the collector's work taken out of all three")
+    parser.add_argument("--no-prefetch", action="store_true",
+                        help="the TUI computes its first snapshot in process, as before 2026-12-06 (no forked child: "
+                             "praf_engine.prefetch): what the prefetch gives")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "HOME", "T0"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.same_collector:  # the children inherit it (spawn copies this environment)
         os.environ["PRAF_BENCH_SAME_COLLECTOR"] = "1"
+    if args.no_prefetch:
+        os.environ["PRAF_BENCH_NO_PREFETCH"] = "1"
     if args.child:
         mode, home, t0 = args.child
         result = {"tui": child_tui, "floor": child_floor, "baseline": child_baseline}[mode](Path(home), float(t0))
@@ -418,6 +429,7 @@ def main() -> int:
         tui = {key: _med(tui_runs, key) for key in ("dashboard_s", "triage_s", "triage_first_page_s", "resolve_s", "resolve_frame_s",
                                                      "resolve_keys_s", "spawn_to_python_s", "imports_and_open_s")}
         tui["rss_mb"] = _med(tui_runs, "rss_mb", 1)
+        tui["prefetch_child_rss_mb"] = _med(tui_runs, "prefetch_child_rss_mb", 1)
         base = {key: _med(base_runs, key) for key in ("dashboard_s", "snapshot_only_s", "triage_s", "resolve_s",
                                                       "spawn_to_python_s", "imports_and_open_s")}
         base["rss_mb"] = _med(base_runs, "rss_mb", 1)
@@ -431,6 +443,7 @@ def main() -> int:
                               "the floor run with Python's defaults",
             "data": {"as_of": AS_OF.isoformat(), "build": build_info, "open_failures": base_runs[0]["open_failures"]},
             "screens": {"dashboard": tui_runs[0]["dashboard_screen"], "triage_status": tui_runs[0]["triage_status"]},
+            "prefetch": sorted({r["prefetch"] for r in tui_runs}),
             "baseline_service_calls": base,
             "tui": tui,
             "textual_floor": {"dashboard_s": _med(floor_runs, "dashboard_s"), "rss_mb": _med(floor_runs, "rss_mb", 1),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -17,9 +18,10 @@ from praf_engine.db.database import describe, open_database
 from praf_engine.db.schema import SCHEMA_VERSION, current_version, migrate
 from praf_engine.entry import build_wiring, require_home, start_logging
 from praf_engine.errors import PipelineError
-from praf_engine.logs import redact
+from praf_engine.logs import get_logger, redact
 from praf_engine.logscan import LEVELS as LOG_LEVELS
 from praf_engine.logscan import LogQuery
+from praf_engine.prefetch import ForkedRead
 from praf_engine.readmodels import alerts as alerts_model
 from praf_engine.readmodels import dashboard, jobs, triage
 from praf_engine.readmodels import scheduler as scheduler_model
@@ -177,6 +179,11 @@ def start_demo(home: str | None, size: int) -> DemoAPI:
     return DemoSession(home, {("sandbox", "size"): size}, console_level=None).__enter__()
 
 
+PREFETCH_WAIT_S = 10.0  # the dashboard's first load waits this long for the prefetch child, then computes it itself
+PREFETCH_FRESH_S = 5.0  # a prefetched snapshot older than this (the dashboard's refresh period) is not shown
+_log = get_logger(__name__)
+
+
 class EngineService(ThresholdEditor, FixLoop):
     """One per process. Built from settings at an entry point; every call is a short, blocking query."""
 
@@ -189,12 +196,32 @@ class EngineService(ThresholdEditor, FixLoop):
         self.wiring = wiring.with_db(self.db)
         self._logs: LogReader | None = None  # the log viewer's indexes, built on first use
         self._logs_lock = threading.Lock()
+        self._prefetch: tuple[dt.date, ForkedRead[DashboardSnapshot]] | None = None
+        self._prefetch_seen: ForkedRead[DashboardSnapshot] | None = None  # kept for prefetch_outcome
+        self._prefetch_lock = threading.Lock()
 
     @classmethod
-    def open(cls, settings: Settings, *, init: bool = True, wiring: Wiring | None = None) -> EngineService:
+    def open(cls, settings: Settings, *, init: bool = True, wiring: Wiring | None = None,
+             prefetch_dashboard: dt.date | None = None) -> EngineService:
         """Open the home's database. ``init``: create the schema of a fresh database (else HOMEMISSING). An older schema is never
-        upgraded implicitly (only `praf-engine init` does that, after a backup): it raises DBSCHEMA."""
-        service = cls(settings, wiring=wiring)
+        upgraded implicitly (only `praf-engine init` does that, after a backup): it raises DBSCHEMA.
+        ``prefetch_dashboard``: first fork a child that opens the home by itself and computes the dashboard's snapshot at
+        that date, while this process goes on (praf-tui's start: ``praf_engine.prefetch``); the first
+        ``dashboard_snapshot`` of that date takes it. No child when forking is not safe here (threads, an open database)."""
+        prefetch = None
+        if prefetch_dashboard is not None:
+            as_of = prefetch_dashboard
+            read = ForkedRead.start("dashboard snapshot",
+                                    lambda: cls.open(settings, init=False, wiring=wiring).dashboard_snapshot(as_of))
+            prefetch = (as_of, read) if read is not None else None
+        try:
+            service = cls(settings, wiring=wiring)
+        except BaseException:
+            if prefetch is not None:
+                prefetch[1].close("the service did not open")
+            raise
+        service._prefetch = prefetch
+        service._prefetch_seen = prefetch[1] if prefetch is not None else None
         try:
             version = current_version(service.db)
             if version == SCHEMA_VERSION:
@@ -234,6 +261,10 @@ class EngineService(ThresholdEditor, FixLoop):
                 "backup": str(backup) if backup else None}
 
     def close(self) -> None:
+        with self._prefetch_lock:
+            prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            prefetch[1].close()
         if not self.db.is_closed():
             self.db.close()
 
@@ -247,7 +278,37 @@ class EngineService(ThresholdEditor, FixLoop):
         with their last run and the latest runs; the summary is computed once."""
         from praf_engine.jobs.registry import JOBS
 
-        return dashboard.snapshot(as_of or _today(), self.settings, {name: spec.summary for name, spec in JOBS.items()})
+        as_of = as_of or _today()
+        prefetched = self._prefetched_dashboard(as_of)
+        if prefetched is not None:
+            return prefetched
+        return dashboard.snapshot(as_of, self.settings, {name: spec.summary for name, spec in JOBS.items()})
+
+    def _prefetched_dashboard(self, as_of: dt.date) -> DashboardSnapshot | None:
+        """The snapshot ``open(prefetch_dashboard=...)`` started, once: None (compute it here) when there is none, it is
+        for another date, older than PREFETCH_FRESH_S, or its child failed (logged as PREFETCH)."""
+        with self._prefetch_lock:
+            prefetch, self._prefetch = self._prefetch, None
+        if prefetch is None:
+            return None
+        prefetched_as_of, read = prefetch
+        try:
+            if prefetched_as_of != as_of:
+                read.close(f"for {prefetched_as_of}, asked for {as_of}")
+                raise PipelineError("PREFETCH", f"dashboard snapshot: prefetched for {prefetched_as_of}, asked for {as_of}")
+            snapshot, done = read.take(PREFETCH_WAIT_S)
+            if (age := time.monotonic() - done) > PREFETCH_FRESH_S:
+                read.outcome = f"stale ({age:.1f} s old)"
+                raise PipelineError("PREFETCH", f"dashboard snapshot: the prefetched one is {age:.1f} s old")
+        except PipelineError as exc:
+            _log.warning("prefetch not used; computing it here", error_code="PREFETCH", detail={"why": exc.msg})
+            return None
+        return snapshot
+
+    @property
+    def prefetch_outcome(self) -> str | None:
+        """What became of the dashboard prefetch: None (none started), running, used, or why it was not used."""
+        return self._prefetch_seen.outcome if self._prefetch_seen is not None else None
 
     def failures(self, *, check: str | None = None, severity: str | None = None, exchange: str | None = None,
                  resolved: bool | None = None, symbol: str | None = None, date: dt.date | None = None,

@@ -14,7 +14,7 @@ import getpass
 import importlib
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -33,12 +33,8 @@ from praf_engine.service import (
     LogQuery,
     PipelineError,
     SchedulerState,
-    build_wiring,
-    load_settings,
     redact,
-    require_home,
     start_demo,
-    start_logging,
 )
 from praf_tui.keys import check_keymap
 from praf_tui.messages import (
@@ -337,42 +333,8 @@ def _user() -> str:
         return "operator"
 
 
-def open_service(home: str | None, *, sandbox: bool = False) -> EngineService:
-    """The dashboard's engine: an existing home only (HOMEMISSING otherwise, nothing created), its JSON log configured
-    with the settings' secrets so jobs started here log like everywhere else (nothing to stderr: the screen owns it),
-    and the wiring its reruns use (the sandbox's with ``sandbox`` — `--sandbox` — or ``PRAF_SOURCES=sandbox``)."""
-    wiring = build_wiring(load_settings(home=home, overrides={("sources",): "sandbox"} if sandbox else None))
-    require_home(wiring.settings, "praf-tui")
-    start_logging(wiring.settings, console_level=None)
-    return EngineService.open(wiring.settings, init=False, wiring=wiring)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="praf-tui", description="PRAF terminal dashboard")
-    parser.add_argument("--home", help="data home (default $PRAF_HOME or ~/.local/share/praf)")
-    parser.add_argument("--as-of", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="show the data as of this date")
-    parser.add_argument("--demo", action="store_true",
-                        help="start the offline sandbox, run scrape → fetch → QA into the home, and watch it in the dashboard")
-    parser.add_argument("--size", type=int, default=300, help="with --demo: listings in the sandbox universe (default 300)")
-    parser.add_argument("--sandbox", action="store_true",
-                        help="point every source at the offline sandbox, like `praf-engine --sandbox` (same as "
-                             "PRAF_SOURCES=sandbox): jobs run from the dashboard fetch from it")
-    parser.add_argument("--ansi", action="store_true", help="use the terminal's own 16 colours")
-    parser.add_argument("--refresh", type=float, metavar="SECONDS",
-                        help="live refresh period (default: dashboard.refresh_s, 5 s; 0: off)")
-    parser.add_argument("--with-scheduler", action="store_true",
-                        help="run the home's scheduler inside the dashboard while it is open (unless a daemon or another "
-                             "dashboard already runs it: then it says so and starts none)")
-    parser.add_argument("--screen", choices=sorted(PrafApp.MODES), help="the screen to open first (default: dashboard)")
-    parser.add_argument("--check", metavar="CHECK", help="open triage filtered on this QA check, e.g. price_jump")
-    args = parser.parse_args(argv)
-    if args.demo:
-        return _main_demo(args)
-    try:
-        service = open_service(args.home, sandbox=args.sandbox)
-    except PipelineError as exc:
-        print(f"error: [{exc.error_code}] {redact(exc.msg)}", file=sys.stderr)
-        return exc.exit_code
+def run(service: EngineService, args: argparse.Namespace) -> int:
+    """The app on an opened service (``praf_tui.cli.main``'s second half); the service is closed when it ends."""
     try:
         if args.check:  # an unknown check is QATRIAGE, naming the known ones
             service.failures(check=args.check, limit=1)
@@ -390,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _main_demo(args: argparse.Namespace) -> int:
+def run_demo(args: argparse.Namespace) -> int:
     """`praf-tui --demo`: the entry point starts the sandbox and the demo home, and hands the demo to the app."""
     try:
         demo = start_demo(args.home, args.size)
@@ -413,5 +375,3 @@ def _main_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -45,11 +45,12 @@ def collector_paused() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`praf-tui`: the collector paused, then the app's own entry point (``praf_tui.app.main``)."""
+    """`praf-tui`: the collector paused, then the command line (``praf_tui.cli.main``: the home opened and the
+    dashboard's snapshot forked off before Textual is imported)."""
     pause_collector()
     try:
-        from praf_tui.app import main as run_app
+        from praf_tui.cli import main as cli_main
 
-        return run_app(argv)
+        return cli_main(argv)
     finally:
         resume_collector()  # a start that failed before the app showed anything

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from pathlib import Path
 
 from peewee import Database, PeeweeException, PostgresqlDatabase, SqliteDatabase
@@ -25,17 +26,28 @@ def sqlite_database(path: Path) -> SqliteDatabase:
     return SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, check_same_thread=False, timeout=10)
 
 
+_MADE: weakref.WeakSet[Database] = weakref.WeakSet()  # every database this process made, for open_connections
+
+
 def make_database(url: str | None, sqlite_path: Path) -> Database:
     """A Peewee database for ``url`` (postgresql://…, sqlite:///…) or the home's SQLite file."""
     try:
         if not url:
-            return sqlite_database(sqlite_path)
-        if url.startswith("sqlite:"):
-            return connect_url(url, pragmas=SQLITE_PRAGMAS)
-        url = re.sub(r"^postgres://", "postgresql://", url)
-        return connect_url(url)
+            db = sqlite_database(sqlite_path)
+        elif url.startswith("sqlite:"):
+            db = connect_url(url, pragmas=SQLITE_PRAGMAS)
+        else:
+            db = connect_url(re.sub(r"^postgres://", "postgresql://", url))
     except (PeeweeException, ValueError, RuntimeError) as exc:
         raise PipelineError("DBERROR", f"cannot open the database: {type(exc).__name__}: {exc}") from None
+    _MADE.add(db)
+    return db
+
+
+def open_connections() -> int:
+    """How many of this process's databases have a connection open in this thread (a fork must find none:
+    praf_engine.prefetch)."""
+    return sum(not db.is_closed() for db in list(_MADE))
 
 
 def bind(db: Database) -> Database:

@@ -14,7 +14,8 @@ from textual.widgets import DataTable, Input
 
 from praf_engine.demo import DemoSession
 from praf_engine.service import EngineService
-from praf_tui.app import PrafApp, main
+from praf_tui.app import PrafApp
+from praf_tui.cli import main
 from praf_tui.screens.dashboard import DashboardScreen
 from praf_tui.screens.help import HelpScreen
 from praf_tui.screens.symbol import SymbolScreen
@@ -169,7 +170,7 @@ async def test_jobs_started_from_the_dashboard_log_to_the_home_with_its_secrets_
 
     from praf_engine.cli import main as engine_main
     from praf_engine.logs import configure_logging, get_logger
-    from praf_tui.app import open_service
+    from praf_tui.cli import open_service
 
     home = tmp_path / "home"
     assert engine_main(["--home", str(home), "init"]) == 0
@@ -190,3 +191,10 @@ async def test_jobs_started_from_the_dashboard_log_to_the_home_with_its_secrets_
     assert len(run_ids) == 1
     assert "hunter2-nord-secret" not in (home / "logs" / "app.jsonl").read_text()
     assert lines[-1]["msg"] == "connecting with ***"
+
+
+def test_the_command_line_offers_every_screen_of_the_app() -> None:
+    """praf_tui.cli lists the screens without importing Textual (it runs before Textual's imports)."""
+    from praf_tui.cli import SCREENS
+
+    assert sorted(SCREENS) == sorted(PrafApp.MODES)

@@ -11,7 +11,8 @@ from textual.widgets import DataTable
 
 from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF
 from praf_engine.service import EngineService, PipelineError, load_settings
-from praf_tui.app import PrafApp, main
+from praf_tui.app import PrafApp
+from praf_tui.cli import main
 from praf_tui.keys import binding_ids, binding_owners, declared
 from praf_tui.screens.dashboard import DashboardScreen
 from praf_tui.screens.help import HelpScreen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from praf_tui.app import main
+from praf_tui.cli import main
 from praf_tui.screens.dashboard import DashboardScreen
 from praf_tui.screens.triage import TriageScreen
 from tests.tui.conftest import settle

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from praf_engine.cli import main as engine_main
-from praf_tui.app import open_service
+from praf_tui.cli import open_service
 
 
 def test_sandbox_flag_points_the_dashboard_at_the_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,7 +33,8 @@ from tests.engine.fetch.conftest import home_settings, insert_universe, lake_mat
 
 TUI = """
 import asyncio, os, sys
-from praf_tui.app import PrafApp, open_service
+from praf_tui.app import PrafApp
+from praf_tui.cli import open_service
 from tests.tui.conftest import settle
 
 async def main() -> None:
