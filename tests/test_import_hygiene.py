@@ -98,6 +98,15 @@ def test_the_tui_uses_exactly_the_engine_api_protocol() -> None:
 
 
 
+def test_praf_tuis_command_line_imports_no_textual() -> None:
+    """praf_tui.cli parses and opens the home (forking the dashboard's snapshot off) before Textual is imported: the
+    child's work overlaps Textual's imports only if they come after (ADR 0017)."""
+    code = ("import sys, praf_tui.cli, praf_tui.start; praf_tui.cli.parser().parse_args(['--as-of', '2025-06-09']); "
+            "print(','.join(m for m in ('textual', 'praf_tui.app', 'praf_engine.service') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == ""
+
+
 ENTRY_POINTS = {"cli.py", "entry.py", "demo.py"}  # praf-tui reaches the demo and the wiring through the service
 
 

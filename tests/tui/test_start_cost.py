@@ -145,3 +145,43 @@ def test_a_start_that_never_loads_resumes_the_collector_all_the_same(fixture_hom
     result = _start(fixture_home, "never-loads")
     assert "('collecting_at_mount', False)" in result and "collecting_while_drawn" not in result
     assert "('collecting_after', True)" in result and "('paused', False)" in result
+
+
+PREFETCHED = """
+import asyncio, json, sys
+from praf_tui.start import pause_collector
+pause_collector()
+from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF
+from praf_tui.cli import open_service
+service = open_service(sys.argv[1], prefetch_dashboard=FIXTURE_AS_OF)  # praf_tui.cli.main's order: before Textual
+textual_before = "textual" in sys.modules
+import praf_tui.app
+from tests.tui.conftest import settle
+app = praf_tui.app.PrafApp(service, as_of=FIXTURE_AS_OF, who="tester", refresh_s=0)
+async def run():
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        print("RESULT " + json.dumps({"textual_before": textual_before, "outcome": service.prefetch_outcome,
+                                      "active": app.snapshot.summary.total_active, "as_of": str(app.snapshot.summary.as_of)}))
+asyncio.run(run())
+service.close()
+"""
+
+
+def test_the_dashboard_shows_the_snapshot_its_start_forked_off(fixture_home: Path, tui_service: Any) -> None:
+    """praf-tui opens the home before it imports Textual, with the dashboard's snapshot computed meanwhile in a child
+    (ADR 0017); the dashboard's first load is that snapshot, the same one an in-process call returns."""
+    import json
+    import subprocess
+    import sys
+
+    from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF
+
+    out = subprocess.run([sys.executable, "-c", PREFETCHED, str(fixture_home)], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    expected = tui_service.dashboard_snapshot(FIXTURE_AS_OF).summary
+    assert result == {"textual_before": False, "outcome": "used", "active": expected.total_active,
+                      "as_of": str(FIXTURE_AS_OF)}
+    assert expected.total_active > 0

@@ -1,0 +1,169 @@
+"""The dashboard's first snapshot computed in a forked child (praf_engine.prefetch, EngineService.open's
+``prefetch_dashboard``): used when it answers, and every way it can go wrong falls back to computing it in process, with
+no child left behind and the parent's own database session intact. Each case runs in a fresh interpreter, as praf-tui
+does: a fork from the test process (threads, open databases) is refused, which is one of the cases."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from praf_engine.config import Settings
+from tests.conftest import REPO, cli_env
+
+SCRIPT = """
+import datetime as dt, json, os, signal, sys, threading, time
+import praf_engine.readmodels.dashboard as dashboard
+from praf_engine import service as svc
+from praf_engine.service import EngineService, load_settings
+
+home, case = sys.argv[1], sys.argv[2]
+settings = load_settings(home=home)
+AS_OF = dt.date(2025, 6, 9)
+parent = os.getpid()
+compute = dashboard.snapshot
+
+def in_the_child(*args, **kw):  # the child's read fails in the way the case names; the parent's never does
+    if os.getpid() != parent:
+        if case == "child-raises":
+            raise RuntimeError("the lake is on fire (token=123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi)")
+        if case == "child-killed":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if case == "child-hangs":
+            time.sleep(60)
+    return compute(*args, **kw)
+
+dashboard.snapshot = in_the_child
+svc.PREFETCH_WAIT_S = 1.0
+if case == "stale":
+    svc.PREFETCH_FRESH_S = 0.0
+if case == "thread-running":
+    stop = threading.Event()
+    threading.Thread(target=stop.wait, daemon=True).start()
+if case == "database-open":
+    other = EngineService.open(settings)
+service = EngineService.open(settings, prefetch_dashboard=AS_OF)
+forked = service.prefetch_outcome
+started = time.monotonic()
+out = {"forked": forked is not None}
+if case == "closed-unasked":
+    time.sleep(0.2)
+else:
+    first = service.dashboard_snapshot(AS_OF + dt.timedelta(days=1) if case == "other-date" else AS_OF)
+    out["first_s"] = time.monotonic() - started
+    out["same_as_in_process"] = first == service.dashboard_snapshot(first.summary.as_of)
+    out["active"] = first.summary.total_active
+out["outcome"] = service.prefetch_outcome
+out["parent_session"] = service.db.execute_sql("select 1").fetchone()[0]
+service.close()
+out["closed_outcome"] = service.prefetch_outcome
+try:
+    os.waitpid(-1, os.WNOHANG)
+    out["children"] = "left"
+except ChildProcessError:
+    out["children"] = "none"
+print("RESULT " + json.dumps(out))
+"""
+
+
+def run_case(settings: Settings, database_url: str | None, case: str) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(settings.home), case], capture_output=True, text=True,
+                          timeout=120, cwd=REPO, env=cli_env(database_url))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    result["log"] = proc.stdout + proc.stderr + "".join(p.read_text() for p in settings.logs_dir.glob("*.jsonl"))
+    return result
+
+
+@pytest.fixture
+def home(service: Any, settings: Settings, backend: str | None) -> tuple[Settings, str | None]:
+    """A home with its schema (both backends); the service fixture made it and stays open in the test process only."""
+    return settings, backend
+
+
+def test_the_first_snapshot_comes_from_the_child(home: tuple[Settings, str | None]) -> None:
+    result = run_case(*home, "used")
+    assert result["forked"] and result["outcome"] == "used", result
+    assert result["same_as_in_process"] and result["parent_session"] == 1
+    assert result["children"] == "none" and "PREFETCH" not in result["log"]
+
+
+@pytest.mark.parametrize(("case", "outcome"), [
+    ("child-raises", "failed in the child: RuntimeError: the lake is on fire"),
+    ("child-killed", "the child died without answering"),
+    ("child-hangs", "no answer in time"),
+    ("other-date", "for 2025-06-09, asked for 2025-06-10"),
+    ("stale", "stale ("),
+])
+def test_a_prefetch_that_went_wrong_is_computed_in_process(home: tuple[Settings, str | None], case: str, outcome: str) -> None:
+    """The dashboard still gets its snapshot (the parent computes it), the miss is logged as PREFETCH, the child is
+    reaped, and the parent's own session (a PostgreSQL connection opened after the fork) is untouched."""
+    result = run_case(*home, case)
+    assert result["forked"] and result["outcome"].startswith(outcome), result
+    assert result["same_as_in_process"] and result["parent_session"] == 1 and result["children"] == "none"
+    assert '"error_code": "PREFETCH"' in result["log"] or "error_code=PREFETCH" in result["log"]
+    assert "123456:ABCDEF" not in result["log"]  # the child's message is redacted before it crosses the pipe
+    if case == "child-hangs":
+        assert result["first_s"] < 10, result  # PREFETCH_WAIT_S (1 s here), then computed here: not the child's 60 s
+
+
+@pytest.mark.parametrize("case", ["thread-running", "database-open"])
+def test_no_child_is_forked_where_a_fork_is_unsafe(home: tuple[Settings, str | None], case: str) -> None:
+    """A lock another thread holds, or an open database connection, must not be copied into a child: no prefetch,
+    the snapshot is computed in process as before."""
+    result = run_case(*home, case)
+    assert not result["forked"] and result["outcome"] is None and result["same_as_in_process"], result
+    assert result["children"] == "none"
+
+
+def test_a_prefetch_never_asked_for_is_reaped_when_the_service_closes(home: tuple[Settings, str | None]) -> None:
+    result = run_case(*home, "closed-unasked")
+    assert result["forked"] and result["outcome"] == "running" and result["closed_outcome"] == "never asked for"
+    assert result["children"] == "none"
+
+
+def test_the_command_line_prefetches_only_when_the_dashboard_opens_first() -> None:
+    import datetime as dt
+
+    from praf_tui.cli import first_dashboard_date, parser
+
+    def date(*argv: str) -> dt.date | None:
+        return first_dashboard_date(parser().parse_args(list(argv)))
+
+    assert date("--as-of", "2025-06-09") == dt.date(2025, 6, 9)
+    assert date("--screen", "dashboard", "--as-of", "2025-06-09") == dt.date(2025, 6, 9)
+    assert date() == dt.datetime.now(dt.UTC).date()
+    assert date("--screen", "triage") is None and date("--check", "price_jump") is None and date("--demo") is None
+
+
+TRUNCATED = """
+import os
+from praf_engine.errors import PipelineError
+from praf_engine.prefetch import ForkedRead
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:  # a child killed mid-write: the first bytes of a pickle, then gone
+    os.write(w, b"\\x80\\x05\\x95\\x10\\x00")
+    os._exit(0)
+os.close(w)
+read = ForkedRead(pid, r, "test")
+try:
+    read.take(5.0)
+except PipelineError as exc:
+    print("RESULT", exc.error_code, read.outcome)
+try:
+    os.waitpid(-1, os.WNOHANG)
+except ChildProcessError:
+    print("REAPED")
+"""
+
+
+def test_a_truncated_answer_is_prefetch_not_a_crash() -> None:
+    proc = subprocess.run([sys.executable, "-c", TRUNCATED], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "RESULT PREFETCH unreadable answer (5 bytes: UnpicklingError)" in proc.stdout, proc.stdout
+    assert "REAPED" in proc.stdout
