@@ -11,14 +11,19 @@ Then ``--repeat`` times, alternating, three fresh processes (timed from the pare
                 (dashboard_snapshot: summary, cards, the five panels, jobs, latest runs; scheduler_state: the
                 header's line, on every screen) → the triage screen's (failure_filters, failures page 1 of 100) → one
                 triage_failures + the page reloaded: the floor any front end pays;
-  (b) tui       python start → PrafApp run headless (``App.run_test``, 120x40: everything but the terminal
-                writes) → dashboard ready (every worker done, screen rendered) → ``t`` → triage ready (page 1
-                shown) → ``r`` + Enter in the note dialog → the failure resolved and the page reloaded;
+  (b) tui       in praf-tui's order (``praf_tui.cli.main``): python start → import the service → open the home with
+                the dashboard's snapshot forked off (``prefetch_dashboard``, ADR 0017) → import the app → PrafApp
+                run headless (``App.run_test``, 120x40: everything but the terminal writes) → dashboard ready (every
+                worker done, screen rendered) → ``t`` → triage ready (page 1 shown) → ``r`` + Enter in the note
+                dialog → the failure resolved and the page reloaded;
   (c) floor     the baseline's two calls (in a thread worker) shown by Textual's smallest app: a Header (the
                 scheduler's line in its subtitle), a DataTable of the 7 KPI cards, Textual's Footer → ready: what
-                any Textual front end pays, so its ratio is the floor under the dashboard's.
+                any Textual front end pays that computes the snapshot in process (the floor under the dashboard's
+                ratio before the prefetch; ``--no-prefetch`` runs the TUI that way).
 The TUI child pauses the garbage collector first, as praf-tui's entry point does (``praf_tui.start``; the app resumes
 it once the dashboard shows its first load); ``--same-collector`` makes the baseline and the floor do the same.
+``prefetch`` in the JSON is what became of the forked snapshot in the TUI runs (``used``, or why not); the forked
+child's peak RSS is ``tui.prefetch_child_rss_mb`` (most of its pages are shared with the parent).
 Each process resolves one failure and reopens it before it exits, so every run sees the same data. Reported:
 medians, each run, and the peak RSS (VmHWM) of each process. Targets (issue 16: ratios against the baseline of the
 same run, so that they hold on a slower or busier machine; the absolute figures stay in the JSON): dashboard ready
@@ -460,7 +465,8 @@ def main() -> int:
                       "the baseline's: to its two calls made (dashboard_snapshot, then scheduler_state: the header's "
                       "line); snapshot_only_s: to the snapshot alone (the baseline before 2026-12-05's second session)",
                       "textual_floor: the baseline's calls shown by Textual's smallest app (Header, a DataTable of the 7 "
-                      "cards, Footer): what any Textual front end pays; its ratio is the floor of dashboard_ratio",
+                      "cards, Footer): what any Textual front end pays that computes the snapshot in process; the TUI "
+                      "forks it off (prefetch) and can go below it",
                       "triage_s: `t` pressed to page 1 rendered; triage_first_page_s: to the page handed to the table",
                       "resolve_s: Enter in the note dialog to the reloaded page on screen (write + reload); "
                       "resolve_frame_s: Enter to the first frame composited after the reloaded page is on screen",

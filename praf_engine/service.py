@@ -211,8 +211,15 @@ class EngineService(ThresholdEditor, FixLoop):
         prefetch = None
         if prefetch_dashboard is not None:
             as_of = prefetch_dashboard
-            read = ForkedRead.start("dashboard snapshot",
-                                    lambda: cls.open(settings, init=False, wiring=wiring).dashboard_snapshot(as_of))
+
+            def in_the_child() -> DashboardSnapshot:  # its own connection, closed (a PostgreSQL session ends cleanly)
+                child = cls.open(settings, init=False, wiring=wiring)
+                try:
+                    return child.dashboard_snapshot(as_of)
+                finally:
+                    child.close()
+
+            read = ForkedRead.start("dashboard snapshot", in_the_child)
             prefetch = (as_of, read) if read is not None else None
         try:
             service = cls(settings, wiring=wiring)
