@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -45,9 +46,14 @@ def _symbol(symbol: str, *keys: str) -> Step:
 
 
 def _alerts() -> Step:
-    """The alerts job on the fixture home (its rules into the outbox; no Telegram: kept pending), then the screen."""
+    """The alerts job on the fixture home (its rules into the outbox; no Telegram: kept pending), then the screen. The
+    service's clock is fixed from here on (the last step) at 06:00 UTC of the fixture's night, after the fetch's
+    03:30 deadline: the rules judge by the clock, so with the real one the picture changed with the time of day (a
+    missed_run alert before midnight, none after)."""
 
     async def run(app: Any, pilot: Any) -> None:
+        moment = dt.datetime.combine(FIXTURE_AS_OF, dt.time(6, 0))  # naive UTC, as Wiring.clock
+        app.service.wiring = app.service.wiring.with_clock(lambda: moment)
         await asyncio.to_thread(app.service.run_job, "alerts", "screenshots")
         await _keys("l")(app, pilot)
 
