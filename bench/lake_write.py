@@ -7,13 +7,14 @@ volume), built as pandas frames before any timing. Then, in one run ((a) and (b)
 of 100 symbols so that background load on the machine weighs on both alike):
   (a) baseline    per symbol and year: Table.from_pandas(year slice) + pq.write_table, default options,
                   no merge, no fsync, no validation (year slices are cut before timing);
-  (b) praf_full   Lake.write_many in batches of 100 into a fresh lake (validation, zstd, atomic, fsync);
+  (b) praf_full   Lake.write_many in batches of 100 into a fresh lake (validation, zstd, temp files made durable
+                  together by one syncfs per group, then renamed; the folders by one more);
   (c) append      one new day (2024-12-31) per symbol through Lake.write_many in batches of 100: read,
                   merge and rewrite each symbol's 2024 partition.
 The target (PRAF <= 1.5x the baseline) must hold on a loaded machine: ``--neighbours`` (default 1) CPU-bound
 processes spin beside the timed part, as another job would (0: a quiet run). Where the time goes: each side's
-CPU seconds (user + system of this process, all its threads) beside its wall time, the fsyncs PRAF made and the
-seconds its threads spent in them, and the encoded bytes; ``--no-fsync`` and ``--io-threads`` measure variants.
+CPU seconds (user + system of this process, all its threads) beside its wall time, the fsyncs and syncfs calls PRAF made
+and the seconds its threads spent in them, and the encoded bytes; ``--no-fsync`` and ``--io-threads`` measure variants.
 The load average at start and end is in ``machine``.
 """
 
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from machine import LoadWatch, cpu_neighbours  # noqa: E402  (bench/ is sys.path[0])
 
+from praf_engine import lake_sync  # noqa: E402
 from praf_engine.lake import Lake  # noqa: E402
 
 BATCH = 100
@@ -82,11 +85,11 @@ def batches(items: dict, size: int):
 
 
 class FsyncMeter:
-    """Counts the fsyncs made through ``os.fsync`` (files, in atomic.write_atomic, and folders, in the lake) and the
-    seconds the calling threads spent in them (summed over threads: they overlap)."""
+    """Counts the calls of ``real`` (``os.fsync``: a few files and folders; ``lake_sync._syncfs``: a write_many group's
+    files, then its folders) and the seconds the calling threads spent in them (summed over threads: they overlap)."""
 
-    def __init__(self) -> None:
-        self.calls, self.seconds, self._real = 0, 0.0, os.fsync
+    def __init__(self, real: Any) -> None:
+        self.calls, self.seconds, self._real = 0, 0.0, real
 
     def __call__(self, fd: int) -> None:
         t0 = time.perf_counter()
@@ -121,9 +124,10 @@ def run(n: int, out: Path, *, neighbours: int = 1, fsync: bool = True, io_thread
     lake = Lake(out / "lake", fsync=fsync, io_threads=io_threads)
     baseline_s = praf_full_s = baseline_cpu = praf_cpu = 0.0
     written = 0
-    meter = FsyncMeter()
+    meter, syncfs = FsyncMeter(os.fsync), FsyncMeter(lake_sync._syncfs)
     with cpu_neighbours(neighbours):
-        os.fsync = meter  # the lake's folders and atomic.write_atomic's files both call os.fsync
+        os.fsync = meter  # the lake's folders and files, when it fsyncs them one by one
+        lake_sync._syncfs = syncfs
         try:
             for batch in batches(frames, BATCH):
                 t0, c0 = time.perf_counter(), cpu_s()
@@ -140,6 +144,7 @@ def run(n: int, out: Path, *, neighbours: int = 1, fsync: bool = True, io_thread
                 baseline_cpu += c1 - c0
                 praf_cpu += c2 - c1
             full_fsyncs = (meter.calls, meter.seconds)
+            full_syncfs = (syncfs.calls, syncfs.seconds)
             t0, c0 = time.perf_counter(), cpu_s()
             appended = 0
             for batch in batches(appends, BATCH):
@@ -147,6 +152,7 @@ def run(n: int, out: Path, *, neighbours: int = 1, fsync: bool = True, io_thread
             append_s, append_cpu = time.perf_counter() - t0, cpu_s() - c0
         finally:
             os.fsync = meter._real
+            lake_sync._syncfs = syncfs._real
     assert written == rows, (written, rows)
     assert appended == n
 
@@ -167,6 +173,8 @@ def run(n: int, out: Path, *, neighbours: int = 1, fsync: bool = True, io_thread
                   "ratio": round(praf_cpu / baseline_cpu, 3)},
         "fsyncs": {"praf_full": full_fsyncs[0], "praf_full_thread_s": round(full_fsyncs[1], 3),
                    "append": meter.calls - full_fsyncs[0], "append_thread_s": round(meter.seconds - full_fsyncs[1], 3)},
+        "syncfs": {"praf_full": full_syncfs[0], "praf_full_thread_s": round(full_syncfs[1], 3),
+                   "append": syncfs.calls - full_syncfs[0], "append_thread_s": round(syncfs.seconds - full_syncfs[1], 3)},
         "baseline_bytes": dir_bytes(base),
         "lake_bytes": dir_bytes(out / "lake"),
         "fsync": lake.fsync,

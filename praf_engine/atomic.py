@@ -39,12 +39,35 @@ def write_atomic(path: Path, data: Any, *, fsync: bool = False, make_parents: bo
     """``data`` (bytes or any buffer, e.g. a pyarrow Buffer) as the new content of ``path``. ``fsync``: the data is on
     disk before the rename (fsyncing the folder, to make the rename itself durable, is the caller's)."""
     with replacing(path, make_parents=make_parents) as tmp:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)  # the name is unique
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        _write_file(tmp, data, fsync=fsync, mode=mode)
+
+
+def write_temp(path: Path, data: Any, *, mode: int = 0o666) -> Path:
+    """The first half of ``write_atomic`` for a caller that makes many files durable at once: ``data`` in a new temp
+    file beside ``path`` (its folder exists), neither synced nor renamed; the caller syncs it, then renames it
+    over ``path`` (or unlinks it). On any error the temp file is removed."""
+    tmp = temp_beside(path)
+    try:
+        _write_file(tmp, data, fsync=False, mode=mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return tmp
+
+
+def publish_temp(tmp: Path, path: Path) -> None:
+    """The second half: ``write_temp``'s file renamed over ``path`` (atomic on one filesystem)."""
+    os.replace(tmp, path)
+
+
+def _write_file(tmp: Path, data: Any, *, fsync: bool, mode: int) -> None:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)  # the name is unique
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
