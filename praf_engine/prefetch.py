@@ -61,8 +61,16 @@ class ForkedRead(Generic[T]):
         """Fork a child that runs ``read()`` and sends back its result; None when forking is not safe here."""
         if fork_unsafe_reason() is not None:
             return None
-        r, w = os.pipe()
-        pid = os.fork()
+        try:
+            r, w = os.pipe()
+        except OSError:  # out of file descriptors: no prefetch
+            return None
+        try:
+            pid = os.fork()
+        except OSError:  # no process or memory to spare (EAGAIN, ENOMEM): no prefetch
+            os.close(r)
+            os.close(w)
+            return None
         if pid == 0:  # the child: never returns
             os.close(r)
             _answer(w, read)

@@ -46,6 +46,10 @@ if case == "thread-running":
     threading.Thread(target=stop.wait, daemon=True).start()
 if case == "database-open":
     other = EngineService.open(settings)
+if case == "fork-fails":  # no process to spare (EAGAIN: a process limit reached)
+    def no_fork():
+        raise OSError(11, "Resource temporarily unavailable")
+    os.fork = no_fork
 service = EngineService.open(settings, prefetch_dashboard=AS_OF)
 forked = service.prefetch_outcome
 started = time.monotonic()
@@ -111,10 +115,10 @@ def test_a_prefetch_that_went_wrong_is_computed_in_process(home: tuple[Settings,
         assert result["first_s"] < 10, result  # PREFETCH_WAIT_S (1 s here), then computed here: not the child's 60 s
 
 
-@pytest.mark.parametrize("case", ["thread-running", "database-open"])
+@pytest.mark.parametrize("case", ["thread-running", "database-open", "fork-fails"])
 def test_no_child_is_forked_where_a_fork_is_unsafe(home: tuple[Settings, str | None], case: str) -> None:
-    """A lock another thread holds, or an open database connection, must not be copied into a child: no prefetch,
-    the snapshot is computed in process as before."""
+    """A lock another thread holds, or an open database connection, must not be copied into a child; a fork the
+    system refuses is no prefetch either: the service opens and the snapshot is computed in process as before."""
     result = run_case(*home, case)
     assert not result["forked"] and result["outcome"] is None and result["same_as_in_process"], result
     assert result["children"] == "none"
