@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import structlog
 
-from praf_engine.atomic import publish_temp, write_atomic, write_temp
 from praf_engine.errors import PipelineError
 from praf_engine.lake_frames import (  # noqa: F401 - LAKE_SCHEMA and WriteResult are part of this module's API
     _PARTITION_SCHEMA,
@@ -45,7 +42,8 @@ from praf_engine.lake_frames import (  # noqa: F401 - LAKE_SCHEMA and WriteResul
     _volume,
     _years_of,
 )
-from praf_engine.lake_sync import sync_dirs, sync_files
+from praf_engine.lake_publish import PUBLISH_WAIT_S, Prepared, Publisher, publish, stage
+from praf_engine.lake_sync import sync_dirs
 from praf_engine.universe.symbols import is_valid_symbol, validate_symbol
 
 log = structlog.get_logger(__name__)
@@ -54,32 +52,6 @@ log = structlog.get_logger(__name__)
 # DuckDB for reads of listed partition files (QA's chunks): one thread. A chunk is ~1,000 small files; a second
 # thread saved no time there (6,000 symbols: 3.7-7.0 s vs 5.1-7.6 s) and cost ~14 MB of peak RSS (260 vs 274 MB)
 _DUCKDB_CONFIG = {"threads": 1}
-# write_many makes its staged temp files durable in groups (one syncfs, ``lake_sync.sync_files``) before renaming
-# them: a group closes at PUBLISH_FILES files, at the batch's end, or when nothing new was staged for PUBLISH_WAIT_S
-PUBLISH_FILES = 256
-PUBLISH_WAIT_S = 0.02
-
-
-@dataclass
-class _Prepared:
-    """A validated, merged and encoded write waiting for its files; holds the symbol's lock."""
-
-    result: WriteResult
-    parts: list[tuple[int, Path, pa.Buffer]]
-    lock: threading.Lock | None
-
-
-def _release(prep: _Prepared) -> None:
-    """Release the symbol's lock a prepared write holds, once."""
-    if prep.lock is not None:
-        prep.lock.release()
-        prep.lock = None
-
-
-def _unlink(paths: Iterable[Path]) -> None:
-    for p in paths:
-        with contextlib.suppress(OSError):
-            p.unlink()
 
 
 def _as_date(d: date | None) -> date | None:
@@ -96,7 +68,7 @@ class Lake:
         self.fsync = fsync
         self.publish_wait_s = publish_wait_s  # write_many: how long a group of staged files waits for more
         # write_many: `workers` threads validate, merge and encode (Parquet encoding releases the GIL);
-        # `io_threads` write, fsync and rename, so that concurrent fsyncs share journal commits. One
+        # `io_threads` write the temp files, one publisher thread syncs and renames them (lake_publish). One
         # core is left to the kernel's file work: on 2 cores one encoder measured fastest (GIL).
         self.workers = max(1, workers if workers is not None else min(4, (os.cpu_count() or 2) - 1))
         self.io_threads = max(1, io_threads)
@@ -109,9 +81,18 @@ class Lake:
         """Merge ``frame`` into the symbol's year partitions (incoming rows win on equal dates)."""
         pending: set[Path] = set()
         try:
-            return self._commit(self._prepare(symbol, frame, provider, source_ts), pending)
+            prep = self._prepare(symbol, frame, provider, source_ts)
+            try:
+                parts = stage(prep, lambda d: self._ensure_dir(d, pending))
+            except BaseException:
+                prep.release()
+                raise
+            result = publish([(symbol, prep, parts)], self.root, self.fsync, pending)[symbol]
         finally:
             self._sync_dirs(pending)
+        if isinstance(result, PipelineError):
+            raise result
+        return result
 
     def write_many(self, frames: Mapping[str, Any], **kw: Any) -> dict[str, WriteResult]:
         """Write every frame (result keyed like ``frames``); everything is durable when it returns.
@@ -139,19 +120,26 @@ class Lake:
         guard = threading.Lock()
         inflight = threading.BoundedSemaphore(4 * self.io_threads)  # bounds the encoded bytes held
         commits: list[Future] = []
-        staged: queue.SimpleQueue[tuple[Any, _Prepared, list[tuple[int, Path, Path]]] | None] = queue.SimpleQueue()
 
         def fail(key: Any, exc: PipelineError) -> None:
             outcome[key] = exc
             if exc.error_code == "LAKEIO":
                 stop.set()
 
-        def commit(key: Any, prep: _Prepared) -> None:  # an I/O thread: the temp files, handed to the publisher
+        def done(key: Any, result: WriteResult | PipelineError) -> None:  # from the publisher
+            if isinstance(result, PipelineError):
+                fail(key, result)
+            else:
+                outcome[key] = result
+
+        publisher = Publisher(self.root, self.fsync, self.publish_wait_s, done)
+
+        def commit(key: Any, prep: Prepared) -> None:  # an I/O thread: the temp files, handed to the publisher
             mine: set[Path] = set()
             try:
-                staged.put((key, prep, self._stage(prep, mine)))
+                publisher.put((key, prep, stage(prep, lambda d: self._ensure_dir(d, mine))))
             except BaseException as exc:
-                _release(prep)
+                prep.release()
                 if not isinstance(exc, PipelineError):
                     raise
                 fail(key, exc)
@@ -160,47 +148,10 @@ class Lake:
                     pending.update(mine)
                 inflight.release()
 
-        bug: list[BaseException] = []
-
-        def publisher() -> None:  # one thread: whatever is staged, made durable at once, then renamed into place
-            done = False
-            while not done:
-                group = [staged.get()]
-                files = len(group[0][2]) if group[0] is not None else 0
-                while group[-1] is not None and files < PUBLISH_FILES:  # gather: one sync for many files
-                    try:
-                        group.append(staged.get(timeout=self.publish_wait_s))
-                    except queue.Empty:  # nothing new for a while (e.g. the next key waits for this symbol's lock)
-                        break
-                    files += len(group[-1][2]) if group[-1] is not None else 0
-                done = group[-1] is None
-                items = [g for g in group if g is not None]
-                mine: set[Path] = set()
-                try:
-                    if not bug:
-                        for key, result in self._publish(items, mine).items():
-                            if isinstance(result, PipelineError):
-                                fail(key, result)
-                            else:
-                                outcome[key] = result
-                except BaseException as exc:  # a bug: write_many re-raises it once everything is released
-                    bug.append(exc)
-                    stop.set()
-                finally:
-                    for _, prep, parts in items:  # after a bug: nothing more published, every lock released
-                        if prep.lock is not None:
-                            _unlink(tmp for _, tmp, _ in parts)
-                            _release(prep)
-                    with guard:
-                        pending.update(mine)
-
-        publishing = threading.Thread(target=publisher, name="lake-publish")
-        publishing.start()
-
         def prepare(group: list[Any]) -> None:
             try:
                 for key in group:  # in order: the symbol lock makes each key see the one before
-                    if stop.is_set():
+                    if stop.is_set() or publisher.bug is not None:
                         return
                     try:
                         prep = self._prepare(key, frames[key], provider, source_ts)
@@ -224,11 +175,11 @@ class Lake:
                     for f in list(commits):
                         f.result()  # only a bug raises here; PipelineErrors are in `outcome`
                 finally:
-                    staged.put(None)
-                    publishing.join()
+                    publisher.close()
+                    pending.update(publisher.pending)
                     self._sync_dirs(pending, io)
-        if bug:
-            raise bug[0]
+        if publisher.bug is not None:
+            raise publisher.bug
         results = {k: v for k, v in outcome.items() if isinstance(v, WriteResult)}
         failed = {k: v for k, v in outcome.items() if isinstance(v, PipelineError)}
         if not failed:
@@ -252,12 +203,12 @@ class Lake:
                 lock = self._locks[symbol] = threading.Lock()
             return lock
 
-    def _prepare(self, symbol: Any, frame: Any, provider: str, source_ts: datetime | None) -> _Prepared:
+    def _prepare(self, symbol: Any, frame: Any, provider: str, source_ts: datetime | None) -> Prepared:
         """Validate, then (holding the symbol's lock, until _commit) merge and encode each touched year."""
         sym = validate_symbol(symbol)
         table, result = self._normalize(sym, frame, provider, source_ts)
         if table.num_rows == 0:
-            return _Prepared(result, [], None)
+            return Prepared(result, [], None)
         days = _day_numbers(table)
         years = _years_of(days)
         cuts = np.flatnonzero(years[1:] != years[:-1]) + 1
@@ -276,74 +227,7 @@ class Lake:
         except BaseException:
             lock.release()
             raise
-        return _Prepared(result, parts, lock)
-
-    def _commit(self, prep: _Prepared, pending: set[Path]) -> WriteResult:
-        """Replace each prepared partition atomically; releases the symbol lock."""
-        result = prep.result
-        try:
-            for year, path, data in prep.parts:
-                try:
-                    self._ensure_dir(path.parent, pending)
-                    self._atomic_write(path, data)
-                except OSError as exc:
-                    raise self._io_error(result, path, exc) from exc
-                result.years.append(year)
-                pending.add(path.parent)
-        finally:
-            if prep.lock is not None:
-                prep.lock.release()
-        return result
-
-    def _stage(self, prep: _Prepared, pending: set[Path]) -> list[tuple[int, Path, Path]]:
-        """write_many's first half of ``_commit``: each prepared partition in a temp file beside it (year, temp, final),
-        neither synced nor renamed; LAKEIO (nothing left behind) when one cannot be written. The lock stays held."""
-        out: list[tuple[int, Path, Path]] = []
-        try:
-            for year, path, data in prep.parts:
-                try:
-                    self._ensure_dir(path.parent, pending)
-                    out.append((year, write_temp(path, data, mode=0o644), path))
-                except OSError as exc:
-                    raise self._io_error(prep.result, path, exc) from exc
-        except BaseException:
-            _unlink(tmp for _, tmp, _ in out)
-            raise
-        return out
-
-    def _publish(self, items: list[tuple[Any, _Prepared, list[tuple[int, Path, Path]]]],
-                 pending: set[Path]) -> dict[Any, WriteResult | PipelineError]:
-        """write_many's second half: the staged temp files made durable together (one syncfs for a group,
-        ``lake_sync.sync_files``; ADR 0004's order kept: data durable, then the rename), then renamed over their
-        partitions; each symbol's lock released. A symbol whose file could not be synced or renamed is LAKEIO."""
-        files = [tmp for _, _, parts in items for _, tmp, _ in parts]
-        errors = dict(sync_files(files, self.root)) if self.fsync else {}
-        out: dict[Any, WriteResult | PipelineError] = {}
-        for key, prep, parts in items:
-            result = prep.result
-            try:
-                for i, (year, tmp, path) in enumerate(parts):
-                    try:
-                        if tmp in errors:
-                            raise errors[tmp]
-                        publish_temp(tmp, path)
-                    except OSError as exc:
-                        _unlink(t for _, t, _ in parts[i:])
-                        raise self._io_error(result, path, exc) from exc
-                    result.years.append(year)
-                    pending.add(path.parent)
-                out[key] = result
-            except PipelineError as exc:
-                out[key] = exc
-            finally:
-                _release(prep)
-        return out
-
-    @staticmethod
-    def _io_error(result: WriteResult, path: Path, exc: OSError) -> PipelineError:
-        return PipelineError("LAKEIO", f"could not write {path}: {exc.strerror or exc}",
-                             {"symbol": result.symbol, "path": str(path), "errno": exc.errno,
-                              "years_written": list(result.years)})
+        return Prepared(result, parts, lock)
 
     def _normalize(self, sym: str, frame: Any, provider: str,
                    source_ts: datetime | None) -> tuple[pa.Table, WriteResult]:
@@ -439,10 +323,6 @@ class Lake:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(path)
         pending.add(path.parent)  # the new entry is durable once its parent is fsynced
-
-    def _atomic_write(self, final: Path, data: pa.Buffer) -> None:
-        """Temp file beside ``final`` (hidden: starts with '.'), fsync, then rename over it (its folder exists)."""
-        write_atomic(final, data, fsync=self.fsync, make_parents=False, mode=0o644)
 
     def _sync_dirs(self, dirs: set[Path], pool: ThreadPoolExecutor | None = None) -> None:
         """Make durable the directories whose entries changed (new files, renames, new subdirectories): one syncfs
