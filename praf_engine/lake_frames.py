@@ -34,6 +34,10 @@ _MAX_PRICE = Decimal("999999999999.999999")
 _Q6 = Decimal("0.000001")
 _DEC_CTX = Context(prec=200)
 _INT64_MAX = 2**63 - 1
+# Below 2**52 millionths, rint(x * 1e6) of a float rounded to 6 places is the integer Arrow's exact float->decimal
+# cast gives (checked on 12 million values, tests/engine/test_lake_frames.py); a column with a larger price is cast
+_EXACT_SCALED = 2.0**52 / 1e6
+_LITTLE_ENDIAN = sys.byteorder == "little"
 _PARTITION_SCHEMA = pa.schema([("symbol", pa.string()), ("year", pa.int32())])
 
 
@@ -74,7 +78,7 @@ def _to_array(col: Any) -> pa.Array:
         return col
     dtype = getattr(col, "dtype", None)
     if isinstance(dtype, np.dtype) and dtype.kind in "fiubM":  # plain numpy storage: skip pandas' protocol probing
-        return pa.array(col.to_numpy(), from_pandas=True)
+        return pa.array(np.asarray(col), from_pandas=True)
     return pa.array(col, from_pandas=True)
 
 
@@ -141,12 +145,25 @@ def _prices(name: str, col: Any) -> tuple[pa.Array, np.ndarray | None]:
     return _floats_to_price(arr.cast(pa.float64()).to_numpy(zero_copy_only=False))
 
 
+def _scaled_to_price(units: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """int64 millionths as decimal128(18,6), built from its buffers: each value is two little-endian 64-bit words,
+    the number and its sign extension; ``valid`` False is null."""
+    words = np.empty((len(units), 2), dtype=np.int64)
+    words[:, 0] = units
+    words[:, 1] = units >> 63
+    validity = None if valid.all() else pa.array(valid).buffers()[1]
+    return pa.Array.from_buffers(PRICE, len(units), [validity, pa.py_buffer(words)])
+
+
 def _floats_to_price(values: np.ndarray) -> tuple[pa.Array, np.ndarray | None]:
     """float64 (NaN for missing) -> decimal128(18,6), rounded half-even; NaN/inf -> null; |x| >= 1e12 flagged."""
     rounded = pc.round(pa.array(values, from_pandas=False), 6).to_numpy(zero_copy_only=False)
     finite = np.isfinite(rounded)
-    over = finite & (np.abs(rounded) >= 1e12)  # every float below 1e12 fits decimal(18,6) after rounding
+    magnitude = np.where(finite, np.abs(rounded), 0.0)
+    over = magnitude >= 1e12  # every float below 1e12 fits decimal(18,6) after rounding
     ok = finite & ~over
+    if _LITTLE_ENDIAN and not (magnitude >= _EXACT_SCALED).any():
+        return _scaled_to_price(np.rint(np.where(ok, rounded, 0.0) * 1e6).astype(np.int64), ok), None
     # NaN/inf/overflow become null before the cast (an unsafe cast would turn NaN into 0)
     floats = pa.array(rounded) if ok.all() else pa.array(np.where(ok, rounded, 0.0), mask=~ok)
     try:
@@ -161,7 +178,7 @@ def _all_prices(cols: dict[str, Any]) -> tuple[list[pa.Array], dict[str, np.ndar
     plain = [getattr(cols[c], "dtype", None) for c in PRICE_COLUMNS]
     if all(isinstance(d, np.dtype) and d.kind in "fiu" for d in plain):
         n = len(cols["open"])
-        dec, mask = _floats_to_price(np.concatenate([cols[c].to_numpy().astype(np.float64) for c in PRICE_COLUMNS]))
+        dec, mask = _floats_to_price(np.concatenate([np.asarray(cols[c], dtype=np.float64) for c in PRICE_COLUMNS]))
         arrays = [dec.slice(i * n, n) for i in range(len(PRICE_COLUMNS))]
         masks = [None if mask is None else mask[i * n:(i + 1) * n] for i in range(len(PRICE_COLUMNS))]
     else:
@@ -171,6 +188,11 @@ def _all_prices(cols: dict[str, Any]) -> tuple[list[pa.Array], dict[str, np.ndar
 
 def _volume(col: Any) -> pa.Array:
     """Volume as int64; negative, NaN, inf or beyond int64 becomes null (counted by the caller)."""
+    dtype = getattr(col, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu" and dtype != np.uint64:  # plain numpy integers
+        ints = np.asarray(col)
+        if not len(ints) or ints.min() >= 0:  # the common case, without a pass of Arrow kernels
+            return pa.array(ints.astype(np.int64, copy=False))
     arr = None if _is_object(col) else _arrow("volume", col)
     if arr is None or pa.types.is_decimal(arr.type):
         ints = [None if d is None else int(d.to_integral_value(ROUND_HALF_EVEN))
@@ -179,7 +201,7 @@ def _volume(col: Any) -> pa.Array:
     t = arr.type
     if pa.types.is_integer(t):
         if t == pa.uint64():
-            arr = pc.if_else(pc.greater(arr, _INT64_MAX), pa.scalar(None, t), arr)
+            arr = pc.if_else(pc.greater(arr, pa.scalar(_INT64_MAX, t)), pa.scalar(None, t), arr)
         arr = arr.cast(pa.int64())
         neg = pc.less(arr, 0)
         return pc.if_else(neg, pa.scalar(None, pa.int64()), arr) if pc.any(neg).as_py() else arr
@@ -248,6 +270,23 @@ def _provider(col: Any, default: str) -> pa.Array:
     return pc.fill_null(arr, default) if arr.null_count else arr
 
 
+def _pandas_getter(frame: Any, names: list[Any]) -> Any:
+    """How to take one column of a pandas frame: a numeric or naive-datetime column as its numpy values, skipping
+    the Series pandas builds on every ``frame[name]`` (~17 µs each, a fifth of a symbol's validation), through
+    pandas' internal ``_get_column_array`` (read only; the values are copied or converted before they are stored);
+    any other column, or a pandas without that accessor, as ``frame[name]``."""
+    arrays = getattr(frame, "_get_column_array", None)
+    if arrays is None:
+        return frame.__getitem__
+
+    def get(name: Any) -> Any:
+        values = arrays(names.index(name))
+        dtype = getattr(values, "dtype", None)
+        return np.asarray(values) if isinstance(dtype, np.dtype) and dtype.kind in "fiuM" else frame[name]
+
+    return get
+
+
 def _frame_columns(frame: Any) -> tuple[dict[str, Any], int]:
     """The lake's columns of ``frame`` (date from a column, a DatetimeIndex or an index named date)."""
     if isinstance(frame, pa.Table | pa.RecordBatch):
@@ -256,7 +295,7 @@ def _frame_columns(frame: Any) -> tuple[dict[str, Any], int]:
         index = None
     elif _is_pandas(frame) and hasattr(frame, "columns"):
         names = list(frame.columns)
-        get = frame.__getitem__
+        get = _pandas_getter(frame, names)
         index = frame.index
     else:
         raise PipelineError("LAKESCHEMA", "not a data frame", {"type": type(frame).__name__})

@@ -3,16 +3,18 @@ nulls, duplicate dates, rejected rows, and LAKETYPE/LAKESCHEMA for frames that c
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from structlog.testing import capture_logs
 
+from praf_engine import lake_frames
 from praf_engine.errors import PipelineError
 from praf_engine.lake import PRICE_COLUMNS, Lake
 from tests.engine.conftest import all_files, bars, part
@@ -67,6 +69,13 @@ def test_negative_and_nan_volume_stored_as_null_and_counted(lake: Lake) -> None:
     assert lake.write("VOL", ints).volume_nulled == 1
 
 
+def test_uint64_volume_beyond_int64_stored_as_null_and_counted(lake: Lake) -> None:
+    frame = bars(["2024-01-02", "2024-01-03"])
+    frame["volume"] = np.array([2**64 - 1, 7], dtype=np.uint64)  # was an ArrowInvalid from the comparison
+    assert lake.write("U64", frame).volume_nulled == 1
+    assert lake.read_symbol("U64")["volume"].to_pylist() == [None, 7]
+
+
 def test_duplicate_dates_inside_a_frame_last_wins_and_counted(lake: Lake) -> None:
     frame = bars(["2024-01-03", "2024-01-02", "2024-01-03", "2024-01-03"])
     frame["close"] = [1.0, 2.0, 3.0, 4.0]
@@ -98,6 +107,85 @@ def test_all_rows_rejected_writes_nothing(lake: Lake, root: Path) -> None:
     res = lake.write("NONE", frame)
     assert (res.rows_written, res.rejected_rows, res.years) == (0, 1, [])
     assert all_files(root) == []
+
+
+# ---------------------------------------------------------------------------------------- fast paths
+def _cast_reference(values: np.ndarray) -> pa.Array:
+    """What Arrow's exact float -> decimal cast makes of the rounded values (the path before the fast one)."""
+    rounded = pc.round(pa.array(values), 6).to_numpy(zero_copy_only=False)
+    ok = np.isfinite(rounded) & (np.abs(np.where(np.isfinite(rounded), rounded, 0.0)) < 1e12)
+    return pa.array(np.where(ok, rounded, 0.0), mask=~ok).cast(lake_frames.PRICE, safe=False)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3, 1e6, 4.4e9])
+def test_float_prices_fast_path_equals_arrows_exact_cast(scale: float) -> None:
+    rng = np.random.default_rng(int(scale))
+    values = np.concatenate([
+        rng.uniform(-scale, scale, 100_000),
+        np.round(rng.uniform(0, scale, 50_000), 6),
+        (rng.integers(0, int(scale * 1e6), 50_000) + 0.5) / 1e6,  # exact halves of the sixth place
+        [0.0, -0.0, np.nan, np.inf, -np.inf, 0.0000005, 0.0000015, -0.0000025],
+    ])
+    assert not (np.abs(values[np.isfinite(values)]) >= lake_frames._EXACT_SCALED).any()  # the fast path's range
+    got, over = lake_frames._floats_to_price(values)
+    assert over is None and got.type == lake_frames.PRICE
+    assert got.equals(_cast_reference(values))
+    assert got.null_count == 3
+
+
+def test_float_prices_beyond_the_fast_range_take_the_exact_cast() -> None:
+    values = np.array([1.5, 9007204884.272217, 227802305363.71228, 1e12, -np.inf])  # 2**53 millionths and beyond
+    got, over = lake_frames._floats_to_price(values)
+    assert got.equals(_cast_reference(values))
+    assert got[2].as_py() == D("227802305363.712280")  # rint(x * 1e6) in floats would give ...712288
+    assert over.tolist() == [False, False, False, True, False]
+
+
+FRAME_VARIANTS = {
+    "float64": lambda f: f,
+    "float32 prices, uint8 volume": lambda f: f.astype({c: np.float32 for c in PRICE_COLUMNS} | {"volume": np.uint8}),
+    "int prices, negative int volume": lambda f: f.assign(**{c: np.arange(len(f)) - 3 for c in PRICE_COLUMNS},
+                                                          volume=np.arange(len(f)) - 2),
+    "uint64 volume beyond int64": lambda f: f.assign(volume=np.array([2**64 - 1] + [7] * (len(f) - 1), np.uint64)),
+    "datetime64[s] with NaT": lambda f: f.assign(date=f["date"].astype("datetime64[s]").where(f.index != 2)),
+    "tz-aware dates": lambda f: f.assign(date=f["date"].dt.tz_localize("America/New_York")),
+    "nullable Float64 with NA": lambda f: f.astype({"close": "Float64"}).assign(
+        close=lambda g: g["close"].where(g.index != 1)),
+    "object decimals": lambda f: f.assign(open=pd.Series([D("1.0000005")] * len(f), dtype=object)),
+    "bool volume": lambda f: f.assign(volume=[True] * len(f)),
+    "float volume with NaN": lambda f: f.assign(volume=np.where(np.arange(len(f)) == 0, np.nan, 5.5)),
+}
+
+
+@pytest.mark.parametrize("variant", FRAME_VARIANTS)
+def test_plain_pandas_columns_are_read_as_the_series_would_be(variant: str, root: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pandas frame's numeric and naive-datetime columns are taken as numpy values (not a Series each): every
+    dtype must give what the Series gives, the table, the counts and any error alike."""
+    frame = FRAME_VARIANTS[variant](bars(pd.bdate_range("2024-01-01", periods=6).strftime("%Y-%m-%d")))
+
+    def normalize() -> tuple:
+        try:
+            table, res = Lake(root)._normalize("VAR", frame, "yfinance", datetime(2024, 1, 1, tzinfo=UTC))
+        except PipelineError as exc:
+            return "error", exc.error_code, exc.detail
+        return table, res
+
+    fast = normalize()
+    monkeypatch.setattr(lake_frames, "_pandas_getter", lambda f, names: f.__getitem__)
+    series = normalize()
+    if fast[0] == "error":
+        assert fast == series
+    else:
+        assert fast[0].equals(series[0]) and fast[1] == series[1]
+
+
+def test_pandas_without_the_column_accessor_reads_series(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = bars(["2024-01-02", "2024-01-03"])
+    expected = Lake(root)._normalize("OLD", frame, "yfinance", None)[0].drop_columns(["source_ts"])
+    monkeypatch.delattr(pd.DataFrame, "_get_column_array")  # a pandas that lacks the internal accessor
+    assert lake_frames._pandas_getter(frame, list(frame.columns)) == frame.__getitem__
+    assert Lake(root)._normalize("OLD", frame, "yfinance", None)[0].drop_columns(["source_ts"]).equals(expected)
 
 
 # ---------------------------------------------------------------------------------------- bad input
