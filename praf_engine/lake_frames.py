@@ -274,7 +274,7 @@ def _provider(col: Any, default: str) -> pa.Array:
 def _pandas_getter(frame: Any, names: list[Any]) -> Any:
     """How to take one column of a pandas frame: a numeric or naive-datetime column as its numpy values, skipping
     the Series pandas builds on every ``frame[name]`` (~17 µs each, a fifth of a symbol's validation), through
-    pandas' internal ``_get_column_array`` (read only; the values are copied or converted before they are stored);
+    pandas' internal ``_get_column_array`` (read only, as ``Series.to_numpy`` views were: the write encodes them before it returns);
     any other column, or a pandas without that accessor, as ``frame[name]``."""
     arrays = getattr(frame, "_get_column_array", None)
     if arrays is None:
