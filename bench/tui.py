@@ -1,7 +1,7 @@
 """Benchmark: the dashboard's start, the triage screen on 50,000 open failures over 6,000 symbols and one resolve,
 against the bare service calls that feed those screens (prints JSON).
 
-    .venv/bin/python bench/tui.py [--symbols 6000] [--failures 50000] [--repeat 3] [--keep DIR]
+    .venv/bin/python bench/tui.py [--symbols 6000] [--failures 50000] [--repeat 3] [--neighbours 0] [--keep DIR]
 
 Data: a SQLite home written straight through the models (in a child process): N active listings over five
 exchanges (plus recent listings and delistings) with their fetch state, the open qa_failures spread over 11
@@ -13,11 +13,13 @@ Then ``--repeat`` times, alternating, three fresh processes (timed from the pare
                 triage_failures + the page reloaded: the floor any front end pays;
   (b) tui       in praf-tui's order (``praf_tui.cli.main``): python start → import the service → open the home with
                 the dashboard's snapshot forked off (``prefetch_dashboard``, ADR 0017) → import the app → PrafApp
-                run headless (``App.run_test``, 120x40: everything but the terminal writes) → dashboard ready (every
-                worker done, screen rendered) → ``t`` → triage ready (page 1 shown) → ``r`` + Enter in the note
+                run headless (``App.run_test``, 120x40: everything but the terminal writes; each frame is still
+                turned into its escape sequences, ``Frames``) → dashboard ready (the later of the last frame and the
+                last worker's end, once the app has settled) → ``t`` → triage ready (page 1 shown) → ``r`` + Enter in the note
                 dialog → the failure resolved and the page reloaded;
   (c) floor     the baseline's two calls (in a thread worker) shown by Textual's smallest app: a Header (the
-                scheduler's line in its subtitle), a DataTable of the 7 KPI cards, Textual's Footer → ready: what
+                scheduler's line in its subtitle), a DataTable of the 7 KPI cards, Textual's Footer → ready (stamped
+                as the TUI's): what
                 any Textual front end pays that computes the snapshot in process (the floor under the dashboard's
                 ratio before the prefetch; ``--no-prefetch`` runs the TUI that way).
 The TUI child pauses the garbage collector first, as praf-tui's entry point does (``praf_tui.start``; the app resumes
@@ -30,7 +32,8 @@ same run, so that they hold on a slower or busier machine; the absolute figures 
 <= 1.5x the baseline's spawn -> its two calls (``dashboard_ratio_to_the_snapshot_alone``: against the snapshot
 alone, as before the header's call was counted); resolve (Enter -> reloaded page on screen) <= 3x the bare write + page
 reload; triage's first page <= 0.5 s beyond its query (the baseline's failure_filters + page 1); memory <= 300 MB.
-Each round's ratios are in ``rounds`` (a TUI run against the baseline run just before it).
+Each round's ratios are in ``rounds`` (a TUI run against the baseline run just before it). ``--neighbours N`` runs N
+CPU-bound processes beside every run (the targets must hold with one).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from machine import LoadWatch  # noqa: E402  (bench/ is sys.path[0])
+from machine import LoadWatch, cpu_neighbours  # noqa: E402  (bench/ is sys.path[0])
 
 AS_OF = dt.date(2025, 6, 9)
 TARGETS = {"dashboard_ratio": 1.5, "resolve_ratio": 3.0, "triage_first_page_extra_s": 0.5, "memory_mb": 300.0}
@@ -149,6 +152,48 @@ def ratios(base: dict[str, Any], tui: dict[str, Any]) -> dict[str, float]:
 
 
 # Children ----------------------------------------------------------------------------------------------
+class Frames:
+    """What a terminal would have been sent, and when. Textual's headless driver composes each frame but skips turning
+    it into escape sequences (``App._display``); here every frame of the app's current screen is turned into them, as
+    for a real terminal, and timed at the end. Worker ends are timed too (any worker's final state).
+
+    ``ready()``: the later of the last frame and the last worker's end, i.e. the moment the screen showed everything
+    it had loaded. The pilot that decides the app has settled waits for the process to be idle for one of its 20 ms
+    sleeps (``textual._wait.wait_for_idle``): stamping after it counted 20-40 ms of idleness into the start."""
+
+    def __init__(self, app: Any) -> None:
+        from textual._compositor import CompositorUpdate
+        from textual.worker import Worker, WorkerState
+
+        self.times: list[float] = []
+        self.worker_ends: list[float] = []
+        display, console = app._display, app.console
+
+        def timed_display(screen: Any, renderable: Any) -> None:
+            display(screen, renderable)
+            if renderable is None or screen is not app.screen:
+                return
+            if isinstance(renderable, CompositorUpdate):
+                renderable.render_segments(console)
+            else:
+                console._render_buffer(console.render(renderable))
+            self.times.append(time.monotonic())
+
+        app._display = timed_display
+        final = {WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED}
+        state = Worker.state
+
+        def set_state(worker: Any, value: Any) -> None:
+            state.fset(worker, value)
+            if value in final:
+                self.worker_ends.append(time.monotonic())
+
+        Worker.state = property(state.fget, set_state)  # type: ignore[method-assign, assignment]
+
+    def ready(self) -> float:
+        return max(self.times[-1], *self.worker_ends[-1:])
+
+
 def _pause_like_the_tui() -> bool:
     """With --same-collector: the baseline and the floor pause the collector while they start, as praf-tui does."""
     if os.environ.get("PRAF_BENCH_SAME_COLLECTOR") != "1":
@@ -209,7 +254,6 @@ def child_tui(home: Path, t0: float) -> dict[str, Any]:
     shown: list[float] = []
     answered: list[float] = []
     resumed: list[float] = []
-    frames: list[float] = []
 
     def instrument_triage() -> type:
         """Time the triage screen's page shown, its note answered and the screen shown again (imported once the
@@ -235,6 +279,7 @@ def child_tui(home: Path, t0: float) -> dict[str, Any]:
         return TriageScreen
 
     app = PrafApp(service, as_of=AS_OF, who="bench", refresh_s=0)
+    frames = Frames(app)
     out: dict[str, Any] = {}
 
     async def settle(pilot: Any) -> None:
@@ -256,8 +301,9 @@ def child_tui(home: Path, t0: float) -> dict[str, Any]:
     async def run() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
+            marks["dashboard_ready"] = frames.ready()
             render()
-            marks["dashboard_ready"] = time.monotonic()
+            marks["dashboard_settled"] = time.monotonic()
             out["dashboard_screen"] = type(app.screen).__name__
             out["prefetch"] = service.prefetch_outcome or "none"
             start = time.monotonic()
@@ -276,14 +322,6 @@ def child_tui(home: Path, t0: float) -> dict[str, Any]:
             total = screen.total
             shown.clear()
             resumed.clear()
-            display = app._display
-
-            def timed_display(screen: Any, renderable: Any) -> None:  # each frame the app composes
-                display(screen, renderable)
-                if renderable is not None:
-                    frames.append(time.monotonic())
-
-            app._display = timed_display  # type: ignore[method-assign]
             start = time.monotonic()
             await pilot.press("r")
             await pilot.pause()
@@ -297,7 +335,7 @@ def child_tui(home: Path, t0: float) -> dict[str, Any]:
             out["resolve_s"] = max(shown[-1], resumed[-1]) - answered[0]
             # and to the first frame composited after that (the frame that shows it; not a target, for the record)
             on_screen = max(shown[-1], resumed[-1])
-            out["resolve_frame_s"] = min(t for t in frames if t >= on_screen) - answered[0]
+            out["resolve_frame_s"] = min(t for t in frames.times if t >= on_screen) - answered[0]
             service.triage_failures([target], "reopen", None, "bench")
 
     asyncio.run(run())
@@ -305,6 +343,7 @@ def child_tui(home: Path, t0: float) -> dict[str, Any]:
     out.update({"spawn_to_python_s": marks["python_started"] - t0,
                 "imports_and_open_s": marks["imports_and_open"] - marks["python_started"],
                 "dashboard_s": marks["dashboard_ready"] - t0,
+                "dashboard_settled_s": marks["dashboard_settled"] - t0,
                 "rss_mb": peak_rss_mb(),
                 "prefetch_child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024})
     return out
@@ -347,6 +386,7 @@ def child_floor(home: Path, t0: float) -> dict[str, Any]:
             self.query_one(DataTable).add_rows([(c.label, c.count, c.pct_of_universe, c.colour) for c in snapshot.cards])
 
     app = Floor()
+    frames = Frames(app)
 
     async def run() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -355,8 +395,9 @@ def child_floor(home: Path, t0: float) -> dict[str, Any]:
                 if all(w.is_finished for w in app.workers) and app.query_one(DataTable).row_count:
                     break
                 await app.workers.wait_for_complete()
+            marks["dashboard_ready"] = frames.ready()
             app.screen._compositor.render_strips()
-            marks["dashboard_ready"] = time.monotonic()
+            marks["dashboard_settled"] = time.monotonic()
             if paused:
                 from praf_tui.start import resume_collector
 
@@ -365,7 +406,7 @@ def child_floor(home: Path, t0: float) -> dict[str, Any]:
     asyncio.run(run())
     service.close()
     return {"spawn_to_python_s": marks["python_started"] - t0, "dashboard_s": marks["dashboard_ready"] - t0,
-            "rss_mb": peak_rss_mb()}
+            "dashboard_settled_s": marks["dashboard_settled"] - t0, "rss_mb": peak_rss_mb()}
 
 
 def spawn(mode: str, home: Path) -> dict[str, Any]:
@@ -390,6 +431,9 @@ def main() -> int:
     parser.add_argument("--symbols", type=int, default=6000)
     parser.add_argument("--failures", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--neighbours", type=int, default=0,
+                        help="CPU-bound processes spinning beside every run, warm-up included (another job on the "
+                             "machine; bench/machine.py): the ratios must hold with one")
     parser.add_argument("--keep", type=Path, help="build into (or reuse) this directory and keep it")
     parser.add_argument("--build-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--same-collector", action="store_true",
@@ -423,16 +467,18 @@ def main() -> int:
             out = subprocess.run([sys.executable, __file__, "--symbols", str(args.symbols), "--failures", str(args.failures),
                                   "--build-only", str(home)], capture_output=True, text=True, check=True, cwd=REPO)
             build_info = json.loads(out.stdout.strip().splitlines()[-1])
-        spawn("baseline", home)  # warm-up: page cache, bytecode, the database file
-        spawn("tui", home)
-        spawn("floor", home)
         base_runs, tui_runs, floor_runs = [], [], []
-        for _ in range(args.repeat):
-            base_runs.append(spawn("baseline", home))
-            tui_runs.append(spawn("tui", home))
-            floor_runs.append(spawn("floor", home))
+        with cpu_neighbours(args.neighbours):
+            spawn("baseline", home)  # warm-up: page cache, bytecode, the database file
+            spawn("tui", home)
+            spawn("floor", home)
+            for _ in range(args.repeat):
+                base_runs.append(spawn("baseline", home))
+                tui_runs.append(spawn("tui", home))
+                floor_runs.append(spawn("floor", home))
         tui = {key: _med(tui_runs, key) for key in ("dashboard_s", "triage_s", "triage_first_page_s", "resolve_s", "resolve_frame_s",
-                                                     "resolve_keys_s", "spawn_to_python_s", "imports_and_open_s")}
+                                                     "resolve_keys_s", "spawn_to_python_s", "imports_and_open_s",
+                                                     "dashboard_settled_s")}
         tui["rss_mb"] = _med(tui_runs, "rss_mb", 1)
         tui["prefetch_child_rss_mb"] = _med(tui_runs, "prefetch_child_rss_mb", 1)
         base = {key: _med(base_runs, key) for key in ("dashboard_s", "snapshot_only_s", "triage_s", "resolve_s",
@@ -442,7 +488,7 @@ def main() -> int:
         measured = {**medians, "memory_mb": tui["rss_mb"]["median"]}
         report = {
             "benchmark": "tui_dashboard_triage_vs_service_calls",
-            "machine": watch.report(),
+            "machine": watch.report(neighbours=args.neighbours),
             "collector": "paused while starting in all three (--same-collector)" if args.same_collector
                          else "paused while starting in the TUI only (its entry point, praf_tui.start); the baseline and "
                               "the floor run with Python's defaults",
@@ -451,7 +497,9 @@ def main() -> int:
             "prefetch": sorted({r["prefetch"] for r in tui_runs}),
             "baseline_service_calls": base,
             "tui": tui,
-            "textual_floor": {"dashboard_s": _med(floor_runs, "dashboard_s"), "rss_mb": _med(floor_runs, "rss_mb", 1),
+            "textual_floor": {"dashboard_s": _med(floor_runs, "dashboard_s"),
+                              "dashboard_settled_s": _med(floor_runs, "dashboard_settled_s"),
+                              "rss_mb": _med(floor_runs, "rss_mb", 1),
                               "dashboard_ratio": round(statistics.median(f["dashboard_s"] for f in floor_runs)
                                                        / base["dashboard_s"]["median"], 3)},
             "overhead_over_baseline_s": {k: round(tui[k]["median"] - base[k]["median"], 3)
@@ -461,9 +509,14 @@ def main() -> int:
                                                                       / base["snapshot_only_s"]["median"], 3)},
             "targets": {**{f"{k}_max": v for k, v in TARGETS.items()},
                         **{f"{k}_met": measured[k] <= TARGETS[k] for k in TARGETS}},
-            "notes": ["dashboard_s: parent's spawn of a fresh python to the dashboard rendered with every worker done; "
-                      "the baseline's: to its two calls made (dashboard_snapshot, then scheduler_state: the header's "
-                      "line); snapshot_only_s: to the snapshot alone (the baseline before 2026-12-05's second session)",
+            "notes": ["dashboard_s: parent's spawn of a fresh python to the dashboard on screen with every worker done: "
+                      "the later of the last frame (turned into the escape sequences a terminal would be sent) and the "
+                      "last worker's end; the baseline's: to its two calls made (dashboard_snapshot, then "
+                      "scheduler_state: the header's line); snapshot_only_s: to the snapshot alone (the baseline before "
+                      "2026-12-05's second session)",
+                      "dashboard_settled_s: to the test pilot's verdict that the app is idle, plus one full composite "
+                      "of the screen (the TUI's and the floor's stamp before 2026-12-06's second session: it counted the "
+                      "pilot's 20-40 ms of idleness)",
                       "textual_floor: the baseline's calls shown by Textual's smallest app (Header, a DataTable of the 7 "
                       "cards, Footer): what any Textual front end pays that computes the snapshot in process; the TUI "
                       "forks it off (prefetch) and can go below it",

@@ -77,6 +77,13 @@ class ForkedRead(Generic[T]):
         os.close(w)
         return cls(pid, r, what)
 
+    def answered(self) -> bool:
+        """The child has computed its result and is writing it (or has died): ``take`` would not wait for the read,
+        only for the rest of the answer. Never blocks."""
+        if self.outcome != "running" or self._fd < 0:
+            return False
+        return bool(select.select([self._fd], [], [], 0)[0])
+
     def take(self, wait_s: float) -> tuple[T, float]:
         """The child's result and when it was computed (CLOCK_MONOTONIC, shared by the processes of the machine).
         PipelineError PREFETCH when it failed, died or did not answer within ``wait_s`` (then it is killed)."""

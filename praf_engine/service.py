@@ -79,6 +79,8 @@ class EngineAPI(Protocol):
 
     def dashboard_snapshot(self, as_of: dt.date | None = None) -> DashboardSnapshot: ...
 
+    def prefetched_dashboard(self, as_of: dt.date) -> DashboardSnapshot | None: ...
+
     def failure_filters(self) -> FailureFilters: ...
 
     def failures(self, *, check: str | None = None, severity: str | None = None, exchange: str | None = None,
@@ -290,6 +292,16 @@ class EngineService(ThresholdEditor, FixLoop):
         if prefetched is not None:
             return prefetched
         return dashboard.snapshot(as_of, self.settings, {name: spec.summary for name, spec in JOBS.items()})
+
+    def prefetched_dashboard(self, as_of: dt.date) -> DashboardSnapshot | None:
+        """The snapshot ``open(prefetch_dashboard=...)`` forked off, if its child has answered for ``as_of`` already:
+        this never waits for the child and never queries, so a screen may draw it before its first paint (the
+        dashboard's start). None otherwise: ``dashboard_snapshot`` (in a worker) still takes the answer when it comes."""
+        with self._prefetch_lock:
+            prefetch = self._prefetch
+            if prefetch is None or prefetch[0] != as_of or not prefetch[1].answered():
+                return None
+        return self._prefetched_dashboard(as_of)
 
     def _prefetched_dashboard(self, as_of: dt.date) -> DashboardSnapshot | None:
         """The snapshot ``open(prefetch_dashboard=...)`` started, once: None (compute it here) when there is none, it is

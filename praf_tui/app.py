@@ -125,13 +125,17 @@ class PrafApp(App[None]):
         if ansi:
             self.theme = ANSI_THEME
 
+    def on_load(self) -> None:
+        """Before the first screen is composed: the header's first scheduler state is loaded meanwhile (the app mounts
+        only after its first screen has mounted and painted: started on mount, it came ~40 ms after the dashboard)."""
+        self.reload_scheduler()
+
     def on_mount(self) -> None:
         if self.start_mode and self.start_mode != self.DEFAULT_MODE:
             self.switch_mode(self.start_mode)
         if self.demo is not None:
             self._run_demo()
-        self.watch(self, "data_version", self.reload_scheduler, init=False)
-        self.reload_scheduler()
+        self.watch(self, "data_version", self._data_changed, init=False)
         if collector_paused():  # by the entry point: at the latest now + RESUME_AFTER_S, loaded or not
             self.set_timer(RESUME_AFTER_S, resume_collector, name="collector resume")
         if self.with_scheduler and self.demo_done:
@@ -211,6 +215,12 @@ class PrafApp(App[None]):
         self.notify(f"[{message.code}] {message.msg}", title=message.title, severity="error")
 
     # The scheduler: its state for the header (polled like a screen), and --with-scheduler ----------------
+    def _data_changed(self, old: int, new: int) -> None:
+        """Written data: the header's state again. Textual also calls this with old == new when it initialises the
+        app's reactives (after on_load has started the first load, which that would cancel and start again)."""
+        if old != new:
+            self.reload_scheduler()
+
     def reload_scheduler(self, *_: Any) -> None:
         if self._scheduler_poll is not None:
             self._scheduler_poll.stop()

@@ -105,7 +105,15 @@ class DashboardScreen(LoadingScreen):
         self.watch(self.app, "as_of", self.reload_if_changed, init=False)
         self.watch(self.app, "scheduler", self._show_running, init=True)
         self.app.theme_changed_signal.subscribe(self, self._retheme)
-        self.reload()
+        first = self.praf.service.prefetched_dashboard(self.praf.effective_as_of())
+        if first is None:
+            self.reload()
+            return
+        # the snapshot praf-tui's start forked off has come already (ADR 0017): drawn before the screen's first paint,
+        # which would otherwise lay out and paint every widget empty (~30 ms) only to paint them again
+        self._show_demo()
+        self._show(first)
+        self.app.post_message(DashboardLoaded(first))  # what the app keeps of a load (it bubbles there otherwise)
 
     # Loading -------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -122,8 +130,11 @@ class DashboardScreen(LoadingScreen):
             self.send(DashboardLoaded(snapshot))
 
     def on_dashboard_loaded(self, message: DashboardLoaded) -> None:
-        self.data = message.snapshot
-        self._draw(message.snapshot)
+        self._show(message.snapshot)
+
+    def _show(self, snapshot: DashboardSnapshot) -> None:
+        self.data = snapshot
+        self._draw(snapshot)
         self.loaded()
 
     def on_load_failed(self, message: LoadFailed) -> None:

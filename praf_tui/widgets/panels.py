@@ -61,7 +61,7 @@ class Table(DataTable[Any]):
 
     def on_mount(self) -> None:
         for label, width in zip(self._columns, self._widths, strict=True):
-            self.add_column(label, width=width)
+            self.add_column(Text(label), width=width)  # a str would be parsed as markup (and load rich's emoji table)
 
     def fill(self, rows: Iterable[tuple[str, Sequence[Any]]]) -> None:
         keep = self.cursor_key()

@@ -35,6 +35,8 @@ def in_the_child(*args, **kw):  # the child's read fails in the way the case nam
             os.kill(os.getpid(), signal.SIGKILL)
         if case == "child-hangs":
             time.sleep(60)
+        if case == "peek":
+            time.sleep(0.5)
     return compute(*args, **kw)
 
 dashboard.snapshot = in_the_child
@@ -54,7 +56,20 @@ service = EngineService.open(settings, prefetch_dashboard=AS_OF)
 forked = service.prefetch_outcome
 started = time.monotonic()
 out = {"forked": forked is not None}
-if case != "closed-unasked":  # that one closes the service without asking: the child is killed or has left
+if case == "peek":  # never waits: None while the child computes and for another date, the snapshot once it answered
+    out["while_computing"] = service.prefetched_dashboard(AS_OF)
+    out["other_date"] = service.prefetched_dashboard(AS_OF + dt.timedelta(days=1))
+    out["outcome_meanwhile"] = service.prefetch_outcome
+    out["peek_s"] = time.monotonic() - started
+    first = None
+    while first is None and time.monotonic() - started < 30:
+        time.sleep(0.01)
+        first = service.prefetched_dashboard(AS_OF)
+    out["first_s"] = time.monotonic() - started
+    out["same_as_in_process"] = first == service.dashboard_snapshot(AS_OF)  # computed here: the answer was taken
+    out["active"] = first.summary.total_active
+    out["again"] = service.prefetched_dashboard(AS_OF)
+elif case != "closed-unasked":  # that one closes the service without asking: the child is killed or has left
     first = service.dashboard_snapshot(AS_OF + dt.timedelta(days=1) if case == "other-date" else AS_OF)
     out["first_s"] = time.monotonic() - started
     out["same_as_in_process"] = first == service.dashboard_snapshot(first.summary.as_of)
@@ -92,6 +107,17 @@ def test_the_first_snapshot_comes_from_the_child(home: tuple[Settings, str | Non
     assert result["forked"] and result["outcome"] == "used", result
     assert result["same_as_in_process"] and result["parent_session"] == 1
     assert result["children"] == "none" and "PREFETCH" not in result["log"]
+
+
+def test_a_prefetched_snapshot_can_be_taken_without_waiting(home: tuple[Settings, str | None]) -> None:
+    """``prefetched_dashboard`` (the dashboard's first paint) never waits for the child nor queries: None while the
+    child computes or for another date (the answer stays for ``dashboard_snapshot``), the snapshot once it answered,
+    and only once."""
+    result = run_case(*home, "peek")
+    assert result["while_computing"] is None and result["other_date"] is None, result
+    assert result["outcome_meanwhile"] == "running" and result["peek_s"] < 0.4, result  # the child sleeps 0.5 s
+    assert result["first_s"] >= 0.5 and result["outcome"] == "used" and result["same_as_in_process"], result
+    assert result["again"] is None and result["children"] == "none" and "PREFETCH" not in result["log"]
 
 
 @pytest.mark.parametrize(("case", "outcome"), [

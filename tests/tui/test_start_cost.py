@@ -78,6 +78,43 @@ async def test_a_chart_is_drawn_once_per_data_size_and_theme(make_app: Any, monk
         assert len(builds) == 2
 
 
+async def test_the_headers_first_state_is_asked_once_before_the_dashboard_mounts(make_app: Any, tui_service: Any,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app mounts only after its first screen has mounted and painted: the header's first scheduler state is
+    started on load instead, beside the dashboard's load, and Textual's first call of the data_version watcher
+    (old == new, as it initialises the app's reactives) does not start it again. A real change of data_version does."""
+    from praf_tui.app import PrafApp
+    from praf_tui.screens.dashboard import DashboardScreen
+
+    events: list[str] = []
+    state, reload, mount = tui_service.scheduler_state, PrafApp.reload_scheduler, DashboardScreen.on_mount
+
+    def asked() -> Any:
+        events.append("asked")
+        return state()
+
+    def reloading(self: PrafApp, *args: Any) -> None:
+        events.append("load started")
+        reload(self, *args)
+
+    def mounted(self: DashboardScreen) -> None:
+        events.append("dashboard mounted")
+        mount(self)
+
+    monkeypatch.setattr(tui_service, "scheduler_state", asked)
+    monkeypatch.setattr(PrafApp, "reload_scheduler", reloading)
+    monkeypatch.setattr(DashboardScreen, "on_mount", mounted)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert events.index("load started") < events.index("dashboard mounted"), events
+        assert events.count("load started") == 1 and events.count("asked") == 1, events
+        assert app.scheduler is not None
+        app.changed()
+        await settle(pilot)
+        assert events.count("load started") == 2 and events.count("asked") == 2, events
+
+
 START = """
 import asyncio, gc, sys, threading
 from praf_tui.start import collector_paused, pause_collector
@@ -148,40 +185,71 @@ def test_a_start_that_never_loads_resumes_the_collector_all_the_same(fixture_hom
 
 
 PREFETCHED = """
-import asyncio, json, sys
+import asyncio, json, os, sys, time
 from praf_tui.start import pause_collector
 pause_collector()
 from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF
 from praf_tui.cli import open_service
+if sys.argv[2] == "late":  # the child answers only after the dashboard has mounted (a slow home)
+    import praf_engine.readmodels.dashboard as dashboard
+    parent, compute = os.getpid(), dashboard.snapshot
+    def slow(*args, **kw):
+        if os.getpid() != parent:
+            time.sleep(1.5)
+        return compute(*args, **kw)
+    dashboard.snapshot = slow
 service = open_service(sys.argv[1], prefetch_dashboard=FIXTURE_AS_OF)  # praf_tui.cli.main's order: before Textual
 textual_before = "textual" in sys.modules
 import praf_tui.app
+from praf_tui.screens.dashboard import DashboardScreen
 from tests.tui.conftest import settle
+if sys.argv[2] == "answered":  # the child has answered before the dashboard mounts (a fast home, a slow terminal)
+    deadline = time.monotonic() + 60
+    while not service._prefetch_seen.answered() and time.monotonic() < deadline:
+        time.sleep(0.01)
 app = praf_tui.app.PrafApp(service, as_of=FIXTURE_AS_OF, who="tester", refresh_s=0)
+workers, first_frame = [], []
+load = DashboardScreen._load
+def loading(self, as_of):
+    workers.append(str(as_of))
+    return load(self, as_of)
+DashboardScreen._load = loading
+display = app._display
+def displayed(screen, renderable):
+    if renderable is not None and isinstance(screen, DashboardScreen) and not first_frame:
+        first_frame.append(screen.data is not None)
+    display(screen, renderable)
+app._display = displayed
 async def run():
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         print("RESULT " + json.dumps({"textual_before": textual_before, "outcome": service.prefetch_outcome,
-                                      "active": app.snapshot.summary.total_active, "as_of": str(app.snapshot.summary.as_of)}))
+                                      "active": app.snapshot.summary.total_active, "as_of": str(app.snapshot.summary.as_of),
+                                      "load_workers": workers, "first_frame_has_data": first_frame[0]}))
 asyncio.run(run())
 service.close()
 """
 
 
-def test_the_dashboard_shows_the_snapshot_its_start_forked_off(fixture_home: Path, tui_service: Any) -> None:
+@pytest.mark.parametrize("when", ["answered", "late"])
+def test_the_dashboard_shows_the_snapshot_its_start_forked_off(fixture_home: Path, tui_service: Any, when: str) -> None:
     """praf-tui opens the home before it imports Textual, with the dashboard's snapshot computed meanwhile in a child
-    (ADR 0017); the dashboard's first load is that snapshot, the same one an in-process call returns."""
+    (ADR 0017); the dashboard's first load is that snapshot, the same one an in-process call returns. When the child
+    has answered by the time the dashboard mounts, the screen draws it before its first paint, with no load worker
+    (the first frame has the data); otherwise its load worker takes the answer when it comes."""
     import json
     import subprocess
     import sys
 
     from praf_engine.sandbox.fixture_home import FIXTURE_AS_OF
 
-    out = subprocess.run([sys.executable, "-c", PREFETCHED, str(fixture_home)], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[2])
+    out = subprocess.run([sys.executable, "-c", PREFETCHED, str(fixture_home), when], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("RESULT "))[7:])
     expected = tui_service.dashboard_snapshot(FIXTURE_AS_OF).summary
+    answered = when == "answered"
     assert result == {"textual_before": False, "outcome": "used", "active": expected.total_active,
-                      "as_of": str(FIXTURE_AS_OF)}
+                      "as_of": str(FIXTURE_AS_OF), "load_workers": [] if answered else [str(FIXTURE_AS_OF)],
+                      "first_frame_has_data": answered}
     assert expected.total_active > 0
