@@ -191,7 +191,7 @@ class Frames:
         Worker.state = property(state.fget, set_state)  # type: ignore[method-assign, assignment]
 
     def ready(self) -> float:
-        return max(self.times[-1], *self.worker_ends[-1:])
+        return max([self.times[-1], *self.worker_ends[-1:]])  # no worker at all: the frames alone
 
 
 def _pause_like_the_tui() -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -61,6 +60,7 @@ from praf_engine.readmodels.logs import LogReader
 from praf_engine.readmodels.universe import ExchangeDelta, UniverseDetail, UniverseListing
 from praf_engine.service_checks import ThresholdEditor
 from praf_engine.service_fixloop import FixLoop
+from praf_engine.start_prefetch import StartPrefetch
 from praf_engine.wiring import Wiring
 
 __all__ = ["ActionRow", "AlertRow", "AlertsView", "MuteRow", "Bar", "CheckChange", "CheckPanel", "CheckParam", "CheckPreview", "CheckRow", "DashboardSnapshot", "DemoAPI", "DemoStepOutcome", "EngineAPI", "EngineService", "FailureFilters",
@@ -79,7 +79,12 @@ class EngineAPI(Protocol):
 
     def dashboard_snapshot(self, as_of: dt.date | None = None) -> DashboardSnapshot: ...
 
-    def prefetched_dashboard(self, as_of: dt.date) -> DashboardSnapshot | None: ...
+    def prefetched_dashboard(self, as_of: dt.date, wait_s: float = 0.0) -> DashboardSnapshot | None: ...
+
+    def prefetched_scheduler(self, wait_s: float = 0.0) -> SchedulerState | None: ...
+
+    @property
+    def prefetch_outcome(self) -> str | None: ...
 
     def failure_filters(self) -> FailureFilters: ...
 
@@ -181,8 +186,6 @@ def start_demo(home: str | None, size: int) -> DemoAPI:
     return DemoSession(home, {("sandbox", "size"): size}, console_level=None).__enter__()
 
 
-PREFETCH_WAIT_S = 10.0  # the dashboard's first load waits this long for the prefetch child, then computes it itself
-PREFETCH_FRESH_S = 5.0  # a prefetched snapshot older than this (the dashboard's refresh period) is not shown
 _log = get_logger(__name__)
 
 
@@ -198,9 +201,7 @@ class EngineService(ThresholdEditor, FixLoop):
         self.wiring = wiring.with_db(self.db)
         self._logs: LogReader | None = None  # the log viewer's indexes, built on first use
         self._logs_lock = threading.Lock()
-        self._prefetch: tuple[dt.date, ForkedRead[DashboardSnapshot]] | None = None
-        self._prefetch_seen: ForkedRead[DashboardSnapshot] | None = None  # kept for prefetch_outcome
-        self._prefetch_lock = threading.Lock()
+        self._start: StartPrefetch | None = None  # praf-tui's start reads, forked off (open's prefetch_dashboard)
 
     @classmethod
     def open(cls, settings: Settings, *, init: bool = True, wiring: Wiring | None = None,
@@ -208,29 +209,38 @@ class EngineService(ThresholdEditor, FixLoop):
         """Open the home's database. ``init``: create the schema of a fresh database (else HOMEMISSING). An older schema is never
         upgraded implicitly (only `praf-engine init` does that, after a backup): it raises DBSCHEMA.
         ``prefetch_dashboard``: first fork a child that opens the home by itself and computes the dashboard's snapshot at
-        that date, while this process goes on (praf-tui's start: ``praf_engine.prefetch``); the first
-        ``dashboard_snapshot`` of that date takes it. No child when forking is not safe here (threads, an open database)."""
-        prefetch = None
+        that date and the scheduler's state, while this process goes on (praf-tui's start: ``praf_engine.prefetch``,
+        ``praf_engine.start_prefetch``); the first ``dashboard_snapshot`` of that date and the first ``scheduler_state``
+        take them. No child when forking is not safe here (threads, an open database)."""
+        start = None
         if prefetch_dashboard is not None:
             as_of = prefetch_dashboard
 
-            def in_the_child() -> DashboardSnapshot:  # its own connection, closed (a PostgreSQL session ends cleanly)
-                child = cls.open(settings, init=False, wiring=wiring)
-                try:
-                    return child.dashboard_snapshot(as_of)
-                finally:
-                    child.close()
+            child: list[EngineService] = []  # its own connection (a PostgreSQL session ends cleanly: closed at the end)
 
-            read = ForkedRead.start("dashboard snapshot", in_the_child)
-            prefetch = (as_of, read) if read is not None else None
+            def snapshot() -> DashboardSnapshot:
+                child.append(cls.open(settings, init=False, wiring=wiring))
+                try:
+                    return child[0].dashboard_snapshot(as_of)
+                except BaseException:
+                    child[0].close()  # no second read follows a failed one
+                    raise
+
+            def scheduler() -> SchedulerState | None:
+                try:
+                    return child[0]._scheduler_state(reap=False)
+                finally:
+                    child[0].close()
+
+            read = ForkedRead.start("start reads", (snapshot, scheduler))
+            start = StartPrefetch(as_of, read) if read is not None else None
         try:
             service = cls(settings, wiring=wiring)
         except BaseException:
-            if prefetch is not None:
-                prefetch[1].close("the service did not open")
+            if start is not None:
+                start.read.close("the service did not open")
             raise
-        service._prefetch = prefetch
-        service._prefetch_seen = prefetch[1] if prefetch is not None else None
+        service._start = start
         try:
             version = current_version(service.db)
             if version == SCHEMA_VERSION:
@@ -270,10 +280,8 @@ class EngineService(ThresholdEditor, FixLoop):
                 "backup": str(backup) if backup else None}
 
     def close(self) -> None:
-        with self._prefetch_lock:
-            prefetch, self._prefetch = self._prefetch, None
-        if prefetch is not None:
-            prefetch[1].close()
+        if self._start is not None:
+            self._start.close()
         if not self.db.is_closed():
             self.db.close()
 
@@ -288,46 +296,26 @@ class EngineService(ThresholdEditor, FixLoop):
         from praf_engine.jobs.registry import JOBS
 
         as_of = as_of or _today()
-        prefetched = self._prefetched_dashboard(as_of)
-        if prefetched is not None:
+        if self._start is not None and (prefetched := self._start.dashboard(as_of)) is not None:
             return prefetched
         return dashboard.snapshot(as_of, self.settings, {name: spec.summary for name, spec in JOBS.items()})
 
-    def prefetched_dashboard(self, as_of: dt.date) -> DashboardSnapshot | None:
-        """The snapshot ``open(prefetch_dashboard=...)`` forked off, if its child has answered for ``as_of`` already:
-        this never waits for the child and never queries, so a screen may draw it before its first paint (the
-        dashboard's start). None otherwise: ``dashboard_snapshot`` (in a worker) still takes the answer when it comes."""
-        with self._prefetch_lock:
-            prefetch = self._prefetch
-            if prefetch is None or prefetch[0] != as_of or not prefetch[1].answered():
-                return None
-        return self._prefetched_dashboard(as_of)
+    def prefetched_dashboard(self, as_of: dt.date, wait_s: float = 0.0) -> DashboardSnapshot | None:
+        """The snapshot ``open(prefetch_dashboard=...)`` forked off for ``as_of``, if its child answers within
+        ``wait_s`` (0: has answered already). Never queries and never waits longer, so a screen may draw it before its
+        first paint (the dashboard's start). None otherwise: ``dashboard_snapshot`` (in a worker) still takes the
+        answer when it comes. None at once without a prefetch."""
+        return self._start.dashboard(as_of, wait=False, wait_s=wait_s) if self._start is not None else None
 
-    def _prefetched_dashboard(self, as_of: dt.date) -> DashboardSnapshot | None:
-        """The snapshot ``open(prefetch_dashboard=...)`` started, once: None (compute it here) when there is none, it is
-        for another date, older than PREFETCH_FRESH_S, or its child failed (logged as PREFETCH)."""
-        with self._prefetch_lock:
-            prefetch, self._prefetch = self._prefetch, None
-        if prefetch is None:
-            return None
-        prefetched_as_of, read = prefetch
-        try:
-            if prefetched_as_of != as_of:
-                read.close(f"for {prefetched_as_of}, asked for {as_of}")
-                raise PipelineError("PREFETCH", f"dashboard snapshot: prefetched for {prefetched_as_of}, asked for {as_of}")
-            snapshot, done = read.take(PREFETCH_WAIT_S)
-            if (age := time.monotonic() - done) > PREFETCH_FRESH_S:
-                read.outcome = f"stale ({age:.1f} s old)"
-                raise PipelineError("PREFETCH", f"dashboard snapshot: the prefetched one is {age:.1f} s old")
-        except PipelineError as exc:
-            _log.warning("prefetch not used; computing it here", error_code="PREFETCH", detail={"why": exc.msg})
-            return None
-        return snapshot
+    def prefetched_scheduler(self, wait_s: float = 0.0) -> SchedulerState | None:
+        """The scheduler state the same child read after the snapshot, on the same terms: the header's first line,
+        drawn with the dashboard's first paint. None: ``scheduler_state`` (in a worker) as usual."""
+        return self._start.scheduler(wait=False, wait_s=wait_s) if self._start is not None else None
 
     @property
     def prefetch_outcome(self) -> str | None:
         """What became of the dashboard prefetch: None (none started), running, used, or why it was not used."""
-        return self._prefetch_seen.outcome if self._prefetch_seen is not None else None
+        return self._start.outcome if self._start is not None else None
 
     def failures(self, *, check: str | None = None, severity: str | None = None, exchange: str | None = None,
                  resolved: bool | None = None, symbol: str | None = None, date: dt.date | None = None,
@@ -412,15 +400,29 @@ class EngineService(ThresholdEditor, FixLoop):
     def scheduler_state(self) -> SchedulerState:
         """The Scheduler screen: the scheduler's beat (live or not), each job's last run, next run, gate and pause,
         every running run with its progress (whatever process runs it), the requests not started yet. Runs and
-        started requests of this host's dead processes are closed first (JOBKILLED), so none shows as running."""
+        started requests of this host's dead processes are closed first (JOBKILLED), so none shows as running. The
+        first call of a service opened with ``prefetch_dashboard`` takes the state its child read, when there was
+        nothing to close."""
+        if self._start is not None and (prefetched := self._start.scheduler()) is not None:
+            return prefetched
+        state = self._scheduler_state(reap=True)
+        assert state is not None  # reaped first: there is always a state
+        return state
+
+    def _scheduler_state(self, *, reap: bool) -> SchedulerState | None:
+        """``reap=False``: a reader that must not write (the start's forked child) gets None when a run, lock or request
+        of a dead process of this host is to be closed."""
         from praf_engine.control.gates import gates
-        from praf_engine.control.requests import reap_requests
+        from praf_engine.control.requests import orphaned_requests, reap_requests
         from praf_engine.jobs.registry import JOBS
-        from praf_engine.jobs.runner import reap_killed_runs
+        from praf_engine.jobs.runner import reap_killed_runs, to_reap
         from praf_engine.scheduler.plan import ORDER
 
-        reap_killed_runs(self.db)
-        reap_requests(self.wiring)
+        if reap:
+            reap_killed_runs(self.db)
+            reap_requests(self.wiring)
+        elif to_reap() or orphaned_requests():
+            return None
         names = [*[j for j in ORDER if j in JOBS], *[j for j in JOBS if j not in ORDER]]
         return scheduler_model.state(self.wiring.clock(), self.settings.daemon.stale_after_s,
                                      {name: JOBS[name].summary for name in names}, gates(self.wiring, names))

@@ -121,16 +121,21 @@ class PrafApp(App[None]):
         self.scheduler_ready = threading.Event()  # set once the hosted scheduler schedules (its lock held, catch-up queued)
         self._scheduler_thread: threading.Thread | None = None
         self._scheduler_poll: Any = None
+        self._header_started = False  # the header's first scheduler state asked for (start_header)
         self.set_reactive(PrafApp.as_of, as_of)
         if ansi:
             self.theme = ANSI_THEME
 
     def on_load(self) -> None:
         """Before the first screen is composed: the header's first scheduler state is loaded meanwhile (the app mounts
-        only after its first screen has mounted and painted: started on mount, it came ~40 ms after the dashboard)."""
-        self.reload_scheduler()
+        only after its first screen has mounted and painted: started on mount, it came ~40 ms after the dashboard).
+        While praf-tui's start reads run in a forked child, the dashboard starts it when it mounts instead, with the
+        child's state when it has answered (``start_header``)."""
+        if self.service.prefetch_outcome != "running":
+            self.start_header()
 
     def on_mount(self) -> None:
+        self.start_header()  # a first screen that did not (another mode first, a failed prefetch)
         if self.start_mode and self.start_mode != self.DEFAULT_MODE:
             self.switch_mode(self.start_mode)
         if self.demo is not None:
@@ -215,6 +220,18 @@ class PrafApp(App[None]):
         self.notify(f"[{message.code}] {message.msg}", title=message.title, severity="error")
 
     # The scheduler: its state for the header (polled like a screen), and --with-scheduler ----------------
+    def start_header(self, state: SchedulerState | None = None) -> None:
+        """The header's first scheduler state, once: ``state`` when the caller has it (the start's forked read, taken
+        before the first paint), else loaded by the header's worker."""
+        if self._header_started:
+            return
+        self._header_started = True
+        if state is None:
+            self.reload_scheduler()
+        else:
+            self.scheduler = state
+            self._next_scheduler_poll()
+
     def _data_changed(self, old: int, new: int) -> None:
         """Written data: the header's state again. Textual also calls this with old == new when it initialises the
         app's reactives (after on_load has started the first load, which that would cancel and start again)."""

@@ -106,18 +106,27 @@ def claim_pending(by: str) -> list[JobRequest]:
     return claimed
 
 
+def orphaned_requests() -> list[tuple[JobRequest, int]]:
+    """The started requests whose process (``KIND:PID@HOST`` of this host) is gone, with that pid: what
+    ``reap_requests`` closes (a read)."""
+    found = []
+    for row in JobRequest.select().where(JobRequest.status == "started", JobRequest.claimed_by.endswith(f"@{HOST}")):
+        head = (row.claimed_by or "").rsplit("@", 1)[0].split(":")[-1]
+        if head.isdigit() and not pid_alive(int(head)):
+            found.append((row, int(head)))
+    return found
+
+
 def reap_requests(wiring: Wiring) -> int:
     """Close the started requests whose process (``KIND:PID@HOST`` of this host) is gone without recording their end:
     a detached process that could not start its run (its error is in logs/detached.log) or a killed scheduler.
     Their run, if any, is reaped by the job runner's own rule (JOBKILLED)."""
     closed = 0
-    for row in JobRequest.select().where(JobRequest.status == "started", JobRequest.claimed_by.endswith(f"@{HOST}")):
-        head = (row.claimed_by or "").rsplit("@", 1)[0].split(":")[-1]
-        if head.isdigit() and not pid_alive(int(head)):
-            closed += JobRequest.update(status="failed", finished_at=wiring.clock(),
-                                        error=f"JOBKILLED: its process {head} ended without recording the run's end "
-                                              "(a detached run's start errors are in logs/detached.log)").where(
-                JobRequest.id == row.id, JobRequest.status == "started").execute()
+    for row, pid in orphaned_requests():
+        closed += JobRequest.update(status="failed", finished_at=wiring.clock(),
+                                    error=f"JOBKILLED: its process {pid} ended without recording the run's end "
+                                          "(a detached run's start errors are in logs/detached.log)").where(
+            JobRequest.id == row.id, JobRequest.status == "started").execute()
     return closed
 
 

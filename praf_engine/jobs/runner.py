@@ -84,16 +84,28 @@ class JobContext:
 JobFunction = Callable[[JobContext], int | None]
 
 
+def killed_runs() -> list[CronStatus]:
+    """The unfinished runs of this host whose process is gone (SIGKILL, power cut): what ``reap_killed_runs`` closes."""
+    return [row for row in CronStatus.select().where(CronStatus.finished_at.is_null(), CronStatus.host == HOST)
+            if row.pid is not None and not pid_alive(row.pid)]
+
+
+def to_reap() -> bool:
+    """Whether ``reap_killed_runs`` would change anything: a killed run, or a lock of this host's dead process (a
+    read: a reader that must not write, praf-tui's forked start, leaves the reaping to its parent)."""
+    return bool(killed_runs()) or any(not pid_alive(int(lock.pid))
+                                      for lock in JobLock.select(JobLock.pid).where(JobLock.host == HOST))
+
+
 def reap_killed_runs(db: Database) -> int:
     """Mark runs of this host whose process is gone (SIGKILL, power cut) as JOBKILLED, and free their locks."""
     reaped = 0
-    for row in CronStatus.select().where(CronStatus.finished_at.is_null(), CronStatus.host == HOST):
-        if row.pid is not None and not pid_alive(row.pid):
-            CronStatus.update(finished_at=utcnow(), exit_code=137, error_code="JOBKILLED",
-                              detail={**(row.detail or {}), "reaped": True}).where(CronStatus.id == row.id).execute()
-            log.warning("job run ended without recording its finish", error_code="JOBKILLED",
-                        detail={"job": row.job, "run_id": row.run_id, "pid": row.pid})
-            reaped += 1
+    for row in killed_runs():
+        CronStatus.update(finished_at=utcnow(), exit_code=137, error_code="JOBKILLED",
+                          detail={**(row.detail or {}), "reaped": True}).where(CronStatus.id == row.id).execute()
+        log.warning("job run ended without recording its finish", error_code="JOBKILLED",
+                    detail={"job": row.job, "run_id": row.run_id, "pid": row.pid})
+        reaped += 1
     JobLock.delete().where(JobLock.host == HOST, JobLock.pid.not_in([p for p in _live_pids()])).execute()
     return reaped
 

@@ -8,6 +8,7 @@ worker and rendered from a DashboardLoaded message (the convention of ``screens.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from textual import on, work
@@ -37,6 +38,7 @@ from praf_tui.widgets.panels import (
 )
 from praf_tui.widgets.progress import RunningJobs
 
+FIRST_PAINT_WAIT_S = 0.25  # at most this long the dashboard's first paint waits for the start's forked reads (once)
 PANELS = (("universe", "1 Universe"), ("timeliness", "2 Timeliness"), ("completeness", "3 Completeness"),
           ("quality", "4 Quality"), ("fetch", "5 Fetch"), ("jobs", "6 Jobs"))
 PANEL_HELP = {
@@ -105,12 +107,17 @@ class DashboardScreen(LoadingScreen):
         self.watch(self.app, "as_of", self.reload_if_changed, init=False)
         self.watch(self.app, "scheduler", self._show_running, init=True)
         self.app.theme_changed_signal.subscribe(self, self._retheme)
-        first = self.praf.service.prefetched_dashboard(self.praf.effective_as_of())
+        # the reads praf-tui's start forked off (ADR 0017), if the child answers within FIRST_PAINT_WAIT_S: drawn before
+        # the screen's first paint, which would otherwise lay out and paint every widget empty (~30 ms of a busy
+        # start) only to paint them again, and the header's line a few frames later
+        service = self.praf.service
+        deadline = time.monotonic() + FIRST_PAINT_WAIT_S
+        first = service.prefetched_dashboard(self.praf.effective_as_of(), wait_s=FIRST_PAINT_WAIT_S)
+        state = service.prefetched_scheduler(max(0.0, deadline - time.monotonic())) if first is not None else None
+        self.praf.start_header(state)
         if first is None:
             self.reload()
             return
-        # the snapshot praf-tui's start forked off has come already (ADR 0017): drawn before the screen's first paint,
-        # which would otherwise lay out and paint every widget empty (~30 ms) only to paint them again
         self._show_demo()
         self._show(first)
         self.app.post_message(DashboardLoaded(first))  # what the app keeps of a load (it bubbles there otherwise)

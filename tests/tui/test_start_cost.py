@@ -205,19 +205,23 @@ from praf_tui.screens.dashboard import DashboardScreen
 from tests.tui.conftest import settle
 if sys.argv[2] == "answered":  # the child has answered before the dashboard mounts (a fast home, a slow terminal)
     deadline = time.monotonic() + 60
-    while not service._prefetch_seen.answered() and time.monotonic() < deadline:
+    while not service._start.read.answered(1) and time.monotonic() < deadline:  # both answers
         time.sleep(0.01)
 app = praf_tui.app.PrafApp(service, as_of=FIXTURE_AS_OF, who="tester", refresh_s=0)
-workers, first_frame = [], []
-load = DashboardScreen._load
+workers, header_workers, first_frame = [], [], []
+load, load_header = DashboardScreen._load, praf_tui.app.PrafApp._load_scheduler
 def loading(self, as_of):
     workers.append(str(as_of))
     return load(self, as_of)
+def loading_header(self):
+    header_workers.append(1)
+    return load_header(self)
 DashboardScreen._load = loading
+praf_tui.app.PrafApp._load_scheduler = loading_header
 display = app._display
 def displayed(screen, renderable):
     if renderable is not None and isinstance(screen, DashboardScreen) and not first_frame:
-        first_frame.append(screen.data is not None)
+        first_frame.append(screen.data is not None and app.scheduler is not None)
     display(screen, renderable)
 app._display = displayed
 async def run():
@@ -225,7 +229,8 @@ async def run():
         await settle(pilot)
         print("RESULT " + json.dumps({"textual_before": textual_before, "outcome": service.prefetch_outcome,
                                       "active": app.snapshot.summary.total_active, "as_of": str(app.snapshot.summary.as_of),
-                                      "load_workers": workers, "first_frame_has_data": first_frame[0]}))
+                                      "load_workers": workers, "header_workers": len(header_workers),
+                                      "first_frame_has_data": first_frame[0], "header": app.scheduler is not None}))
 asyncio.run(run())
 service.close()
 """
@@ -235,8 +240,9 @@ service.close()
 def test_the_dashboard_shows_the_snapshot_its_start_forked_off(fixture_home: Path, tui_service: Any, when: str) -> None:
     """praf-tui opens the home before it imports Textual, with the dashboard's snapshot computed meanwhile in a child
     (ADR 0017); the dashboard's first load is that snapshot, the same one an in-process call returns. When the child
-    has answered by the time the dashboard mounts, the screen draws it before its first paint, with no load worker
-    (the first frame has the data); otherwise its load worker takes the answer when it comes."""
+    has answered by the time the dashboard mounts, the screen draws it and the header's scheduler state (the child's
+    second answer) before its first paint, with no load worker (the first frame has both); otherwise the load workers
+    take the answers when they come."""
     import json
     import subprocess
     import sys
@@ -251,5 +257,5 @@ def test_the_dashboard_shows_the_snapshot_its_start_forked_off(fixture_home: Pat
     answered = when == "answered"
     assert result == {"textual_before": False, "outcome": "used", "active": expected.total_active,
                       "as_of": str(FIXTURE_AS_OF), "load_workers": [] if answered else [str(FIXTURE_AS_OF)],
-                      "first_frame_has_data": answered}
+                      "header_workers": 0 if answered else 1, "first_frame_has_data": answered, "header": True}
     assert expected.total_active > 0
