@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from typing import Any
 
 from praf_engine.errors import PipelineError
 from praf_engine.logs import get_logger
@@ -65,7 +66,7 @@ class StartPrefetch:
         self.read.close(why)  # the child is killed if it still runs: the scheduler's state is computed here too
         self._miss(f"dashboard snapshot: prefetched {why}")
 
-    def _take(self, part: int, *, wait: bool, wait_s: float = 0.0) -> object | None:
+    def _take(self, part: int, *, wait: bool, wait_s: float = 0.0) -> Any:
         if self.read.outcome != "running" or (not wait and not self.read.answered(part, wait_s)):
             return None
         with self._lock:
