@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/fetch.py
 	$(BIN)/python bench/qa.py
 	$(BIN)/python bench/tui.py
+	$(BIN)/python bench/tui.py --neighbours 1
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/logs.py
 	$(BIN)/python bench/tui_fixloop.py threshold
