@@ -17,7 +17,7 @@ from praf_engine.db.database import describe, open_database
 from praf_engine.db.schema import SCHEMA_VERSION, current_version, migrate
 from praf_engine.entry import build_wiring, require_home, start_logging
 from praf_engine.errors import PipelineError
-from praf_engine.logs import get_logger, redact
+from praf_engine.logs import redact
 from praf_engine.logscan import LEVELS as LOG_LEVELS
 from praf_engine.logscan import LogQuery
 from praf_engine.prefetch import ForkedRead
@@ -186,7 +186,6 @@ def start_demo(home: str | None, size: int) -> DemoAPI:
     return DemoSession(home, {("sandbox", "size"): size}, console_level=None).__enter__()
 
 
-_log = get_logger(__name__)
 
 
 class EngineService(ThresholdEditor, FixLoop):
@@ -305,12 +304,12 @@ class EngineService(ThresholdEditor, FixLoop):
         ``wait_s`` (0: has answered already). Never queries and never waits longer, so a screen may draw it before its
         first paint (the dashboard's start). None otherwise: ``dashboard_snapshot`` (in a worker) still takes the
         answer when it comes. None at once without a prefetch."""
-        return self._start.dashboard(as_of, wait=False, wait_s=wait_s) if self._start is not None else None
+        return self._start.dashboard(as_of, wait_s=wait_s) if self._start is not None else None
 
     def prefetched_scheduler(self, wait_s: float = 0.0) -> SchedulerState | None:
         """The scheduler state the same child read after the snapshot, on the same terms: the header's first line,
         drawn with the dashboard's first paint. None: ``scheduler_state`` (in a worker) as usual."""
-        return self._start.scheduler(wait=False, wait_s=wait_s) if self._start is not None else None
+        return self._start.scheduler(wait_s=wait_s) if self._start is not None else None
 
     @property
     def prefetch_outcome(self) -> str | None:

@@ -1,8 +1,8 @@
 """praf-tui's start reads, forked off (ADR 0017): the dashboard's snapshot, then the header's scheduler state, computed
 in a child (``praf_engine.prefetch.ForkedRead``) while the parent imports Textual, composes and paints.
 
-Each answer is handed out once, if fresh: ``dashboard`` and ``scheduler`` wait for theirs (a load worker), or not at
-all (``wait=False``: a screen's first paint, on the event loop). The scheduler state is read only where that needs no
+Each answer is handed out once, if fresh: ``dashboard`` and ``scheduler`` wait for theirs (a load worker), or at most
+``wait_s`` (a screen's first paint, on the event loop). The scheduler state is read only where that needs no
 write: ``EngineService.scheduler_state`` first closes the runs and requests of dead processes (JOBKILLED) and the child
 only reads, so when there is something to close its answer is None and the parent computes the state as always.
 Every miss is logged as PREFETCH and the read is computed in process, where a real failure raises with its own code.
@@ -41,19 +41,20 @@ class StartPrefetch:
         """What became of the dashboard's answer: running, used, or why it was not used."""
         return self._dashboard or self.read.outcome
 
-    def dashboard(self, as_of: dt.date, *, wait: bool = True, wait_s: float = 0.0) -> DashboardSnapshot | None:
-        """The snapshot, once, if it is for ``as_of`` and fresh. ``wait=False`` waits at most ``wait_s`` for the child
-        (a screen's first paint, on the event loop): None if it has not answered by then (the load worker takes it)."""
+    def dashboard(self, as_of: dt.date, *, wait_s: float | None = None) -> DashboardSnapshot | None:
+        """The snapshot, once, if it is for ``as_of`` and fresh. ``wait_s`` None: wait for the child (a load worker);
+        a number: at most that long (a screen's first paint, on the event loop), None if it has not answered by then
+        (the load worker takes it)."""
         if as_of != self.as_of:  # the day turned, or another date was asked for: the child's snapshot is no use
-            if wait:
+            if wait_s is None:
                 self._refuse(f"for {self.as_of}, asked for {as_of}")
             return None
-        return self._take(DASHBOARD, wait=wait, wait_s=wait_s)
+        return self._take(DASHBOARD, wait_s)
 
-    def scheduler(self, *, wait: bool = True, wait_s: float = 0.0) -> SchedulerState | None:
-        """The scheduler state, once, if the child could read it without writing and it is fresh; the waits as for
+    def scheduler(self, *, wait_s: float | None = None) -> SchedulerState | None:
+        """The scheduler state, once, if the child could read it without writing and it is fresh; ``wait_s`` as for
         ``dashboard``."""
-        return self._take(SCHEDULER, wait=wait, wait_s=wait_s)
+        return self._take(SCHEDULER, wait_s)
 
     def close(self) -> None:
         self.read.close()
@@ -66,8 +67,8 @@ class StartPrefetch:
         self.read.close(why)  # the child is killed if it still runs: the scheduler's state is computed here too
         self._miss(f"dashboard snapshot: prefetched {why}")
 
-    def _take(self, part: int, *, wait: bool, wait_s: float = 0.0) -> Any:
-        if self.read.outcome != "running" or (not wait and not self.read.answered(part, wait_s)):
+    def _take(self, part: int, wait_s: float | None) -> Any:
+        if self.read.outcome != "running" or (wait_s is not None and not self.read.answered(part, wait_s)):
             return None
         with self._lock:
             if part in self._asked:

@@ -204,9 +204,7 @@ import praf_tui.app
 from praf_tui.screens.dashboard import DashboardScreen
 from tests.tui.conftest import settle
 if sys.argv[2] == "answered":  # the child has answered before the dashboard mounts (a fast home, a slow terminal)
-    deadline = time.monotonic() + 60
-    while not service._start.read.answered(1) and time.monotonic() < deadline:  # both answers
-        time.sleep(0.01)
+    assert service._start.read.answered(1, wait_s=60)  # both answers (the second comes after the first)
 app = praf_tui.app.PrafApp(service, as_of=FIXTURE_AS_OF, who="tester", refresh_s=0)
 workers, header_workers, first_frame = [], [], []
 load, load_header = DashboardScreen._load, praf_tui.app.PrafApp._load_scheduler
